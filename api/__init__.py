@@ -1,0 +1,46 @@
+"""The Flask app factory: the one composition root of the HTTP side."""
+
+from flask import Blueprint as FlaskBlueprint
+from flask import Flask
+from flask_smorest import Api
+from swagger_ui_bundle import swagger_ui_path
+
+from api import auth, beneficiaries, cases, health
+from api.errors import register_error_handlers
+from cases.application import PilarApplication
+from cases.settings import Settings, build_application
+
+TOKEN_MAX_AGE = 12 * 3600
+
+
+def create_app(settings: Settings | None = None, service: PilarApplication | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        API_TITLE="Pilar",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        # Served from the installed swagger-ui-bundle, so the docs work with no internet.
+        OPENAPI_SWAGGER_UI_URL="/api/v1/docs/static/",
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SECRET_KEY=settings.token_secret(),
+        TOKEN_MAX_AGE=TOKEN_MAX_AGE,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["pilar"] = service or build_application(settings)
+
+    api = Api(app, spec_kwargs={"info": {"description": "Case management for the social pillars of a regency."}})
+    api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    api.spec.options["security"] = [{"bearer": []}]
+    for blp in (auth.blp, beneficiaries.blp, cases.blp, health.blp):
+        api.register_blueprint(blp)
+    app.register_blueprint(
+        FlaskBlueprint("docs_static", __name__, static_folder=str(swagger_ui_path),
+                       static_url_path="/api/v1/docs/static")
+    )
+    app.before_request(auth.authenticate_request)
+    register_error_handlers(app)
+    return app

@@ -1,0 +1,105 @@
+"""Beneficiaries: register, look up by NIK, read with all their cases, correct, consent, erase."""
+
+from uuid import UUID
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth import current_actor
+from api.documented import errors
+from api.schemas import (
+    BeneficiaryCorrectionIn,
+    BeneficiaryIn,
+    BeneficiaryList,
+    BeneficiaryOut,
+    ConsentIn,
+    NikQuery,
+    ReasonIn,
+    WriteAnswer,
+)
+from api.views import beneficiary_view
+from api.writes import WRITE_ERRORS, actor_and_options, answered, service
+
+blp = Blueprint("beneficiaries", __name__, url_prefix="/api/v1/beneficiaries",
+                description="People served by the pillars; personal data under UU PDP")
+
+ERRORS = {**WRITE_ERRORS, 404: "No such beneficiary", 409: "The NIK is already registered (see `existing_id`), "
+                                                             "or a rule is broken (see `rule`)"}
+
+
+@blp.route("")
+class Beneficiaries(MethodView):
+    @blp.arguments(NikQuery, location="query")
+    @blp.response(200, BeneficiaryList)
+    @errors(blp, ERRORS, 401, 403, 422)
+    def get(self, query):
+        """Look a person up by NIK (zero or one match), with all their cases across pillars"""
+        app = service()
+        person = app.find_beneficiary_by_nik(current_actor(), query["nik"])
+        if person is None:
+            return {"items": []}
+        return {"items": [beneficiary_view(person, app.beneficiary_cases(current_actor(), person))]}
+
+    @blp.arguments(BeneficiaryIn)
+    @blp.response(201, WriteAnswer)
+    @errors(blp, ERRORS, 400, 401, 403, 409, 413, 422)
+    def post(self, details):
+        """Register a beneficiary; the same NIK twice is refused with the existing id"""
+        actor, options = actor_and_options()
+        return answered(service().register_beneficiary(actor, **details, options=options))
+
+
+@blp.route("/<uuid:beneficiary_id>")
+class BeneficiaryById(MethodView):
+    @blp.response(200, BeneficiaryOut)
+    @errors(blp, ERRORS, 401, 403, 404)
+    def get(self, beneficiary_id: UUID):
+        """A person with all their cases across pillars"""
+        app = service()
+        person = app.get_beneficiary(current_actor(), beneficiary_id)
+        return beneficiary_view(person, app.beneficiary_cases(current_actor(), person))
+
+
+@blp.route("/<uuid:beneficiary_id>/corrections")
+class Corrections(MethodView):
+    @blp.arguments(BeneficiaryCorrectionIn)
+    @blp.response(200, WriteAnswer)
+    @errors(blp, ERRORS, 400, 401, 403, 404, 409, 412, 413, 422)
+    def post(self, body, beneficiary_id: UUID):
+        """Correct registered details (a new NIK must still be unique)"""
+        actor, options = actor_and_options()
+        return answered(service().correct_beneficiary(
+            actor, beneficiary_id, changes=body["changes"], reason=body["reason"], options=options))
+
+
+@blp.route("/<uuid:beneficiary_id>/consent")
+class Consent(MethodView):
+    @blp.arguments(ConsentIn)
+    @blp.response(200, WriteAnswer)
+    @errors(blp, ERRORS, 400, 401, 403, 404, 409, 412, 413, 422)
+    def post(self, body, beneficiary_id: UUID):
+        """Record the person's consent to processing of their (specific) personal data"""
+        actor, options = actor_and_options()
+        return answered(service().record_consent(actor, beneficiary_id, **body, options=options))
+
+
+@blp.route("/<uuid:beneficiary_id>/consent/withdrawal")
+class ConsentWithdrawal(MethodView):
+    @blp.arguments(ReasonIn)
+    @blp.response(200, WriteAnswer)
+    @errors(blp, ERRORS, 400, 401, 403, 404, 409, 412, 413, 422)
+    def post(self, body, beneficiary_id: UUID):
+        """Record that the person withdrew consent"""
+        actor, options = actor_and_options()
+        return answered(service().withdraw_consent(actor, beneficiary_id, reason=body["reason"], options=options))
+
+
+@blp.route("/<uuid:beneficiary_id>/erasure")
+class Erasure(MethodView):
+    @blp.arguments(ReasonIn)
+    @blp.response(200, WriteAnswer)
+    @errors(blp, ERRORS, 400, 401, 403, 404, 409, 412, 413, 422)
+    def post(self, body, beneficiary_id: UUID):
+        """Erase the person's personal data on request or withdrawal of consent (supervisors)"""
+        actor, options = actor_and_options()
+        return answered(service().erase_personal_data(actor, beneficiary_id, reason=body["reason"], options=options))

@@ -1,0 +1,104 @@
+"""One JSON error shape for every failure, and the mapping from domain errors to statuses."""
+
+import logging
+
+from eventsourcing.persistence import OperationalError, InterfaceError
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from cases.errors import (
+    Contention,
+    DuplicateNik,
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotAllowed,
+    NotAuthenticated,
+    NotFound,
+    RuleBroken,
+    StaleVersion,
+)
+from cases.store import StoreUrlError
+
+log = logging.getLogger(__name__)
+
+PHRASES = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    409: "Conflict", 412: "Precondition Failed", 413: "Content Too Large", 415: "Unsupported Media Type",
+    422: "Unprocessable Entity", 428: "Precondition Required", 500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def error_response(code: int, message: str, headers: dict | None = None, **extra):
+    body = {"code": code, "status": PHRASES.get(code, ""), "message": message, **extra}
+    response = jsonify(body)
+    response.status_code = code
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        extra = {}
+        data = getattr(exc, "data", None) or {}
+        if "messages" in data:
+            extra["errors"] = data["messages"]
+        message = exc.description or PHRASES.get(exc.code, "")
+        if exc.code == 422:
+            message = "Some fields are not valid: see errors."
+        elif exc.code == 400 and "messages" in data:
+            message = "The request body is not valid JSON."
+        headers = dict(data.get("headers") or {})
+        if exc.code == 405:
+            headers["Allow"] = ", ".join(exc.valid_methods or [])
+        return error_response(exc.code or 500, message, headers, **extra)
+
+    @app.errorhandler(InvalidInput)
+    def invalid(exc: InvalidInput):
+        return error_response(422, "Some fields are not valid: see errors.", errors={"json": exc.errors})
+
+    @app.errorhandler(RuleBroken)
+    def rule(exc: RuleBroken):
+        return error_response(409, exc.message, rule=exc.rule)
+
+    @app.errorhandler(DuplicateNik)
+    def duplicate(exc: DuplicateNik):
+        return error_response(409, str(exc), rule="nik_unique", existing_id=str(exc.existing_id))
+
+    @app.errorhandler(NotFound)
+    def not_found(exc: NotFound):
+        return error_response(404, str(exc))
+
+    @app.errorhandler(NotAllowed)
+    def forbidden(exc: NotAllowed):
+        return error_response(403, str(exc))
+
+    @app.errorhandler(NotAuthenticated)
+    def unauthenticated(exc: NotAuthenticated):
+        return error_response(401, str(exc), {"WWW-Authenticate": 'Bearer realm="pilar"'})
+
+    @app.errorhandler(StaleVersion)
+    def stale(exc: StaleVersion):
+        return error_response(412, str(exc), {"ETag": f'"{exc.actual}"'})
+
+    @app.errorhandler(IdempotencyKeyReused)
+    def reused(exc: IdempotencyKeyReused):
+        return error_response(422, str(exc), errors={"headers": {"Idempotency-Key": [str(exc)]}})
+
+    @app.errorhandler(Contention)
+    def contention(exc: Contention):
+        return error_response(409, str(exc), rule="concurrent_writes")
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(StoreUrlError)
+    def store_down(exc: Exception):
+        log.warning("store unavailable: %s", exc)
+        return error_response(503, "The event store is not reachable; retry shortly.", {"Retry-After": "2"})
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return error_response(500, "An unexpected error occurred; it has been logged.")

@@ -1,0 +1,55 @@
+"""HTTP preconditions of a write (If-Match, Idempotency-Key) and the headers of its answer."""
+
+import re
+
+from flask import current_app, request
+from werkzeug.exceptions import BadRequest
+
+from api.auth import current_actor
+from cases.application import Idempotency, PilarApplication, WriteOptions, WriteResult
+
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+WRITE_ERRORS = {
+    400: "Malformed JSON, or a malformed If-Match / Idempotency-Key header",
+    401: "No valid bearer token",
+    403: "Your role or pillar does not allow this",
+    404: "No such case, follow-up or referral",
+    409: "The request breaks a rule (see `rule`)",
+    412: "If-Match names a version that is no longer current",
+    413: "The body is too large",
+    422: "Invalid fields, each named in `errors`",
+}
+
+
+def service() -> PilarApplication:
+    return current_app.extensions["pilar"]
+
+
+def write_options() -> WriteOptions:
+    expected = None
+    if (if_match := request.headers.get("If-Match")) is not None:
+        match = _IF_MATCH.match(if_match)
+        if not match:
+            raise BadRequest('If-Match must be a case version in quotes, like "3"')
+        expected = int(match.group(1))
+    idempotency = None
+    if (key := request.headers.get("Idempotency-Key")) is not None:
+        if not _KEY.match(key):
+            raise BadRequest("Idempotency-Key must be 1–255 printable ASCII characters without spaces")
+        idempotency = Idempotency.of_request(
+            key, request.method, request.path, request.get_json(silent=True)
+        )
+    return WriteOptions(expected_version=expected, idempotency=idempotency)
+
+
+def answered(result: WriteResult):
+    headers = {"ETag": f'"{result.version}"'}
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return result.answer(), headers
+
+
+def actor_and_options():
+    return current_actor(), write_options()

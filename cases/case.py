@@ -1,0 +1,369 @@
+"""The Case aggregate: one person's problem handled by one pillar at a time (SPEC §4)."""
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from cases.domain import PilarAggregate, plain
+from cases.errors import NotFound, RuleBroken
+
+
+class Case(PilarAggregate):
+    class CaseOpened(PilarAggregate.Created):
+        beneficiary_id: UUID
+        pillar: str
+        desa_code: str
+        kecamatan_code: str
+        referral: dict
+        categories: list
+        priority: str
+
+        def apply(self, case: "Case") -> None:
+            case.beneficiary_id = self.beneficiary_id
+            case.pillar = self.pillar
+            case.desa_code = self.desa_code
+            case.kecamatan_code = self.kecamatan_code
+            case.referral = plain(self.referral)
+            case.categories = list(self.categories)
+            case.priority = self.priority
+            case.opened_at = self.timestamp
+            case.opened_by = self.actor
+            case.worker = None
+            case.assessment = None
+            case.aid = []
+            case.follow_ups = []
+            case.referrals = []
+            case.closed_at = None
+            case.outcome = None
+            case.closure_note = None
+            case.reopenings = []
+
+    class CaseAssigned(PilarAggregate.Event):
+        worker: str
+
+        def apply(self, case: "Case") -> None:
+            case.worker = self.worker
+
+    class NeedsAssessed(PilarAggregate.Event):
+        needs: list
+        risk: str
+        desil: dict | None
+        summary: str
+
+        def apply(self, case: "Case") -> None:
+            case.assessment = {
+                "needs": list(self.needs),
+                "risk": self.risk,
+                "desil": plain(self.desil),
+                "summary": self.summary,
+                "assessed_at": self.timestamp,
+                "assessed_by": self.actor,
+            }
+
+    class AidGiven(PilarAggregate.Event):
+        component: str
+        item: str
+        quantity: int
+        unit: str
+        value_idr: int
+        funding_source: str
+        given_on: date
+
+        def apply(self, case: "Case") -> None:
+            case.aid.append(
+                {
+                    "component": self.component,
+                    "item": self.item,
+                    "quantity": self.quantity,
+                    "unit": self.unit,
+                    "value_idr": self.value_idr,
+                    "funding_source": self.funding_source,
+                    "given_on": self.given_on,
+                    "recorded_at": self.timestamp,
+                    "recorded_by": self.actor,
+                }
+            )
+
+    class FollowUpScheduled(PilarAggregate.Event):
+        follow_up_id: str
+        due_on: date
+        purpose: str
+
+        def apply(self, case: "Case") -> None:
+            case.follow_ups.append(
+                {
+                    "id": self.follow_up_id,
+                    "due_on": self.due_on,
+                    "purpose": self.purpose,
+                    "scheduled_at": self.timestamp,
+                    "scheduled_by": self.actor,
+                    "completed_at": None,
+                    "completed_by": None,
+                    "outcome": None,
+                    "notes": None,
+                }
+            )
+
+    class FollowUpCompleted(PilarAggregate.Event):
+        follow_up_id: str
+        outcome: str
+        notes: str
+
+        def apply(self, case: "Case") -> None:
+            follow_up = case._follow_up(self.follow_up_id)
+            follow_up.update(
+                completed_at=self.timestamp,
+                completed_by=self.actor,
+                outcome=self.outcome,
+                notes=self.notes,
+            )
+
+    class ReferralSent(PilarAggregate.Event):
+        referral_id: str
+        from_pillar: str
+        to_pillar: str
+        reason: str
+
+        def apply(self, case: "Case") -> None:
+            case.referrals.append(
+                {
+                    "id": self.referral_id,
+                    "from_pillar": self.from_pillar,
+                    "to_pillar": self.to_pillar,
+                    "reason": self.reason,
+                    "sent_at": self.timestamp,
+                    "sent_by": self.actor,
+                    "status": "pending",
+                    "answered_at": None,
+                    "answered_by": None,
+                    "decline_reason": None,
+                }
+            )
+
+    class ReferralAccepted(PilarAggregate.Event):
+        referral_id: str
+
+        def apply(self, case: "Case") -> None:
+            referral = case._referral(self.referral_id)
+            referral.update(status="accepted", answered_at=self.timestamp, answered_by=self.actor)
+            case.pillar = referral["to_pillar"]
+            # The receiving pillar assigns its own worker.
+            case.worker = None
+
+    class ReferralDeclined(PilarAggregate.Event):
+        referral_id: str
+        reason: str
+
+        def apply(self, case: "Case") -> None:
+            referral = case._referral(self.referral_id)
+            referral.update(
+                status="declined",
+                answered_at=self.timestamp,
+                answered_by=self.actor,
+                decline_reason=self.reason,
+            )
+
+    class CaseClosed(PilarAggregate.Event):
+        outcome: str
+        note: str
+
+        def apply(self, case: "Case") -> None:
+            case.closed_at = self.timestamp
+            case.outcome = self.outcome
+            case.closure_note = self.note
+
+    class CaseReopened(PilarAggregate.Event):
+        reason: str
+
+        def apply(self, case: "Case") -> None:
+            case.reopenings.append(
+                {
+                    "reopened_at": self.timestamp,
+                    "reopened_by": self.actor,
+                    "reason": self.reason,
+                    "previous_outcome": case.outcome,
+                }
+            )
+            case.closed_at = None
+            case.outcome = None
+            case.closure_note = None
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        actor: str,
+        beneficiary_id: UUID,
+        pillar: str,
+        desa_code: str,
+        kecamatan_code: str,
+        referral: dict,
+        categories: list[str],
+        priority: str,
+    ) -> "Case":
+        return cls._create(
+            cls.CaseOpened,
+            id=uuid4(),
+            actor=actor,
+            beneficiary_id=beneficiary_id,
+            pillar=pillar,
+            desa_code=desa_code,
+            kecamatan_code=kecamatan_code,
+            referral=referral,
+            categories=list(categories),
+            priority=priority,
+        )
+
+    # --- derived state -------------------------------------------------------------------
+    @property
+    def status(self) -> str:
+        if self.closed_at is not None:
+            return "closed"
+        if self.aid:
+            return "aided"
+        if self.assessment is not None:
+            return "assessed"
+        return "referred"
+
+    @property
+    def next_follow_up_due(self) -> date | None:
+        due = [f["due_on"] for f in self.follow_ups if f["completed_at"] is None]
+        return min(due) if due else None
+
+    def overdue(self, today: date) -> bool:
+        due = self.next_follow_up_due
+        return self.closed_at is None and due is not None and due < today
+
+    @property
+    def pending_referral(self) -> dict[str, Any] | None:
+        for referral in self.referrals:
+            if referral["status"] == "pending":
+                return referral
+        return None
+
+    # --- commands ------------------------------------------------------------------------
+    def assign(self, *, actor: str, worker: str) -> None:
+        self._require_open()
+        self.trigger_event(self.CaseAssigned, actor=actor, worker=worker)
+
+    def assess(
+        self, *, actor: str, needs: list[str], risk: str, desil: dict | None, summary: str
+    ) -> None:
+        self._require_open()
+        self.trigger_event(
+            self.NeedsAssessed, actor=actor, needs=list(needs), risk=risk, desil=desil, summary=summary
+        )
+
+    def give_aid(
+        self,
+        *,
+        actor: str,
+        component: str,
+        item: str,
+        quantity: int,
+        unit: str,
+        value_idr: int,
+        funding_source: str,
+        given_on: date,
+    ) -> None:
+        self._require_open()
+        if self.assessment is None:
+            raise RuleBroken("aid_needs_assessment", "aid can only be given after the needs are assessed")
+        self.trigger_event(
+            self.AidGiven,
+            actor=actor,
+            component=component,
+            item=item,
+            quantity=quantity,
+            unit=unit,
+            value_idr=value_idr,
+            funding_source=funding_source,
+            given_on=given_on,
+        )
+
+    def schedule_follow_up(self, *, actor: str, due_on: date, purpose: str) -> str:
+        self._require_open()
+        follow_up_id = str(uuid4())
+        self.trigger_event(
+            self.FollowUpScheduled, actor=actor, follow_up_id=follow_up_id, due_on=due_on, purpose=purpose
+        )
+        return follow_up_id
+
+    def complete_follow_up(self, *, actor: str, follow_up_id: str, outcome: str, notes: str) -> None:
+        self._require_open()
+        if self._follow_up(follow_up_id)["completed_at"] is not None:
+            raise RuleBroken("follow_up_completes_once", f"follow-up {follow_up_id} is already completed")
+        self.trigger_event(
+            self.FollowUpCompleted, actor=actor, follow_up_id=follow_up_id, outcome=outcome, notes=notes
+        )
+
+    def send_referral(self, *, actor: str, to_pillar: str, reason: str) -> str:
+        self._require_open()
+        if to_pillar == self.pillar:
+            raise RuleBroken("referral_to_other_pillar", f"the case is already with pillar {to_pillar}")
+        pending = self.pending_referral
+        if pending is not None:
+            raise RuleBroken(
+                "one_pending_referral",
+                f"referral {pending['id']} to {pending['to_pillar']} is still pending",
+            )
+        referral_id = str(uuid4())
+        self.trigger_event(
+            self.ReferralSent,
+            actor=actor,
+            referral_id=referral_id,
+            from_pillar=self.pillar,
+            to_pillar=to_pillar,
+            reason=reason,
+        )
+        return referral_id
+
+    def accept_referral(self, *, actor: str, acting_for: str | None, referral_id: str) -> None:
+        self._answerable_referral(referral_id, acting_for)
+        self.trigger_event(self.ReferralAccepted, actor=actor, referral_id=referral_id)
+
+    def decline_referral(
+        self, *, actor: str, acting_for: str | None, referral_id: str, reason: str
+    ) -> None:
+        self._answerable_referral(referral_id, acting_for)
+        self.trigger_event(self.ReferralDeclined, actor=actor, referral_id=referral_id, reason=reason)
+
+    def close(self, *, actor: str, outcome: str, note: str) -> None:
+        self._require_open()
+        self.trigger_event(self.CaseClosed, actor=actor, outcome=outcome, note=note)
+
+    def reopen(self, *, actor: str, reason: str) -> None:
+        if self.closed_at is None:
+            raise RuleBroken("reopen_only_closed", "only a closed case can be reopened")
+        self.trigger_event(self.CaseReopened, actor=actor, reason=reason)
+
+    # --- helpers -------------------------------------------------------------------------
+    def _require_open(self) -> None:
+        if self.closed_at is not None:
+            raise RuleBroken("case_closed", "the case is closed; only reopening is accepted")
+
+    def _follow_up(self, follow_up_id: str) -> dict[str, Any]:
+        for follow_up in self.follow_ups:
+            if follow_up["id"] == follow_up_id:
+                return follow_up
+        raise NotFound("follow-up", follow_up_id)
+
+    def _referral(self, referral_id: str) -> dict[str, Any]:
+        for referral in self.referrals:
+            if referral["id"] == referral_id:
+                return referral
+        raise NotFound("referral", referral_id)
+
+    def _answerable_referral(self, referral_id: str, acting_for: str | None) -> dict[str, Any]:
+        self._require_open()
+        referral = self._referral(referral_id)
+        if acting_for is not None and acting_for != referral["to_pillar"]:
+            raise RuleBroken(
+                "only_receiving_pillar",
+                f"only pillar {referral['to_pillar']} can accept or decline this referral",
+            )
+        if referral["status"] != "pending":
+            raise RuleBroken(
+                "referral_answered_once", f"referral {referral_id} was already {referral['status']}"
+            )
+        return referral

@@ -1,0 +1,66 @@
+"""Domain errors. Each maps to one HTTP status in api/errors.py and to one exit message in the CLI."""
+
+from uuid import UUID
+
+
+class PilarError(Exception):
+    """Base of every error the application service raises on purpose."""
+
+
+class InvalidInput(PilarError):
+    """Input that is well-formed but not acceptable: each field named with its problems."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+
+    @classmethod
+    def one(cls, field: str, message: str) -> "InvalidInput":
+        return cls({field: [message]})
+
+
+class RuleBroken(PilarError):
+    """A command that the current state of an aggregate does not allow (SPEC §4 rules)."""
+
+    def __init__(self, rule: str, message: str):
+        self.rule = rule
+        self.message = message
+        super().__init__(f"{rule}: {message}")
+
+
+class DuplicateNik(PilarError):
+    def __init__(self, existing_id: UUID):
+        self.existing_id = existing_id
+        super().__init__(f"a beneficiary with this NIK is already registered: {existing_id}")
+
+
+class NotFound(PilarError):
+    def __init__(self, what: str, ident: object):
+        self.what = what
+        self.ident = ident
+        super().__init__(f"{what} {ident} not found")
+
+
+class NotAllowed(PilarError):
+    """The actor is known but their role or pillar scope does not allow this."""
+
+
+class NotAuthenticated(PilarError):
+    pass
+
+
+class StaleVersion(PilarError):
+    def __init__(self, expected: int, actual: int):
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"If-Match expected version {expected}, the case is at version {actual}")
+
+
+class IdempotencyKeyReused(PilarError):
+    def __init__(self, key: str):
+        self.key = key
+        super().__init__(f"Idempotency-Key {key!r} was already used for a different request")
+
+
+class Contention(PilarError):
+    """Writers kept colliding on the same stream; the caller may retry."""

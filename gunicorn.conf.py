@@ -1,0 +1,19 @@
+"""Production settings for gunicorn; `-b` on the command line overrides the bind."""
+
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("PILAR_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("PILAR_THREADS", "4"))
+# Each worker builds its own application after the fork (see wsgi.py).
+preload_app = False
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+accesslog = os.environ.get("PILAR_ACCESS_LOG", "-")
+
+
+def post_worker_init(worker):
+    # Build now rather than on the first request, so a bad configuration fails the boot.
+    worker.wsgi.build()
