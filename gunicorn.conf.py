@@ -11,9 +11,14 @@ preload_app = False
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
-accesslog = os.environ.get("PILAR_ACCESS_LOG", "-")
+accesslog = os.environ.get("PILAR_ACCESS_LOG", "-") or None  # empty: no access log
 
 
 def post_worker_init(worker):
     # Build now rather than on the first request, so a bad configuration fails the boot.
     worker.wsgi.build()
+
+
+# gunicorn's runtime control socket sits at one fixed path per user; several Pilar servers on
+# one machine (tests, benchmarks) would fight over it, and nothing here uses it.
+control_socket_disable = True

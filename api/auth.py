@@ -14,7 +14,7 @@ from cases.errors import NotAuthenticated
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in")
 
 PUBLIC_ENDPOINTS = {"auth.Token", "api-docs.openapi_json", "api-docs.openapi_swagger_ui", "docs_static.static",
-                    "health.healthz", "health.readyz", "health.metrics", "static"}
+                    "health.Healthz", "health.Readyz", "health.Metrics", "static"}
 
 
 def _serializer() -> URLSafeTimedSerializer:

@@ -206,6 +206,8 @@ class PilarApplication(Application):
         def decide() -> _Work:
             person = self._load(Beneficiary, beneficiary_id)
             _check_expected_version(person, options)
+            # Erased fields are None and cannot be checked; an erased person is never corrected.
+            person._require_not_erased()
             self._check_person({f: getattr(person, f) for f in CORRECTABLE_FIELDS} | changes)
             corrected = dict(changes)
             if "desa_code" in changes:
@@ -501,7 +503,11 @@ class PilarApplication(Application):
         def decide() -> _Work:
             case = self._load(Case, case_id)
             pending = case.pending_referral
-            involved = actor.covers(case.pillar) or (pending is not None and actor.covers(pending["to_pillar"]))
+            # A pillar a referral was sent to stays involved in it after answering, so a repeated
+            # answer is told the rule (referral_answered_once) rather than that the case is not theirs.
+            addressed = any(r["id"] == referral_id and actor.covers(r["to_pillar"]) for r in case.referrals)
+            involved = (actor.covers(case.pillar) or addressed
+                        or (pending is not None and actor.covers(pending["to_pillar"])))
             _require(involved, "this case is outside your pillar")
             _check_expected_version(case, options)
             command(case)

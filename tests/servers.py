@@ -1,0 +1,90 @@
+"""Real gunicorn processes for tests whose behaviour depends on processes and HTTP."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from cases.settings import PROJECT_ROOT, Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pilar_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PILAR_DATABASE_URL=settings.store.url,
+        PILAR_INSTANCE_PATH=str(settings.instance_path),
+        PILAR_SECRET_KEY=settings.secret_key or "",
+        PILAR_WILAYAH_CSV=str(settings.wilayah_csv),
+        PILAR_MAX_BODY_BYTES=str(settings.max_body_bytes),
+        PILAR_ACCESS_LOG="",
+    )
+    return env
+
+
+class Gunicorn:
+    def __init__(self, settings: Settings, *, workers: int = 3, log: Path | None = None):
+        self.settings = settings
+        self.workers = workers
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Gunicorn":
+        env = pilar_env(self.settings) | {"PILAR_WORKERS": str(self.workers)}
+        if self.log:
+            with open(self.log, "ab") as out:
+                self.process = self._spawn(env, out)
+        else:
+            self.process = self._spawn(env, subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.process.wait()
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop(signal.SIGKILL)
+        raise RuntimeError("gunicorn did not become ready in 30 s")
+
+    def _spawn(self, env: dict[str, str], out) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
+            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=out,
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> "Gunicorn":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def token(url: str, username: str, password: str) -> str:
+    response = requests.post(f"{url}/api/v1/auth/token", json={"username": username, "password": password}, timeout=10)
+    response.raise_for_status()
+    return response.json()["token"]

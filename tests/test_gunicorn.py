@@ -1,0 +1,111 @@
+"""Behaviour that depends on real processes: several gunicorn workers, several client
+processes, and a server restart between a write and its retry."""
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from uuid import UUID
+
+import pytest
+import requests
+
+from cases.settings import PROJECT_ROOT
+from tests import factories
+from tests.conftest import PASSWORD
+from tests.servers import Gunicorn, token
+
+pytestmark = pytest.mark.slow
+
+
+def _open_cases(service, actor, count: int) -> list[str]:
+    ids = []
+    for n in range(count):
+        body = factories.person(birth_date=f"195{n}-01-0{n + 1}")
+        person = service.register_beneficiary(
+            actor, nik=body["nik"], name=body["name"], birth_date=date.fromisoformat(body["birth_date"]),
+            sex=body["sex"], desa_code=body["desa_code"],
+        )
+        case = service.open_case(actor, beneficiary_id=person.id, pillar="pkh",
+                                 referral={"source": "musdes", "referred_by": "Kades", "reason": "race"},
+                                 categories=["fakir_miskin"], priority="normal")
+        ids.append(str(case.id))
+    return ids
+
+
+def test_racing_client_processes_lose_no_acknowledged_write(settings, service, staff, tmp_path):
+    case_ids = _open_cases(service, staff["wati"], 3)
+    clients, writes_each = 6, 20
+    with Gunicorn(settings, workers=3, log=tmp_path / "gunicorn.log") as server:
+        bearer = token(server.url, "wati", PASSWORD)
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.race_client", server.url, bearer, ",".join(case_ids),
+                 str(writes_each), str(seed)],
+                cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+            )
+            for seed in range(clients)
+        ]
+        results = [json.loads(p.communicate(timeout=300)[0]) for p in processes]
+
+    statuses = Counter()
+    for result in results:
+        statuses.update({int(k): v for k, v in result["statuses"].items()})
+    assert sum(statuses.values()) == clients * writes_each
+    assert set(statuses) <= {200, 409}, statuses  # never a 5xx; 409 only if contention outlasted retries
+
+    acked = [entry for result in results for entry in result["acked"]]
+    positions = [entry[2] for entry in acked]
+    assert len(set(positions)) == len(positions), "two acknowledged writes claim one position"
+    for case_id in case_ids:
+        mine = [entry for entry in acked if entry[0] == case_id]
+        case = service.get_case(staff["wati"], UUID(case_id))
+        # Version 1 is CaseOpened; every acknowledged write is one more version, none lost, no gaps.
+        assert case.version == 1 + len(mine)
+        assert sorted(entry[1] for entry in mine) == list(range(2, case.version + 1))
+        assert {f["id"] for f in case.follow_ups} == {entry[3] for entry in mine}
+
+
+def test_idempotent_retry_survives_restart_and_spans_workers(settings, service, staff, tmp_path):
+    (case_id,) = _open_cases(service, staff["wati"], 1)
+    url_path = f"/api/v1/cases/{case_id}/follow-ups"
+    body = factories.follow_up()
+
+    with Gunicorn(settings, workers=2, log=tmp_path / "gunicorn.log") as server:
+        headers = {"Authorization": f"Bearer {token(server.url, 'wati', PASSWORD)}", "Idempotency-Key": "visit-7"}
+        first = requests.post(server.url + url_path, json=body, headers=headers, timeout=30)
+        assert first.status_code == 200
+    stored_after_first = service.recorder.max_notification_id()
+
+    with Gunicorn(settings, workers=3, log=tmp_path / "gunicorn.log") as server:
+        def retry(_):
+            return requests.post(server.url + url_path, json=body, headers=headers, timeout=30)
+
+        with ThreadPoolExecutor(8) as pool:
+            retries = list(pool.map(retry, range(24)))
+
+    for response in retries:
+        assert response.status_code == 200
+        assert response.json() == first.json()
+        assert response.headers["Idempotent-Replayed"] == "true"
+    assert service.recorder.max_notification_id() == stored_after_first
+    assert service.get_case(staff["wati"], UUID(case_id)).version == 2
+
+
+def test_concurrent_first_use_of_one_key_appends_once(settings, service, staff, tmp_path):
+    (case_id,) = _open_cases(service, staff["wati"], 1)
+    body = factories.follow_up()
+    with Gunicorn(settings, workers=3, log=tmp_path / "gunicorn.log") as server:
+        headers = {"Authorization": f"Bearer {token(server.url, 'wati', PASSWORD)}", "Idempotency-Key": "once"}
+
+        def send(_):
+            return requests.post(f"{server.url}/api/v1/cases/{case_id}/follow-ups", json=body, headers=headers,
+                                 timeout=30)
+
+        with ThreadPoolExecutor(12) as pool:
+            responses = list(pool.map(send, range(12)))
+    assert {r.status_code for r in responses} == {200}
+    assert len({json.dumps(r.json(), sort_keys=True) for r in responses}) == 1
+    assert service.get_case(staff["wati"], UUID(case_id)).version == 2
