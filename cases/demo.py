@@ -39,7 +39,6 @@ def demo_staff() -> dict[str, tuple[str, str | None]]:
 
 
 def load_demo(app: PilarApplication, *, seed: int = 2024, people: int = 40) -> list[str]:
-    rng = random.Random(seed)
     staff = demo_staff()
     added = 0
     for name, (role, pillar) in staff.items():
@@ -54,6 +53,8 @@ def load_demo(app: PilarApplication, *, seed: int = 2024, people: int = 40) -> l
     counts = {"beneficiaries": 0, "cases": 0, "aid": 0, "motorbikes": 0, "referrals": 0, "closed": 0}
 
     for n in range(people):
+        # One generator per person: a person already loaded leaves the others unchanged.
+        rng = random.Random(f"{seed}:{n}")
         category, needs, items = PROFILES[n % len(PROFILES)]
         pillar = rng.choice(("pkh", "tksk", "psm", "pendamping_sosial")) if n % 5 else rng.choice(vocab.PILLARS)
         worker = workers[pillar]

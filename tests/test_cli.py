@@ -1,0 +1,97 @@
+"""The `pilar` command and `make run`, run as a newcomer would run them."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from cases.settings import PROJECT_ROOT
+from tests.servers import free_port, pilar_env
+
+PILAR = str(Path(sys.executable).parent / "pilar")
+
+
+def run(settings, *args, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([PILAR, *args], input=stdin, capture_output=True, text=True, env=pilar_env(settings),
+                          timeout=120)
+
+
+def sign_in(app, username: str, password: str) -> int:
+    return app.test_client().post("/api/v1/auth/token", json={"username": username, "password": password}).status_code
+
+
+def test_first_start_creates_admin_once_and_prints_its_password(settings, app):
+    assert run(settings, "db", "init").returncode == 0
+    first = run(settings, "users", "ensure-admin")
+    assert first.returncode == 0
+    password = re.search(r"one-time password:\s+(\S+)", first.stdout).group(1)
+    assert sign_in(app, "admin", password) == 200
+    again = run(settings, "users", "ensure-admin")
+    assert again.returncode == 0 and again.stdout == ""
+
+
+def test_users_add_reads_the_password_from_stdin(settings, app):
+    run(settings, "db", "init")
+    added = run(settings, "users", "add", "wati", "--role", "worker", "--pillar", "pkh", stdin="a-long-password\n")
+    assert added.returncode == 0, added.stderr
+    assert sign_in(app, "wati", "a-long-password") == 200
+    assert sign_in(app, "wati", "wrong-password") == 401
+
+    duplicate = run(settings, "users", "add", "wati", "--role", "worker", "--pillar", "pkh", stdin="another-password\n")
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    short = run(settings, "users", "add", "agus", "--role", "worker", "--pillar", "pkh", stdin="short\n")
+    assert short.returncode == 1 and "password" in short.stderr
+    no_pillar = run(settings, "users", "add", "joko", "--role", "worker", stdin="a-long-password\n")
+    assert no_pillar.returncode == 1 and "pillar" in no_pillar.stderr
+    bad_role = run(settings, "users", "add", "joko", "--role", "boss", stdin="a-long-password\n")
+    assert bad_role.returncode == 2 and "role" in bad_role.stderr
+
+
+def test_demo_loads_a_regency_once(settings, app, service):
+    run(settings, "db", "init")
+    loaded = run(settings, "demo", "--people", "12")
+    assert loaded.returncode == 0, loaded.stderr
+    assert re.search(r"\b12 beneficiaries, 12 cases\b", loaded.stdout)
+    assert sign_in(app, "pkh.pendamping", "demo-password") == 200
+    stored = service.recorder.max_notification_id()
+    again = run(settings, "demo", "--people", "12")
+    assert again.returncode == 0 and re.search(r"\b0 beneficiaries, 0 cases\b", again.stdout)
+    assert service.recorder.max_notification_id() == stored
+
+
+@pytest.mark.slow
+def test_make_run_serves_the_embedded_store(tmp_path):
+    port = free_port()
+    env = dict(os.environ, PORT=str(port), PILAR_INSTANCE_PATH=str(tmp_path / "instance"), PILAR_ACCESS_LOG="")
+    env.pop("PILAR_DATABASE_URL", None)
+    server = subprocess.Popen(["make", "run"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        password = None
+        for line in server.stdout:
+            if match := re.search(r"one-time password:\s+(\S+)", line):
+                password = match.group(1)
+                break
+        assert password, "make run printed no admin password"
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        answer = requests.post(f"{url}/api/v1/auth/token", json={"username": "admin", "password": password}, timeout=10)
+        assert answer.status_code == 200
+        assert (tmp_path / "instance" / "pilar.db").exists()
+        assert requests.get(f"{url}/api/v1/docs", timeout=10).status_code == 200
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        server.stdout.close()
