@@ -121,6 +121,18 @@ class CaseLink(Schema):
     closed_at = fields.DateTime(allow_none=True)
 
 
+class ConsentOut(Schema):
+    status = fields.String(metadata={"description": "given or withdrawn"})
+    given_by = fields.String()
+    method = fields.String()
+    purpose = fields.String()
+    recorded_at = fields.DateTime()
+    recorded_by = fields.String()
+    withdrawn_at = fields.DateTime()
+    withdrawn_by = fields.String()
+    withdrawal_reason = fields.String()
+
+
 class BeneficiaryOut(Schema):
     id = fields.UUID()
     version = fields.Integer()
@@ -133,7 +145,7 @@ class BeneficiaryOut(Schema):
     kecamatan_code = fields.String()
     address = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
-    consent = fields.Dict(allow_none=True)
+    consent = fields.Nested(ConsentOut, allow_none=True)
     registered_at = fields.DateTime()
     registered_by = fields.String()
     erased_at = fields.DateTime(allow_none=True)
