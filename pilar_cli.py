@@ -7,8 +7,9 @@ import click
 
 from cases.access import SYSTEM
 from cases.errors import PilarError
-from cases.settings import Settings, build_application, init_store
 from cases import vocab
+from cases.settings import Settings, build_application, init_store
+from projections.maintenance import LeaderBusy, check, init_views, rebuild
 
 
 @click.group()
@@ -26,6 +27,7 @@ def db_init() -> None:
     """Create every table (once, before starting any server or worker)."""
     settings = Settings.from_env()
     init_store(settings)
+    init_views(settings)
     click.echo(f"store ready: {settings.store.kind} ({_safe_url(settings.store.url)})")
 
 
@@ -77,6 +79,50 @@ def demo(seed: int, people: int) -> None:
         raise click.ClickException(str(e)) from None
     for line in summary:
         click.echo(line)
+
+
+@main.command()
+@click.option("--batch-size", default=2000, show_default=True)
+@click.option("--poll-interval", default=0.5, show_default=True, help="Seconds between polls when idle.")
+def project(batch_size: int, poll_interval: float) -> None:
+    """Keep the workload views current (one active process per database; others wait)."""
+    from projections.runner import run_process
+
+    run_process(Settings.from_env(), batch_size=batch_size, poll_interval=poll_interval)
+
+
+@main.group()
+def projections() -> None:
+    """The workload views."""
+
+
+@projections.command("rebuild")
+@click.option("--wait", default=10.0, show_default=True, help="Seconds to wait for the projection lock.")
+def projections_rebuild(wait: float) -> None:
+    """Rebuild every view from event zero (stop `pilar project` first)."""
+    try:
+        position = rebuild(Settings.from_env(), wait_seconds=wait)
+    except LeaderBusy as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"views rebuilt up to position {position}")
+
+
+@projections.command("check")
+@click.option("--show", default=10, show_default=True, help="Differing rows to print per table.")
+def projections_check(show: int) -> None:
+    """Rebuild into scratch tables and print every difference from the live views (exit 1 if any)."""
+    position, differences = check(Settings.from_env())
+    if not differences:
+        click.echo(f"views match a rebuild up to position {position}")
+        return
+    for difference in differences:
+        click.echo(f"{difference.table}: {len(difference.only_live)} row(s) only in the live view, "
+                   f"{len(difference.only_rebuilt)} only in the rebuild")
+        for row in difference.only_live[:show]:
+            click.echo(f"  live:    {row}")
+        for row in difference.only_rebuilt[:show]:
+            click.echo(f"  rebuilt: {row}")
+    sys.exit(1)
 
 
 def _safe_url(url: str) -> str:

@@ -5,10 +5,12 @@ from flask import Flask
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from api import auth, beneficiaries, cases, health
+from api import auth, beneficiaries, cases, health, workloads
 from api.errors import register_error_handlers
 from cases.application import PilarApplication
 from cases.settings import Settings, build_application
+from projections.queries import Readers, WorkloadQueries
+from projections.service import WorkloadService
 
 TOKEN_MAX_AGE = 12 * 3600
 
@@ -30,12 +32,15 @@ def create_app(settings: Settings | None = None, service: PilarApplication | Non
         TOKEN_MAX_AGE=TOKEN_MAX_AGE,
         JSON_SORT_KEYS=False,
     )
-    app.extensions["pilar"] = service or build_application(settings)
+    service = service or build_application(settings)
+    app.extensions["pilar"] = service
+    readers = Readers(settings.store)
+    app.extensions["pilar_views"] = WorkloadService(WorkloadQueries(readers), service.recorder.max_notification_id)
 
     api = Api(app, spec_kwargs={"info": {"description": "Case management for the social pillars of a regency."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearer": []}]
-    for blp in (auth.blp, beneficiaries.blp, cases.blp, health.blp):
+    for blp in (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, health.blp):
         api.register_blueprint(blp)
     app.register_blueprint(
         FlaskBlueprint("docs_static", __name__, static_folder=str(swagger_ui_path),

@@ -1,6 +1,10 @@
 """One JSON error shape for every failure, and the mapping from domain errors to statuses."""
 
 import logging
+import sqlite3
+
+import psycopg
+from psycopg_pool import PoolTimeout
 
 from eventsourcing.persistence import OperationalError, InterfaceError
 from flask import Flask, jsonify
@@ -18,6 +22,7 @@ from cases.errors import (
     StaleVersion,
 )
 from cases.store import StoreUrlError
+from projections.service import ViewBehind
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +96,15 @@ def register_error_handlers(app: Flask) -> None:
     def contention(exc: Contention):
         return error_response(409, str(exc), rule="concurrent_writes")
 
+    @app.errorhandler(ViewBehind)
+    def behind(exc: ViewBehind):
+        return error_response(503, str(exc), {"Retry-After": "1"}, position=exc.position)
+
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(PoolTimeout)
+    @app.errorhandler(sqlite3.OperationalError)
     @app.errorhandler(StoreUrlError)
     def store_down(exc: Exception):
         log.warning("store unavailable: %s", exc)

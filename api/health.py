@@ -1,9 +1,9 @@
 """Liveness and readiness for load balancers and process supervisors."""
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.writes import service
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")
 
@@ -21,5 +21,7 @@ class Readyz(MethodView):
     @blp.response(200)
     @blp.alt_response(503, description="The event store is not reachable")
     def get(self):
-        """The store is reachable; `position` is the newest event's global position"""
-        return {"status": "ready", "position": service().recorder.max_notification_id() or 0}
+        """The store is reachable; `position` is the newest event's global position, `views` the
+        projection's position and lag (events stored but not yet projected)"""
+        fresh = current_app.extensions["pilar_views"].freshness()
+        return {"status": "ready", "position": fresh.head, "views": fresh.as_dict()}

@@ -16,6 +16,9 @@ from cases.access import SYSTEM, Actor
 from cases.settings import Settings, build_application, init_store
 from cases.store import StoreConfig
 from cases.wilayah import DEFAULT_WILAYAH_CSV
+from projections.db import ViewDB
+from projections.maintenance import init_views
+from projections.workload import WorkloadProjector
 
 POSTGRES_URL = os.environ.get("PILAR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct-horse-battery"
@@ -50,9 +53,27 @@ def settings(store_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def service(settings: Settings):
     init_store(settings)
+    init_views(settings)
     app = build_application(settings)
     yield app
     app.close()
+
+
+@pytest.fixture
+def catch_up(settings, service):
+    """catch_up() -> position: project every stored event into the live views, as `pilar project` would."""
+    conn = ViewDB(settings.store).connect()
+    projector = WorkloadProjector(conn, service.mapper)
+
+    def run(batch_size: int = 100) -> int:
+        position = projector.position()
+        while notifications := service.recorder.select_notifications(
+                start=position, limit=batch_size, inclusive_of_start=False):
+            position = projector.process(notifications)
+        return position
+
+    yield run
+    conn.close()
 
 
 # A small regency staff: one account per role, workers in two pillars.

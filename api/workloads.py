@@ -1,0 +1,126 @@
+"""Per-pillar workloads and the follow-up queue, read from the projection's view tables."""
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.auth import current_actor
+from api.documented import errors
+from cases import vocab
+from projections.service import WorkloadService
+
+blp = Blueprint("workloads", __name__, url_prefix="/api/v1", description="Per-pillar workloads (projected views)")
+
+READ_ERRORS = {
+    401: "No valid bearer token",
+    403: "The pillar is outside your scope",
+    404: "No such pillar",
+    422: "Invalid query parameters",
+    503: "The views have not reached `min_position` within 2 s (see Retry-After)",
+}
+
+
+def views() -> WorkloadService:
+    return current_app.extensions["pilar_views"]
+
+
+class Freshness(Schema):
+    min_position = fields.Integer(validate=validate.Range(min=0),
+                                  metadata={"description": "wait up to 2 s for the views to reach this position"})
+
+
+class Paging(Freshness):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class FollowUpQuery(Paging):
+    pillar = fields.String(validate=validate.OneOf(vocab.PILLARS))
+    days_ahead = fields.Integer(load_default=7, validate=validate.Range(min=0, max=366),
+                                metadata={"description": "include follow-ups due up to this many days ahead"})
+
+
+class PillarSummary(Schema):
+    pillar = fields.String()
+    open_cases = fields.Integer()
+    open_by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+    overdue_follow_ups = fields.Integer()
+    opened_this_month = fields.Integer()
+    closed_this_month = fields.Integer()
+    median_days_referral_to_assessment = fields.Float(allow_none=True)
+    aid_by_component = fields.Dict(keys=fields.String(), values=fields.Dict())
+
+
+class AidItem(Schema):
+    component = fields.String()
+    item = fields.String()
+    count = fields.Integer()
+    quantity = fields.Integer()
+    value_idr = fields.Integer()
+
+
+class PillarDetail(PillarSummary):
+    position = fields.Integer()
+    lag = fields.Integer(metadata={"description": "events stored but not yet in the views"})
+    open_by_kecamatan = fields.Dict(keys=fields.String(), values=fields.Integer())
+    open_by_worker = fields.Dict(keys=fields.String(), values=fields.Integer())
+    aid_by_item = fields.List(fields.Nested(AidItem))
+
+
+class WorkloadSummary(Schema):
+    position = fields.Integer()
+    lag = fields.Integer()
+    pillars = fields.List(fields.Nested(PillarSummary))
+
+
+class FollowUpItem(Schema):
+    case_id = fields.String()
+    follow_up_id = fields.String()
+    pillar = fields.String()
+    due_on = fields.String()
+    purpose = fields.String()
+    worker = fields.String(allow_none=True)
+    kecamatan_code = fields.String()
+    overdue = fields.Boolean()
+
+
+class FollowUpQueue(Schema):
+    position = fields.Integer()
+    lag = fields.Integer()
+    today = fields.String()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+    items = fields.List(fields.Nested(FollowUpItem))
+
+
+@blp.route("/workloads")
+class Workloads(MethodView):
+    @blp.arguments(Freshness, location="query")
+    @blp.response(200, WorkloadSummary)
+    @errors(blp, READ_ERRORS, 401, 403, 422, 503)
+    def get(self, query):
+        """Every pillar in your scope: open cases, overdue follow-ups, this month, aid"""
+        return views().summary(current_actor(), query.get("min_position"))
+
+
+@blp.route("/workloads/<string:pillar>")
+class WorkloadByPillar(MethodView):
+    @blp.arguments(Freshness, location="query")
+    @blp.response(200, PillarDetail)
+    @errors(blp, READ_ERRORS, 401, 403, 404, 422, 503)
+    def get(self, query, pillar: str):
+        """One pillar in detail: by status, kecamatan and worker; aid by item"""
+        return views().detail(current_actor(), pillar, query.get("min_position"))
+
+
+@blp.route("/follow-ups")
+class FollowUps(MethodView):
+    @blp.arguments(FollowUpQuery, location="query")
+    @blp.response(200, FollowUpQueue)
+    @errors(blp, READ_ERRORS, 401, 403, 422, 503)
+    def get(self, query):
+        """The follow-up queue: overdue and due within `days_ahead`, earliest first"""
+        return views().follow_up_queue(current_actor(), query.get("pillar"), query["days_ahead"], query["page"],
+                                       query["per_page"], query.get("min_position"))

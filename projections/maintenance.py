@@ -1,0 +1,130 @@
+"""Set up, rebuild and check the views (`pilar db init`, `pilar projections rebuild|check`)."""
+
+import os
+import time
+from dataclasses import dataclass
+
+from cases.application import PilarApplication
+from cases.settings import Settings, build_application
+from projections.db import Connection, ViewDB
+from projections.leader import Leadership
+from projections.schema import LIVE, create_statements, drop_statements
+from projections.workload import WorkloadProjector, create_tables
+
+COMPARED = {
+    "cases": "case_id",
+    "follow_ups": "case_id, follow_up_id",
+    "open_counts": "pillar, dimension, key",
+    "monthly": "pillar, month",
+    "aid": "pillar, component, item",
+    "assessment_days": "pillar, days",
+}
+
+
+def init_views(settings: Settings) -> None:
+    conn = ViewDB(settings.store).connect()
+    try:
+        create_tables(conn)
+    finally:
+        conn.close()
+
+
+def replay_into(app: PilarApplication, conn: Connection, prefix: str, *, stop: int | None = None,
+                batch_size: int = 5000) -> int:
+    """Build the views of `prefix` from event zero up to `stop` (inclusive), in the caller's transaction."""
+    for statement in drop_statements(prefix) + create_statements(prefix):
+        conn.execute(statement)
+    projector = WorkloadProjector(conn, app.mapper, prefix)
+    position = 0
+    while True:
+        notifications = app.recorder.select_notifications(
+            start=position, limit=batch_size, stop=stop, inclusive_of_start=False)
+        if not notifications:
+            return position
+        position = projector.process_within_transaction(notifications)
+
+
+class LeaderBusy(RuntimeError):
+    pass
+
+
+def rebuild(settings: Settings, *, wait_seconds: float = 10.0) -> int:
+    """Rebuild the live views from event zero in one transaction: readers see the old views
+    until the new ones are complete. Takes the projection lock, so no projector writes meanwhile."""
+    app = build_application(settings)
+    conn = ViewDB(settings.store).connect()
+    leadership = Leadership(settings.store, conn)
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while not leadership.try_acquire():
+            if time.monotonic() > deadline:
+                raise LeaderBusy("a projection process is active: stop `pilar project` first, then rebuild")
+            time.sleep(0.2)
+        try:
+            with conn.transaction():
+                return replay_into(app, conn, LIVE)
+        finally:
+            leadership.release()
+    finally:
+        conn.close()
+        app.close()
+
+
+@dataclass
+class Difference:
+    table: str
+    only_live: list[tuple]
+    only_rebuilt: list[tuple]
+
+
+def check(settings: Settings) -> tuple[int, list[Difference]]:
+    """Rebuild into scratch tables up to the live views' position and compare every row."""
+    app = build_application(settings)
+    live = ViewDB(settings.store).connect()
+    scratch = ViewDB(settings.store).connect()
+    prefix = f"check{os.getpid()}"
+    try:
+        with _snapshot(live):
+            row = live.one(f"SELECT position FROM {LIVE}_tracking WHERE name = 'workload'")
+            position = int(row[0]) if row else 0
+            live_rows = {table: _rows(live, LIVE, table) for table in COMPARED}
+        try:
+            with scratch.transaction():
+                if position:
+                    replay_into(app, scratch, prefix, stop=position)
+                else:
+                    for statement in create_statements(prefix):
+                        scratch.execute(statement)
+            differences = []
+            for table in COMPARED:
+                rebuilt = _rows(scratch, prefix, table)
+                only_live = sorted(live_rows[table] - rebuilt)
+                only_rebuilt = sorted(rebuilt - live_rows[table])
+                if only_live or only_rebuilt:
+                    differences.append(Difference(table, only_live, only_rebuilt))
+            return position, differences
+        finally:
+            with scratch.transaction():
+                for statement in drop_statements(prefix):
+                    scratch.execute(statement)
+    finally:
+        live.close()
+        scratch.close()
+        app.close()
+
+
+def _rows(conn: Connection, prefix: str, table: str) -> set[tuple]:
+    return {tuple(row) for row in conn.all(f"SELECT * FROM {prefix}_{table}")}
+
+
+class _snapshot:
+    """A read transaction: every query inside sees the same moment."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN" if self.conn.kind == "sqlite" else "BEGIN ISOLATION LEVEL REPEATABLE READ")
+
+    def __exit__(self, *exc) -> None:
+        self.conn.execute("ROLLBACK")

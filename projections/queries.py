@@ -1,0 +1,194 @@
+"""The read side for the API: every answer comes from view rows, never from event streams.
+"Overdue" is judged here, at query time, against today in Asia/Jakarta."""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from cases import vocab
+from cases.store import StoreConfig
+from projections.db import Connection, ViewDB
+from projections.schema import LIVE
+from projections.workload import TRACKING_NAME
+
+CASE_LIST_COLUMNS = ("case_id", "beneficiary_id", "pillar", "status", "priority", "kecamatan_code", "desa_code",
+                     "worker", "categories", "opened_at", "closed_at", "next_follow_up_due", "pending_referral_to",
+                     "version")
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    pillars: tuple[str, ...] | None = None  # None: every pillar
+    status: str | None = None
+    kecamatan: str | None = None
+    desa: str | None = None
+    worker: str | None = None
+    overdue: bool | None = None
+    beneficiary_id: str | None = None
+    pending_referral_to: str | None = None
+
+
+class Readers:
+    """Read connections for request threads: one per thread on SQLite, a pool on PostgreSQL."""
+
+    def __init__(self, store: StoreConfig, pool_size: int = 4):
+        self.db = ViewDB(store)
+        self._local = threading.local()
+        self._pool = None
+        self._opening = threading.Lock()
+        if store.kind == "postgres":
+            # Opened on first use, so that building the app (in each worker) connects nothing yet.
+            self._pool = ConnectionPool(
+                self.db.conninfo(), kwargs=self.db.connect_kwargs(), min_size=1, max_size=pool_size, open=False,
+                check=ConnectionPool.check_connection,
+            )
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        if self._pool is None:
+            conn = getattr(self._local, "conn", None)
+            if conn is None:
+                conn = self._local.conn = self.db.connect()
+            yield conn
+            return
+        if self._pool.closed:
+            with self._opening:
+                if self._pool.closed:
+                    self._pool.open(wait=False)
+        with self._pool.connection(timeout=5) as raw:
+            yield Connection(raw, "postgres")
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+
+class WorkloadQueries:
+    def __init__(self, readers: Readers, prefix: str = LIVE):
+        self.readers = readers
+        self.p = prefix
+
+    def position(self) -> int:
+        with self.readers.connection() as conn:
+            row = conn.one(f"SELECT position FROM {self.p}_tracking WHERE name = ?", (TRACKING_NAME,))
+        return int(row[0]) if row else 0
+
+    def summary(self, pillars: tuple[str, ...], today: date) -> list[dict[str, Any]]:
+        return [self.detail(pillar, today, brief=True) for pillar in pillars]
+
+    def detail(self, pillar: str, today: date, *, brief: bool = False) -> dict[str, Any]:
+        month = today.strftime("%Y-%m")
+        with self.readers.connection() as conn:
+            counts = conn.all(f"SELECT dimension, key, count FROM {self.p}_open_counts WHERE pillar = ?", (pillar,))
+            by = {"status": {}, "kecamatan": {}, "worker": {}}
+            for dimension, key, count in counts:
+                by[dimension][key] = int(count)
+            overdue = conn.one(
+                f"SELECT COUNT(*) FROM {self.p}_cases WHERE pillar = ? AND next_follow_up_due < ? "
+                "AND status <> 'closed'", (pillar, today.isoformat()))[0]
+            monthly = conn.one(f"SELECT opened, closed FROM {self.p}_monthly WHERE pillar = ? AND month = ?",
+                               (pillar, month))
+            days = conn.all(f"SELECT days, count FROM {self.p}_assessment_days WHERE pillar = ? ORDER BY days",
+                            (pillar,))
+            aid = conn.all(
+                f"SELECT component, item, count, quantity, value_idr FROM {self.p}_aid WHERE pillar = ? "
+                "ORDER BY component, item", (pillar,))
+        aid_by_component: dict[str, dict[str, int]] = {}
+        for component, _item, count, _quantity, value in aid:
+            totals = aid_by_component.setdefault(component, {"count": 0, "value_idr": 0})
+            totals["count"] += int(count)
+            totals["value_idr"] += int(value)
+        answer: dict[str, Any] = {
+            "pillar": pillar,
+            "open_cases": sum(by["status"].values()),
+            "open_by_status": {s: by["status"].get(s, 0) for s in vocab.CASE_STATUSES if s != "closed"},
+            "overdue_follow_ups": int(overdue),
+            "opened_this_month": int(monthly[0]) if monthly else 0,
+            "closed_this_month": int(monthly[1]) if monthly else 0,
+            "median_days_referral_to_assessment": _median([(int(d), int(c)) for d, c in days]),
+            "aid_by_component": aid_by_component,
+        }
+        if not brief:
+            answer["open_by_kecamatan"] = dict(sorted(by["kecamatan"].items()))
+            answer["open_by_worker"] = {(k or "(unassigned)"): v for k, v in sorted(by["worker"].items())}
+            answer["aid_by_item"] = [
+                {"component": c, "item": i, "count": int(n), "quantity": int(q), "value_idr": int(v)}
+                for c, i, n, q, v in aid
+            ]
+        return answer
+
+    def cases(self, where: CaseFilter, today: date, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+        clauses, params = [], []
+        if where.pillars is not None:
+            clauses.append(f"pillar IN ({', '.join('?' * len(where.pillars))})")
+            params += list(where.pillars)
+        for column, value in (("status", where.status), ("kecamatan_code", where.kecamatan),
+                              ("desa_code", where.desa), ("worker", where.worker),
+                              ("beneficiary_id", where.beneficiary_id),
+                              ("pending_referral_to", where.pending_referral_to)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if where.overdue is True:
+            clauses.append("status <> 'closed' AND next_follow_up_due < ?")
+            params.append(today.isoformat())
+        elif where.overdue is False:
+            clauses.append("(status = 'closed' OR next_follow_up_due IS NULL OR next_follow_up_due >= ?)")
+            params.append(today.isoformat())
+        sql_where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self.readers.connection() as conn:
+            total = conn.one(f"SELECT COUNT(*) FROM {self.p}_cases {sql_where}", params)[0]
+            rows = conn.all(
+                f"SELECT {', '.join(CASE_LIST_COLUMNS)} FROM {self.p}_cases {sql_where} "
+                "ORDER BY priority_rank, opened_at, case_id LIMIT ? OFFSET ?",
+                [*params, per_page, (page - 1) * per_page])
+        items = []
+        for row in rows:
+            item = dict(zip(CASE_LIST_COLUMNS, row))
+            item["id"] = item.pop("case_id")
+            item["categories"] = item["categories"].split(",") if item["categories"] else []
+            item["overdue"] = (item["status"] != "closed" and item["next_follow_up_due"] is not None
+                               and item["next_follow_up_due"] < today.isoformat())
+            items.append(item)
+        return items, int(total)
+
+    def follow_up_queue(self, pillars: tuple[str, ...] | None, today: date, until: date, page: int,
+                        per_page: int) -> tuple[list[dict[str, Any]], int]:
+        clauses = ["f.open = 1", "c.status <> 'closed'", "f.due_on <= ?"]
+        params: list[Any] = [until.isoformat()]
+        if pillars is not None:
+            clauses.append(f"f.pillar IN ({', '.join('?' * len(pillars))})")
+            params += list(pillars)
+        where = " AND ".join(clauses)
+        join = f"FROM {self.p}_follow_ups f JOIN {self.p}_cases c ON c.case_id = f.case_id WHERE {where}"
+        with self.readers.connection() as conn:
+            total = conn.one(f"SELECT COUNT(*) {join}", params)[0]
+            rows = conn.all(
+                f"SELECT f.case_id, f.follow_up_id, f.pillar, f.due_on, f.purpose, c.worker, c.kecamatan_code {join} "
+                "ORDER BY f.due_on, f.case_id, f.follow_up_id LIMIT ? OFFSET ?",
+                [*params, per_page, (page - 1) * per_page])
+        keys = ("case_id", "follow_up_id", "pillar", "due_on", "purpose", "worker", "kecamatan_code")
+        items = [dict(zip(keys, row)) | {"overdue": row[3] < today.isoformat()} for row in rows]
+        return items, int(total)
+
+
+def _median(histogram: list[tuple[int, int]]) -> float | None:
+    total = sum(count for _, count in histogram)
+    if total == 0:
+        return None
+    low_rank, high_rank = (total - 1) // 2, total // 2
+    low = high = None
+    seen = 0
+    for days, count in histogram:
+        if low is None and seen + count > low_rank:
+            low = days
+        if seen + count > high_rank:
+            high = days
+            break
+        seen += count
+    return (low + high) / 2

@@ -1,0 +1,112 @@
+"""`pilar project`: follow the global event order and keep the views current.
+
+Catches up in batches; then waits for new events. On PostgreSQL it LISTENs for the store's
+notifications and also polls, because a notification can be missed (eventsourcing #305).
+Stops cleanly on SIGTERM/SIGINT after the batch in hand; after a kill -9 the tracking
+position (written with the rows) says exactly where to resume."""
+
+import logging
+import signal
+import threading
+import time
+
+import psycopg
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+
+from cases.application import PilarApplication
+from cases.settings import Settings, build_application
+from projections.db import ViewDB
+from projections.leader import Leadership
+from projections.workload import WorkloadProjector
+
+log = logging.getLogger("pilar.projection")
+
+TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, StoreOperationalError, StoreInterfaceError)
+
+
+class ProjectionProcess:
+    def __init__(self, settings: Settings, *, batch_size: int = 2000, poll_interval: float = 0.5,
+                 stop: threading.Event | None = None):
+        self.settings = settings
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.stop = stop or threading.Event()
+        self.state = "starting"
+
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop.set())
+
+    def run(self) -> None:
+        app = build_application(self.settings)
+        try:
+            while not self.stop.is_set():
+                try:
+                    self._lead_and_follow(app)
+                except TRANSIENT as error:
+                    log.warning("store unavailable (%s); reconnecting", error)
+                    self.state = "reconnecting"
+                    self.stop.wait(1.0)
+        finally:
+            app.close()
+            self.state = "stopped"
+
+    def _lead_and_follow(self, app: PilarApplication) -> None:
+        conn = ViewDB(self.settings.store).connect()
+        leadership = Leadership(self.settings.store, conn)
+        try:
+            while not leadership.try_acquire():
+                if self.state != "standby":
+                    log.info("standby: another projection process holds the lock; waiting")
+                self.state = "standby"
+                if self.stop.wait(self.poll_interval * 2):
+                    return
+            log.info("leader: keeping the views current")
+            self.state = "active"
+            projector = WorkloadProjector(conn, app.mapper)
+            waiter = _Waiter(self.settings, app, self.poll_interval)
+            try:
+                position = projector.position()
+                while not self.stop.is_set():
+                    notifications = app.recorder.select_notifications(
+                        start=position, limit=self.batch_size, inclusive_of_start=False)
+                    if notifications:
+                        position = projector.process(notifications)
+                        continue
+                    waiter.wait(self.stop)
+            finally:
+                waiter.close()
+        finally:
+            leadership.release()
+            conn.close()
+
+
+class _Waiter:
+    """Sleeps until new events may exist: a PostgreSQL notification or the poll interval."""
+
+    def __init__(self, settings: Settings, app: PilarApplication, poll_interval: float):
+        self.poll_interval = poll_interval
+        self.listener = None
+        if settings.store.kind == "postgres":
+            self.listener = ViewDB(settings.store).connect()
+            self.listener.execute(f'LISTEN "{app.recorder.channel_name}"')
+
+    def wait(self, stop: threading.Event) -> None:
+        if self.listener is None:
+            stop.wait(self.poll_interval)
+            return
+        for _ in self.listener.raw.notifies(timeout=self.poll_interval, stop_after=1):
+            pass
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+
+
+def run_process(settings: Settings, **options: float) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    process = ProjectionProcess(settings, **options)
+    process.install_signal_handlers()
+    process.run()
+    log.info("stopped")

@@ -1,0 +1,70 @@
+"""The view tables. A prefix names one complete set: `view` for the live views, others for
+scratch rebuilds (`pilar projections check`) and past moments (`pilar audit views`)."""
+
+LIVE = "view"
+
+
+def create_statements(prefix: str) -> list[str]:
+    p = prefix
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {p}_cases (
+            case_id TEXT PRIMARY KEY,
+            beneficiary_id TEXT NOT NULL,
+            pillar TEXT NOT NULL,
+            status TEXT NOT NULL,
+            priority TEXT NOT NULL,
+            priority_rank INTEGER NOT NULL,
+            kecamatan_code TEXT NOT NULL,
+            desa_code TEXT NOT NULL,
+            worker TEXT,
+            categories TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            assessed_at TEXT,
+            aid_count INTEGER NOT NULL,
+            closed_at TEXT,
+            outcome TEXT,
+            open_follow_ups TEXT NOT NULL,
+            next_follow_up_due TEXT,
+            pending_referral_to TEXT,
+            version INTEGER NOT NULL,
+            updated_at TEXT NOT NULL,
+            position BIGINT NOT NULL)""",
+        f"CREATE INDEX IF NOT EXISTS {p}_cases_by_pillar ON {p}_cases (pillar, priority_rank, opened_at)",
+        f"CREATE INDEX IF NOT EXISTS {p}_cases_by_status ON {p}_cases (status, priority_rank, opened_at)",
+        f"CREATE INDEX IF NOT EXISTS {p}_cases_by_due ON {p}_cases (pillar, next_follow_up_due)",
+        f"CREATE INDEX IF NOT EXISTS {p}_cases_by_beneficiary ON {p}_cases (beneficiary_id)",
+        f"CREATE INDEX IF NOT EXISTS {p}_cases_by_pending ON {p}_cases (pending_referral_to)",
+        f"""CREATE TABLE IF NOT EXISTS {p}_follow_ups (
+            case_id TEXT NOT NULL,
+            follow_up_id TEXT NOT NULL,
+            pillar TEXT NOT NULL,
+            due_on TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            open INTEGER NOT NULL,
+            PRIMARY KEY (case_id, follow_up_id))""",
+        f"CREATE INDEX IF NOT EXISTS {p}_follow_ups_queue ON {p}_follow_ups (open, pillar, due_on)",
+        # Open cases counted per pillar along one dimension (status, kecamatan, worker).
+        f"""CREATE TABLE IF NOT EXISTS {p}_open_counts (
+            pillar TEXT NOT NULL, dimension TEXT NOT NULL, key TEXT NOT NULL, count BIGINT NOT NULL,
+            PRIMARY KEY (pillar, dimension, key))""",
+        f"""CREATE TABLE IF NOT EXISTS {p}_monthly (
+            pillar TEXT NOT NULL, month TEXT NOT NULL, opened BIGINT NOT NULL, closed BIGINT NOT NULL,
+            PRIMARY KEY (pillar, month))""",
+        f"""CREATE TABLE IF NOT EXISTS {p}_aid (
+            pillar TEXT NOT NULL, component TEXT NOT NULL, item TEXT NOT NULL,
+            count BIGINT NOT NULL, quantity BIGINT NOT NULL, value_idr BIGINT NOT NULL,
+            PRIMARY KEY (pillar, component, item))""",
+        # Days from referral to first assessment, as a histogram: the median costs the same at any size.
+        f"""CREATE TABLE IF NOT EXISTS {p}_assessment_days (
+            pillar TEXT NOT NULL, days INTEGER NOT NULL, count BIGINT NOT NULL,
+            PRIMARY KEY (pillar, days))""",
+        f"""CREATE TABLE IF NOT EXISTS {p}_tracking (
+            name TEXT PRIMARY KEY, position BIGINT NOT NULL, updated_at TEXT NOT NULL)""",
+    ]
+
+
+TABLES = ("cases", "follow_ups", "open_counts", "monthly", "aid", "assessment_days", "tracking")
+
+
+def drop_statements(prefix: str) -> list[str]:
+    return [f"DROP TABLE IF EXISTS {prefix}_{table}" for table in TABLES]

@@ -1,0 +1,97 @@
+"""The read service behind /workloads, /cases (list) and /follow-ups: scope, freshness, paging."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from cases import vocab
+from cases.access import Actor
+from cases.application import today_in_jakarta
+from cases.errors import NotAllowed, NotFound
+from projections.queries import CaseFilter, WorkloadQueries
+
+MAX_WAIT_SECONDS = 2.0
+
+
+class ViewBehind(Exception):
+    """The views have not reached the position the reader asked for."""
+
+    def __init__(self, wanted: int, position: int):
+        self.wanted = wanted
+        self.position = position
+        super().__init__(f"the views are at position {position}, not yet {wanted}; retry shortly")
+
+
+@dataclass(frozen=True)
+class Freshness:
+    position: int
+    head: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"position": self.position, "lag": max(self.head - self.position, 0)}
+
+
+class WorkloadService:
+    def __init__(self, queries: WorkloadQueries, head: Callable[[], int | None]):
+        self.queries = queries
+        self._head = head  # the newest event's position in the store
+
+    def freshness(self, min_position: int | None = None) -> Freshness:
+        position = self.queries.position()
+        if min_position is not None and position < min_position:
+            deadline = time.monotonic() + MAX_WAIT_SECONDS
+            while position < min_position and time.monotonic() < deadline:
+                time.sleep(0.05)
+                position = self.queries.position()
+            if position < min_position:
+                raise ViewBehind(min_position, position)
+        return Freshness(position, self._head() or 0)
+
+    def summary(self, actor: Actor, min_position: int | None = None) -> dict[str, Any]:
+        fresh = self.freshness(min_position)
+        pillars = _visible_pillars(actor)
+        return {**fresh.as_dict(), "pillars": self.queries.summary(pillars, today_in_jakarta())}
+
+    def detail(self, actor: Actor, pillar: str, min_position: int | None = None) -> dict[str, Any]:
+        if pillar not in vocab.PILLARS:
+            raise NotFound("pillar", pillar)
+        if pillar not in _visible_pillars(actor):
+            raise NotAllowed(f"pillar {pillar} is outside your scope")
+        fresh = self.freshness(min_position)
+        return {**fresh.as_dict(), **self.queries.detail(pillar, today_in_jakarta())}
+
+    def cases(self, actor: Actor, where: CaseFilter, page: int, per_page: int,
+              min_position: int | None = None) -> dict[str, Any]:
+        visible = _visible_pillars(actor)
+        if where.pillars is not None:
+            outside = [p for p in where.pillars if p not in visible]
+            if outside:
+                raise NotAllowed(f"pillar {outside[0]} is outside your scope")
+        elif len(visible) < len(vocab.PILLARS):
+            where = replace(where, pillars=visible)
+        fresh = self.freshness(min_position)
+        items, total = self.queries.cases(where, today_in_jakarta(), page, per_page)
+        return {**fresh.as_dict(), "page": page, "per_page": per_page, "total": total, "items": items}
+
+    def follow_up_queue(self, actor: Actor, pillar: str | None, days_ahead: int, page: int, per_page: int,
+                        min_position: int | None = None) -> dict[str, Any]:
+        visible = _visible_pillars(actor)
+        if pillar is not None and pillar not in visible:
+            raise NotAllowed(f"pillar {pillar} is outside your scope")
+        pillars = (pillar,) if pillar else (None if len(visible) == len(vocab.PILLARS) else visible)
+        fresh = self.freshness(min_position)
+        today = today_in_jakarta()
+        items, total = self.queries.follow_up_queue(pillars, today, today + timedelta(days=days_ahead), page,
+                                                    per_page)
+        return {**fresh.as_dict(), "today": today.isoformat(), "page": page, "per_page": per_page,
+                "total": total, "items": items}
+
+
+def _visible_pillars(actor: Actor) -> tuple[str, ...]:
+    if actor.reads_everything or (actor.handles_cases and actor.pillar is None):
+        return vocab.PILLARS
+    if actor.handles_cases:
+        return (actor.pillar,)
+    raise NotAllowed("your role does not read workloads")

@@ -1,0 +1,232 @@
+"""The workload projector: case events in global order → view rows, counters and tracking
+position, written in one transaction per batch (exactly once, restartable)."""
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from eventsourcing.persistence import Mapper, Notification
+
+from cases.case import Case
+from projections.db import Connection
+from projections.schema import LIVE, create_statements
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+CASE_TOPIC_PREFIX = "cases.case:Case."
+PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+TRACKING_NAME = "workload"
+CASE_COLUMNS = (
+    "case_id", "beneficiary_id", "pillar", "status", "priority", "priority_rank", "kecamatan_code", "desa_code",
+    "worker", "categories", "opened_at", "assessed_at", "aid_count", "closed_at", "outcome", "open_follow_ups",
+    "next_follow_up_due", "pending_referral_to", "version", "updated_at", "position",
+)
+
+
+def utc_text(moment: datetime) -> str:
+    """Fixed-width UTC text, so that text order is time order on every store."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_utc(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def jakarta_month(moment: datetime) -> str:
+    return moment.astimezone(JAKARTA).strftime("%Y-%m")
+
+
+def create_tables(conn: Connection, prefix: str = LIVE) -> None:
+    with conn.transaction():
+        for statement in create_statements(prefix):
+            conn.execute(statement)
+
+
+class WorkloadProjector:
+    def __init__(self, conn: Connection, mapper: Mapper, prefix: str = LIVE):
+        self.conn = conn
+        self.mapper = mapper
+        self.prefix = prefix
+
+    def position(self) -> int:
+        row = self.conn.one(f"SELECT position FROM {self.prefix}_tracking WHERE name = ?", (TRACKING_NAME,))
+        return int(row[0]) if row else 0
+
+    def process(self, notifications: Sequence[Notification]) -> int:
+        """Apply one batch and record its last position, all in one transaction."""
+        with self.conn.transaction():
+            return self.process_within_transaction(notifications)
+
+    def process_within_transaction(self, notifications: Sequence[Notification]) -> int:
+        """For callers that hold a longer transaction of their own (a rebuild)."""
+        batch = _Batch(self.conn, self.prefix)
+        for notification in notifications:
+            if notification.topic.startswith(CASE_TOPIC_PREFIX):
+                batch.apply(self.mapper.to_domain_event(notification), notification.id)
+        last = notifications[-1].id
+        batch.flush()
+        self.conn.execute(
+            f"INSERT INTO {self.prefix}_tracking (name, position, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+            (TRACKING_NAME, last, utc_text(datetime.now(timezone.utc))),
+        )
+        return last
+
+
+class _Batch:
+    """The changes of one batch, gathered in memory and written at once."""
+
+    def __init__(self, conn: Connection, prefix: str):
+        self.conn = conn
+        self.p = prefix
+        self.rows: dict[str, dict[str, Any] | None] = {}
+        self.follow_ups: dict[tuple[str, str], dict[str, Any]] = {}
+        self.pillar_moves: list[tuple[str, str]] = []
+        self.open_counts: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.monthly: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        self.aid: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        self.assessment_days: dict[tuple[str, int], int] = defaultdict(int)
+
+    def _row(self, case_id: str) -> dict[str, Any] | None:
+        if case_id not in self.rows:
+            found = self.conn.one(f"SELECT {', '.join(CASE_COLUMNS)} FROM {self.p}_cases WHERE case_id = ?", (case_id,))
+            self.rows[case_id] = dict(zip(CASE_COLUMNS, found)) if found else None
+        return self.rows[case_id]
+
+    def apply(self, event: Case.Event, position: int) -> None:
+        case_id = str(event.originator_id)
+        at = event.timestamp
+        if isinstance(event, Case.CaseOpened):
+            row = None
+            new = {
+                "case_id": case_id, "beneficiary_id": str(event.beneficiary_id), "pillar": event.pillar,
+                "status": "referred", "priority": event.priority, "priority_rank": PRIORITY_RANK[event.priority],
+                "kecamatan_code": event.kecamatan_code, "desa_code": event.desa_code, "worker": None,
+                "categories": ",".join(event.categories), "opened_at": utc_text(at), "assessed_at": None,
+                "aid_count": 0, "closed_at": None, "outcome": None, "open_follow_ups": "{}",
+                "next_follow_up_due": None, "pending_referral_to": None,
+            }
+            self.monthly[(event.pillar, jakarta_month(at))][0] += 1
+        else:
+            row = self._row(case_id)
+            if row is None:
+                return  # an event of a case this view never saw opened cannot be placed
+            new = dict(row)
+            self._change(event, new, at)
+        new["status"] = _status(new)
+        new.update(version=event.originator_version, updated_at=utc_text(at), position=position)
+        for dim in _open_dimensions(row) - _open_dimensions(new):
+            self.open_counts[dim] -= 1
+        for dim in _open_dimensions(new) - _open_dimensions(row):
+            self.open_counts[dim] += 1
+        self.rows[case_id] = new
+
+    def _change(self, event: Case.Event, row: dict[str, Any], at: datetime) -> None:
+        case_id = row["case_id"]
+        if isinstance(event, Case.CaseAssigned):
+            row["worker"] = event.worker
+        elif isinstance(event, Case.NeedsAssessed):
+            if row["assessed_at"] is None:
+                row["assessed_at"] = utc_text(at)
+                days = (at - parse_utc(row["opened_at"])).days
+                self.assessment_days[(row["pillar"], days)] += 1
+        elif isinstance(event, Case.AidGiven):
+            row["aid_count"] += 1
+            totals = self.aid[(row["pillar"], event.component, event.item)]
+            totals[0] += 1
+            totals[1] += event.quantity
+            totals[2] += event.value_idr
+        elif isinstance(event, Case.FollowUpScheduled):
+            due = event.due_on.isoformat()
+            open_follow_ups = json.loads(row["open_follow_ups"]) | {event.follow_up_id: due}
+            self._set_follow_ups(row, open_follow_ups)
+            self.follow_ups[(case_id, event.follow_up_id)] = {
+                "pillar": row["pillar"], "due_on": due, "purpose": event.purpose, "open": 1}
+        elif isinstance(event, Case.FollowUpCompleted):
+            open_follow_ups = json.loads(row["open_follow_ups"])
+            open_follow_ups.pop(event.follow_up_id, None)
+            self._set_follow_ups(row, open_follow_ups)
+            key = (case_id, event.follow_up_id)
+            if key not in self.follow_ups:
+                found = self.conn.one(
+                    f"SELECT pillar, due_on, purpose FROM {self.p}_follow_ups WHERE case_id = ? AND follow_up_id = ?",
+                    key)
+                self.follow_ups[key] = {"pillar": found[0], "due_on": found[1], "purpose": found[2]}
+            self.follow_ups[key]["open"] = 0
+        elif isinstance(event, Case.ReferralSent):
+            row["pending_referral_to"] = event.to_pillar
+        elif isinstance(event, Case.ReferralAccepted):
+            row["pillar"] = row["pending_referral_to"]
+            row["worker"] = None
+            row["pending_referral_to"] = None
+            self.pillar_moves.append((row["pillar"], case_id))
+            for (follow_case, _), follow_up in self.follow_ups.items():
+                if follow_case == case_id:
+                    follow_up["pillar"] = row["pillar"]
+        elif isinstance(event, Case.ReferralDeclined):
+            row["pending_referral_to"] = None
+        elif isinstance(event, Case.CaseClosed):
+            row["closed_at"] = utc_text(at)
+            row["outcome"] = event.outcome
+            self.monthly[(row["pillar"], jakarta_month(at))][1] += 1
+        elif isinstance(event, Case.CaseReopened):
+            row["closed_at"] = None
+            row["outcome"] = None
+
+    @staticmethod
+    def _set_follow_ups(row: dict[str, Any], open_follow_ups: dict[str, str]) -> None:
+        row["open_follow_ups"] = json.dumps(open_follow_ups, sort_keys=True)
+        row["next_follow_up_due"] = min(open_follow_ups.values()) if open_follow_ups else None
+
+    def flush(self) -> None:
+        c, p = self.conn, self.p
+        rows = [tuple(row[col] for col in CASE_COLUMNS) for row in self.rows.values() if row is not None]
+        updates = ", ".join(f"{col} = excluded.{col}" for col in CASE_COLUMNS[1:])
+        c.executemany(
+            f"INSERT INTO {p}_cases ({', '.join(CASE_COLUMNS)}) VALUES ({', '.join('?' * len(CASE_COLUMNS))}) "
+            f"ON CONFLICT (case_id) DO UPDATE SET {updates}", rows)
+        c.executemany(
+            f"INSERT INTO {p}_follow_ups (case_id, follow_up_id, pillar, due_on, purpose, open) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id, follow_up_id) DO UPDATE SET "
+            "pillar = excluded.pillar, open = excluded.open",
+            [(k[0], k[1], f["pillar"], f["due_on"], f["purpose"], f["open"]) for k, f in self.follow_ups.items()])
+        c.executemany(f"UPDATE {p}_follow_ups SET pillar = ? WHERE case_id = ?", self.pillar_moves)
+        c.executemany(
+            f"INSERT INTO {p}_open_counts (pillar, dimension, key, count) VALUES (?, ?, ?, ?) "
+            f"ON CONFLICT (pillar, dimension, key) DO UPDATE SET count = {p}_open_counts.count + excluded.count",
+            [(*k, v) for k, v in self.open_counts.items() if v])
+        c.execute(f"DELETE FROM {p}_open_counts WHERE count = 0")
+        c.executemany(
+            f"INSERT INTO {p}_monthly (pillar, month, opened, closed) VALUES (?, ?, ?, ?) "
+            f"ON CONFLICT (pillar, month) DO UPDATE SET opened = {p}_monthly.opened + excluded.opened, "
+            f"closed = {p}_monthly.closed + excluded.closed",
+            [(*k, *v) for k, v in self.monthly.items()])
+        c.executemany(
+            f"INSERT INTO {p}_aid (pillar, component, item, count, quantity, value_idr) VALUES (?, ?, ?, ?, ?, ?) "
+            f"ON CONFLICT (pillar, component, item) DO UPDATE SET count = {p}_aid.count + excluded.count, "
+            f"quantity = {p}_aid.quantity + excluded.quantity, value_idr = {p}_aid.value_idr + excluded.value_idr",
+            [(*k, *v) for k, v in self.aid.items()])
+        c.executemany(
+            f"INSERT INTO {p}_assessment_days (pillar, days, count) VALUES (?, ?, ?) "
+            f"ON CONFLICT (pillar, days) DO UPDATE SET count = {p}_assessment_days.count + excluded.count",
+            [(*k, v) for k, v in self.assessment_days.items()])
+
+
+def _status(row: dict[str, Any]) -> str:
+    if row["closed_at"] is not None:
+        return "closed"
+    if row["aid_count"]:
+        return "aided"
+    if row["assessed_at"] is not None:
+        return "assessed"
+    return "referred"
+
+
+def _open_dimensions(row: dict[str, Any] | None) -> set[tuple[str, str, str]]:
+    if row is None or row["status"] == "closed":
+        return set()
+    pillar = row["pillar"]
+    return {(pillar, "status", row["status"]), (pillar, "kecamatan", row["kecamatan_code"]),
+            (pillar, "worker", row["worker"] or "")}

@@ -1,0 +1,116 @@
+"""`pilar project` as a real process: catch-up, SIGTERM, SIGKILL and restart, one active instance."""
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from projections.maintenance import check
+from projections.queries import Readers, WorkloadQueries
+from tests import factories
+from tests.servers import pilar_env
+
+pytestmark = pytest.mark.slow
+PILAR = str(Path(sys.executable).parent / "pilar")
+
+
+def start_projector(settings, log: Path, *extra: str) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        return subprocess.Popen([PILAR, "project", "--poll-interval", "0.2", *extra], env=pilar_env(settings),
+                                stdout=out, stderr=out)
+
+
+def view_position(settings) -> int:
+    readers = Readers(settings.store)
+    try:
+        return WorkloadQueries(readers).position()
+    finally:
+        readers.close()
+
+
+def wait_for(predicate, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def write_cases(service, actor, count: int) -> None:
+    for n in range(count):
+        body = factories.person(birth_date=f"19{40 + n % 50}-03-{1 + n % 28:02d}")
+        person = service.register_beneficiary(
+            actor, nik=body["nik"], name=body["name"], birth_date=date.fromisoformat(body["birth_date"]),
+            sex=body["sex"], desa_code=body["desa_code"])
+        case = service.open_case(actor, beneficiary_id=person.id, pillar="pkh", priority="normal",
+                                 referral={"source": "musdes", "referred_by": "Kades", "reason": "x"},
+                                 categories=["fakir_miskin"])
+        service.assess_case(actor, case.id, needs=["care"], risk="low", summary="s")
+        service.give_aid(actor, case.id, component="care", item="paket", quantity=1, unit="paket",
+                         value_idr=1000 + n, funding_source="apbd", given_on=date.today())
+
+
+def test_follows_new_events_and_stops_cleanly_on_sigterm(settings, service, staff, tmp_path):
+    log = tmp_path / "project.log"
+    projector = start_projector(settings, log)
+    try:
+        write_cases(service, staff["wati"], 5)
+        wait_for(lambda: view_position(settings) == service.recorder.max_notification_id())
+        write_cases(service, staff["wati"], 2)  # arrives while it waits: LISTEN or poll must pick it up
+        wait_for(lambda: view_position(settings) == service.recorder.max_notification_id())
+    finally:
+        projector.send_signal(signal.SIGTERM)
+        assert projector.wait(timeout=15) == 0
+    assert "stopped" in log.read_text()
+    assert check(settings)[1] == []
+
+
+def test_sigkill_at_random_points_then_restart_equals_a_rebuild(settings, service, staff, tmp_path):
+    write_cases(service, staff["wati"], 120)  # 720 events
+    head = service.recorder.max_notification_id()
+    rng = random.Random(7)
+    log = tmp_path / "project.log"
+    for _ in range(4):
+        projector = start_projector(settings, log, "--batch-size", "25")
+        time.sleep(rng.uniform(0.3, 1.2))
+        projector.send_signal(signal.SIGKILL)
+        projector.wait(timeout=10)
+    killed_at = view_position(settings)
+    projector = start_projector(settings, log, "--batch-size", "25")
+    try:
+        wait_for(lambda: view_position(settings) == head, seconds=60)
+    finally:
+        projector.send_signal(signal.SIGTERM)
+        projector.wait(timeout=15)
+    assert 0 <= killed_at <= head
+    position, differences = check(settings)
+    assert position == head and differences == []
+
+
+def test_only_one_instance_is_active_and_a_standby_takes_over(settings, service, staff, tmp_path):
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    first = start_projector(settings, first_log)
+    wait_for(lambda: "leader:" in first_log.read_text())
+    second = start_projector(settings, second_log)
+    try:
+        wait_for(lambda: "standby:" in second_log.read_text())
+        write_cases(service, staff["wati"], 3)
+        wait_for(lambda: view_position(settings) == service.recorder.max_notification_id())
+        assert "leader:" not in second_log.read_text()
+
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        wait_for(lambda: "leader:" in second_log.read_text())
+        write_cases(service, staff["wati"], 3)
+        wait_for(lambda: view_position(settings) == service.recorder.max_notification_id())
+    finally:
+        for process in (first, second):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=15)
+    assert check(settings)[1] == []
