@@ -22,3 +22,22 @@ def post_worker_init(worker):
 # gunicorn's runtime control socket sits at one fixed path per user; several Pilar servers on
 # one machine (tests, benchmarks) would fight over it, and nothing here uses it.
 control_socket_disable = True
+
+
+_companion = None
+
+
+def on_starting(server):
+    # The projection process runs beside the server unless PILAR_PROJECTOR=off (e.g. when it
+    # is supervised on its own). With several servers, one leads and the others stand by.
+    global _companion
+    if os.environ.get("PILAR_PROJECTOR", "on") != "off":
+        from projections.companion import ProjectorCompanion
+
+        _companion = ProjectorCompanion()
+        _companion.start()
+
+
+def on_exit(server):
+    if _companion is not None:
+        _companion.stop()

@@ -4,6 +4,7 @@ from uuid import UUID
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor
 from api.documented import errors
@@ -23,16 +24,71 @@ from api.schemas import (
     WriteAnswer,
 )
 from api.views import case_view
+from api.workloads import READ_ERRORS, Paging, views
 from api.writes import WRITE_ERRORS, actor_and_options, answered, service
+from cases import vocab
 from cases.application import today_in_jakarta
+from projections.queries import CaseFilter
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Case work, one event per step")
 
 CASE_WRITE = (400, 401, 403, 404, 409, 412, 413, 422)
 
 
+class CaseListQuery(Paging):
+    pillar = fields.String(validate=validate.OneOf(vocab.PILLARS))
+    status = fields.String(validate=validate.OneOf(vocab.CASE_STATUSES))
+    kecamatan = fields.String(validate=validate.Length(max=20), metadata={"description": "e.g. 35.01.04"})
+    desa = fields.String(validate=validate.Length(max=20), metadata={"description": "e.g. 35.01.04.1001"})
+    worker = fields.String(validate=validate.Length(max=64))
+    overdue = fields.Boolean()
+    beneficiary_id = fields.UUID(metadata={"description": "which pillars hold cases for this person"})
+    pending_referral_to = fields.String(validate=validate.OneOf(vocab.PILLARS))
+
+
+class CaseSummary(Schema):
+    id = fields.String()
+    beneficiary_id = fields.String()
+    pillar = fields.String()
+    status = fields.String()
+    priority = fields.String()
+    kecamatan_code = fields.String()
+    desa_code = fields.String()
+    worker = fields.String(allow_none=True)
+    categories = fields.List(fields.String())
+    opened_at = fields.String()
+    closed_at = fields.String(allow_none=True)
+    next_follow_up_due = fields.String(allow_none=True)
+    overdue = fields.Boolean()
+    pending_referral_to = fields.String(allow_none=True)
+    version = fields.Integer()
+
+
+class CaseList(Schema):
+    position = fields.Integer()
+    lag = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+    items = fields.List(fields.Nested(CaseSummary))
+
+
 @blp.route("")
 class Cases(MethodView):
+    @blp.arguments(CaseListQuery, location="query")
+    @blp.response(200, CaseList)
+    @errors(blp, READ_ERRORS, 401, 403, 422, 503)
+    def get(self, query):
+        """The case list from the workload views, sorted by priority then age (oldest first)"""
+        where = CaseFilter(
+            pillars=(query["pillar"],) if "pillar" in query else None,
+            status=query.get("status"), kecamatan=query.get("kecamatan"), desa=query.get("desa"),
+            worker=query.get("worker"), overdue=query.get("overdue"),
+            beneficiary_id=str(query["beneficiary_id"]) if "beneficiary_id" in query else None,
+            pending_referral_to=query.get("pending_referral_to"),
+        )
+        return views().cases(current_actor(), where, query["page"], query["per_page"], query.get("min_position"))
+
     @blp.arguments(CaseIn)
     @blp.response(201, WriteAnswer)
     @errors(blp, WRITE_ERRORS, 400, 401, 403, 409, 413, 422)

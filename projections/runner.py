@@ -6,6 +6,7 @@ Stops cleanly on SIGTERM/SIGINT after the batch in hand; after a kill -9 the tra
 position (written with the rows) says exactly where to resume."""
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -27,8 +28,9 @@ TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, StoreOperationalE
 
 class ProjectionProcess:
     def __init__(self, settings: Settings, *, batch_size: int = 2000, poll_interval: float = 0.5,
-                 stop: threading.Event | None = None):
+                 stop: threading.Event | None = None, exit_with_parent: bool = False):
         self.settings = settings
+        self.parent = os.getppid() if exit_with_parent else None
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.stop = stop or threading.Event()
@@ -37,6 +39,15 @@ class ProjectionProcess:
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())
+        if self.parent is not None:
+            threading.Thread(target=self._watch_parent, name="parent-watch", daemon=True).start()
+
+    def _watch_parent(self) -> None:
+        # A companion of a server that was killed outright must not run on as an orphan.
+        while not self.stop.wait(1.0):
+            if os.getppid() != self.parent:
+                log.info("parent process is gone; stopping")
+                self.stop.set()
 
     def run(self) -> None:
         app = build_application(self.settings)
@@ -104,7 +115,7 @@ class _Waiter:
             self.listener.close()
 
 
-def run_process(settings: Settings, **options: float) -> None:
+def run_process(settings: Settings, **options) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     process = ProjectionProcess(settings, **options)
     process.install_signal_handlers()

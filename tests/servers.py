@@ -33,8 +33,9 @@ def pilar_env(settings: Settings) -> dict[str, str]:
 
 
 class Gunicorn:
-    def __init__(self, settings: Settings, *, workers: int = 3, log: Path | None = None):
+    def __init__(self, settings: Settings, *, workers: int = 3, log: Path | None = None, projector: bool = False):
         self.settings = settings
+        self.projector = projector
         self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -42,7 +43,8 @@ class Gunicorn:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Gunicorn":
-        env = pilar_env(self.settings) | {"PILAR_WORKERS": str(self.workers)}
+        env = pilar_env(self.settings) | {"PILAR_WORKERS": str(self.workers),
+                                          "PILAR_PROJECTOR": "on" if self.projector else "off"}
         if self.log:
             with open(self.log, "ab") as out:
                 self.process = self._spawn(env, out)

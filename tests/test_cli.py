@@ -91,6 +91,12 @@ def test_make_run_serves_the_embedded_store(tmp_path):
         assert answer.status_code == 200
         assert (tmp_path / "instance" / "pilar.db").exists()
         assert requests.get(f"{url}/api/v1/docs", timeout=10).status_code == 200
+        # The projection process runs beside the server: the views catch up with the store.
+        deadline = time.monotonic() + 20
+        while (views := requests.get(f"{url}/readyz", timeout=5).json()["views"])["position"] == 0:
+            assert time.monotonic() < deadline, views
+            time.sleep(0.2)
+        assert views["lag"] == 0
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

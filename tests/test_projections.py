@@ -214,3 +214,38 @@ def test_rebuild_replaces_the_live_views_with_the_same_rows(service, staff, sett
     catch_up(batch_size=2)
     assert rebuild(settings) == service.recorder.max_notification_id()
     assert check(settings)[1] == []
+
+
+def test_case_list_filters_sorts_and_pages_from_the_views(service, staff, catch_up, client, auth):
+    wati, joko = staff["wati"], staff["joko"]
+    person = _person(service, wati, 1)
+    low = _open(service, wati, person, priority="low")
+    urgent = _open(service, wati, person, priority="urgent")
+    normal = _open(service, wati, _person(service, wati, 2, desa="35.01.01.2001"), priority="normal")
+    service.assign_case(wati, normal, worker="wati")
+    tksk = _open(service, joko, person, pillar="tksk", priority="urgent")
+    catch_up()
+
+    listed = client.get("/api/v1/cases", headers=auth("wati")).json
+    assert [c["id"] for c in listed["items"]] == [str(urgent), str(normal), str(low)]
+    assert listed["total"] == 3 and listed["lag"] == 0
+    assert client.get("/api/v1/cases?pillar=tksk", headers=auth("wati")).status_code == 403
+    everyone = client.get("/api/v1/cases?per_page=2&page=1", headers=auth("inspektur")).json
+    assert everyone["total"] == 4 and len(everyone["items"]) == 2
+    second = client.get("/api/v1/cases?per_page=2&page=2", headers=auth("inspektur")).json
+    assert {c["id"] for c in everyone["items"] + second["items"]} == {str(low), str(urgent), str(normal), str(tksk)}
+
+    def ids(query: str, who: str = "dinsos") -> set[str]:
+        response = client.get(f"/api/v1/cases?{query}", headers=auth(who))
+        assert response.status_code == 200, response.json
+        return {c["id"] for c in response.json["items"]}
+
+    assert ids("worker=wati") == {str(normal)}
+    assert ids("kecamatan=35.01.01") == {str(normal)}
+    assert ids("desa=35.01.04.1001&pillar=pkh") == {str(low), str(urgent)}
+    assert ids("status=referred&pillar=tksk") == {str(tksk)}
+    assert ids(f"beneficiary_id={person}") == {str(low), str(urgent), str(tksk)}
+    assert ids("overdue=true") == set()
+    assert client.get("/api/v1/cases?status=bogus", headers=auth("dinsos")).status_code == 422
+    assert client.get("/api/v1/cases?per_page=0", headers=auth("dinsos")).status_code == 422
+    assert client.get("/api/v1/cases", headers=auth("root")).status_code == 403
