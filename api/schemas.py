@@ -1,6 +1,6 @@
 """Marshmallow schemas: the shapes of requests and answers, and the OpenAPI document's source."""
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from cases import vocab
 from cases.nik import kk_problems, nik_problems
@@ -8,6 +8,33 @@ from cases.nik import kk_problems, nik_problems
 TEXT = validate.Length(min=1, max=2000)
 SHORT = validate.Length(min=1, max=200)
 PHONE = validate.Regexp(r"^\+?[0-9][0-9 -]{5,19}$", error="Not a phone number.")
+
+
+def _text_problem(text: str) -> str | None:
+    for char in text:
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF:
+            return "Contains an unpaired UTF-16 surrogate; send valid Unicode text."
+        if code < 0x20 and char not in "\t\n\r" or code == 0x7F:
+            return f"Contains the control character U+{code:04X}."
+    return None
+
+
+class Base(Schema):
+    @pre_load
+    def reject_unstorable_text(self, data, **kwargs):
+        """Text that cannot be stored as UTF-8 (lone surrogates) or shown (control characters)
+        is refused here, naming the field, rather than failing deep in the store."""
+        if isinstance(data, dict):
+            problems = {}
+            for key, value in data.items():
+                values = value if isinstance(value, list) else [value]
+                for item in values:
+                    if isinstance(item, str) and (problem := _text_problem(item)):
+                        problems[key] = [problem]
+            if problems:
+                raise ValidationError(problems)
+        return data
 
 
 class StrictInteger(fields.Integer):
@@ -31,7 +58,7 @@ def one_of(choices: tuple[str, ...]) -> validate.OneOf:
     return validate.OneOf(choices, error="Must be one of: {choices}.")
 
 
-class Problem(Schema):
+class Problem(Base):
     code = fields.Integer(metadata={"description": "the HTTP status"})
     status = fields.String()
     message = fields.String()
@@ -40,7 +67,7 @@ class Problem(Schema):
     existing_id = fields.UUID(metadata={"description": "the beneficiary already holding this NIK (409)"})
 
 
-class WriteAnswer(Schema):
+class WriteAnswer(Base):
     id = fields.UUID(required=True, metadata={"description": "the case or beneficiary written"})
     version = fields.Integer(required=True, metadata={"description": "its new version (also the ETag)"})
     position = fields.Integer(required=True, metadata={"description": "the event's global position"})
@@ -50,12 +77,12 @@ class WriteAnswer(Schema):
 
 
 # ---------------------------------------------------------------- auth
-class TokenRequest(Schema):
+class TokenRequest(Base):
     username = fields.String(required=True, validate=SHORT)
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
 
-class TokenAnswer(Schema):
+class TokenAnswer(Base):
     token = fields.String(required=True)
     token_type = fields.String(required=True)
     expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
@@ -64,7 +91,7 @@ class TokenAnswer(Schema):
 
 
 # ---------------------------------------------------------------- beneficiaries
-class BeneficiaryIn(Schema):
+class BeneficiaryIn(Base):
     nik = fields.String(required=True, validate=_digits(nik_problems))
     kk = fields.String(load_default=None, allow_none=True, validate=_digits(kk_problems))
     name = fields.String(required=True, validate=SHORT)
@@ -75,7 +102,7 @@ class BeneficiaryIn(Schema):
     phone = fields.String(load_default=None, allow_none=True, validate=PHONE)
 
 
-class BeneficiaryChanges(Schema):
+class BeneficiaryChanges(Base):
     """Only the fields sent are changed; a field sent as null is cleared (optional fields only)."""
 
     nik = fields.String(validate=_digits(nik_problems))
@@ -88,7 +115,7 @@ class BeneficiaryChanges(Schema):
     phone = fields.String(allow_none=True, validate=PHONE)
 
 
-class BeneficiaryCorrectionIn(Schema):
+class BeneficiaryCorrectionIn(Base):
     changes = fields.Nested(BeneficiaryChanges, required=True)
     reason = fields.String(required=True, validate=TEXT)
 
@@ -98,21 +125,21 @@ class BeneficiaryCorrectionIn(Schema):
             raise ValidationError("name at least one field to correct", "changes")
 
 
-class ConsentIn(Schema):
+class ConsentIn(Base):
     given_by = fields.String(required=True, validate=SHORT, metadata={"description": "the person or their guardian"})
     method = fields.String(required=True, validate=one_of(("written", "oral_witnessed", "thumbprint", "electronic")))
     purpose = fields.String(required=True, validate=TEXT)
 
 
-class ReasonIn(Schema):
+class ReasonIn(Base):
     reason = fields.String(required=True, validate=TEXT)
 
 
-class NikQuery(Schema):
+class NikQuery(Base):
     nik = fields.String(required=True, validate=_digits(nik_problems))
 
 
-class CaseLink(Schema):
+class CaseLink(Base):
     id = fields.UUID()
     pillar = fields.String()
     status = fields.String()
@@ -121,7 +148,7 @@ class CaseLink(Schema):
     closed_at = fields.DateTime(allow_none=True)
 
 
-class ConsentOut(Schema):
+class ConsentOut(Base):
     status = fields.String(metadata={"description": "given or withdrawn"})
     given_by = fields.String()
     method = fields.String()
@@ -133,7 +160,7 @@ class ConsentOut(Schema):
     withdrawal_reason = fields.String()
 
 
-class BeneficiaryOut(Schema):
+class BeneficiaryOut(Base):
     id = fields.UUID()
     version = fields.Integer()
     nik = fields.String(allow_none=True)
@@ -152,18 +179,18 @@ class BeneficiaryOut(Schema):
     cases = fields.List(fields.Nested(CaseLink))
 
 
-class BeneficiaryList(Schema):
+class BeneficiaryList(Base):
     items = fields.List(fields.Nested(BeneficiaryOut))
 
 
 # ---------------------------------------------------------------- cases
-class ReferralIn(Schema):
+class ReferralIn(Base):
     source = fields.String(required=True, validate=one_of(vocab.REFERRAL_SOURCES))
     referred_by = fields.String(required=True, validate=SHORT)
     reason = fields.String(required=True, validate=TEXT)
 
 
-class CaseIn(Schema):
+class CaseIn(Base):
     beneficiary_id = fields.UUID(required=True)
     pillar = fields.String(required=True, validate=one_of(vocab.PILLARS))
     referral = fields.Nested(ReferralIn, required=True)
@@ -176,23 +203,23 @@ class CaseIn(Schema):
     )
 
 
-class CaseQuery(Schema):
+class CaseQuery(Base):
     as_of = fields.AwareDateTime(metadata={"description": "ISO 8601 instant with offset: the state at that moment"})
     version = fields.Integer(validate=validate.Range(min=1))
 
 
-class AssignmentIn(Schema):
+class AssignmentIn(Base):
     worker = fields.String(required=True, validate=SHORT)
 
 
-class DesilIn(Schema):
+class DesilIn(Base):
     value = StrictInteger(required=True, validate=validate.Range(min=1, max=10))
     period = fields.String(
         required=True, validate=validate.Regexp(r"^20[0-9]{2}Q[1-4]$", error="A quarter like 2026Q3.")
     )
 
 
-class AssessmentIn(Schema):
+class AssessmentIn(Base):
     needs = fields.List(fields.String(validate=one_of(vocab.AID_COMPONENTS)), required=True,
                         validate=validate.Length(min=1, max=7))
     risk = fields.String(required=True, validate=one_of(vocab.RISKS))
@@ -200,7 +227,7 @@ class AssessmentIn(Schema):
     summary = fields.String(required=True, validate=TEXT)
 
 
-class AidIn(Schema):
+class AidIn(Base):
     component = fields.String(required=True, validate=one_of(vocab.AID_COMPONENTS))
     item = fields.String(required=True, validate=SHORT)
     quantity = StrictInteger(required=True, validate=validate.Range(min=1, max=1_000_000))
@@ -211,31 +238,31 @@ class AidIn(Schema):
     given_on = fields.Date(required=True, metadata={"description": "not in the future (Asia/Jakarta)"})
 
 
-class FollowUpIn(Schema):
+class FollowUpIn(Base):
     due_on = fields.Date(required=True)
     purpose = fields.String(required=True, validate=TEXT)
 
 
-class FollowUpCompletionIn(Schema):
+class FollowUpCompletionIn(Base):
     outcome = fields.String(required=True, validate=one_of(vocab.FOLLOW_UP_OUTCOMES))
     notes = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
-class ReferralSendIn(Schema):
+class ReferralSendIn(Base):
     to_pillar = fields.String(required=True, validate=one_of(vocab.PILLARS))
     reason = fields.String(required=True, validate=TEXT)
 
 
-class Empty(Schema):
+class Empty(Base):
     pass
 
 
-class ClosureIn(Schema):
+class ClosureIn(Base):
     outcome = fields.String(required=True, validate=one_of(vocab.CLOSURE_OUTCOMES))
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
-class AssessmentOut(Schema):
+class AssessmentOut(Base):
     needs = fields.List(fields.String())
     risk = fields.String()
     desil = fields.Dict(allow_none=True)
@@ -244,7 +271,7 @@ class AssessmentOut(Schema):
     assessed_by = fields.String()
 
 
-class AidOut(Schema):
+class AidOut(Base):
     component = fields.String()
     item = fields.String()
     quantity = fields.Integer()
@@ -256,7 +283,7 @@ class AidOut(Schema):
     recorded_by = fields.String()
 
 
-class FollowUpOut(Schema):
+class FollowUpOut(Base):
     id = fields.String()
     due_on = fields.Date()
     purpose = fields.String()
@@ -268,7 +295,7 @@ class FollowUpOut(Schema):
     notes = fields.String(allow_none=True)
 
 
-class ReferralOut(Schema):
+class ReferralOut(Base):
     id = fields.String()
     from_pillar = fields.String()
     to_pillar = fields.String()
@@ -281,14 +308,14 @@ class ReferralOut(Schema):
     decline_reason = fields.String(allow_none=True)
 
 
-class ReopeningOut(Schema):
+class ReopeningOut(Base):
     reopened_at = fields.DateTime()
     reopened_by = fields.String()
     reason = fields.String()
     previous_outcome = fields.String(allow_none=True)
 
 
-class CaseOut(Schema):
+class CaseOut(Base):
     id = fields.UUID()
     version = fields.Integer()
     status = fields.String(metadata={"description": "referred, assessed, aided or closed"})

@@ -29,7 +29,9 @@ def service() -> PilarApplication:
 
 def write_options() -> WriteOptions:
     expected = None
-    if (if_match := request.headers.get("If-Match")) is not None:
+    if_match = request.headers.get("If-Match")
+    # "*" only asks that the record exists, which every write on an id checks anyway.
+    if if_match is not None and if_match.strip() != "*":
         match = _IF_MATCH.match(if_match)
         if not match:
             raise BadRequest('If-Match must be a case version in quotes, like "3"')

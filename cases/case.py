@@ -8,6 +8,17 @@ from cases.domain import PilarAggregate, plain
 from cases.errors import NotFound, RuleBroken
 
 
+def derive_status(*, closed: bool, aided: bool, assessed: bool) -> str:
+    """SPEC §4: referred → assessed → aided, and closed. One rule for the aggregate and the views."""
+    if closed:
+        return "closed"
+    if aided:
+        return "aided"
+    if assessed:
+        return "assessed"
+    return "referred"
+
+
 class Case(PilarAggregate):
     class CaseOpened(PilarAggregate.Created):
         beneficiary_id: UUID
@@ -217,13 +228,8 @@ class Case(PilarAggregate):
     # --- derived state -------------------------------------------------------------------
     @property
     def status(self) -> str:
-        if self.closed_at is not None:
-            return "closed"
-        if self.aid:
-            return "aided"
-        if self.assessment is not None:
-            return "assessed"
-        return "referred"
+        return derive_status(closed=self.closed_at is not None, aided=bool(self.aid),
+                             assessed=self.assessment is not None)
 
     @property
     def next_follow_up_due(self) -> date | None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.persistence import Mapper, Notification
 
-from cases.case import Case
+from cases.case import Case, derive_status
 from projections.db import Connection
 from projections.schema import LIVE, create_statements
 
@@ -215,13 +215,8 @@ class _Batch:
 
 
 def _status(row: dict[str, Any]) -> str:
-    if row["closed_at"] is not None:
-        return "closed"
-    if row["aid_count"]:
-        return "aided"
-    if row["assessed_at"] is not None:
-        return "assessed"
-    return "referred"
+    return derive_status(closed=row["closed_at"] is not None, aided=bool(row["aid_count"]),
+                         assessed=row["assessed_at"] is not None)
 
 
 def _open_dimensions(row: dict[str, Any] | None) -> set[tuple[str, str, str]]:
