@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test setup postgres clean demo
+.PHONY: run test setup postgres clean demo bench
 
 $(BIN)/pilar: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,6 @@ test: $(BIN)/pilar postgres
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis *.egg-info
+
+bench: $(BIN)/pilar postgres
+	$(BIN)/python -m bench.run
