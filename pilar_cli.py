@@ -127,6 +127,101 @@ def projections_check(show: int) -> None:
     sys.exit(1)
 
 
+@main.group()
+def audit() -> None:
+    """Auditors: verify the history, export it, see the views as they were."""
+
+
+def _cli_auditor():
+    import getpass
+
+    from cases.access import Actor
+
+    return Actor(f"cli:{getpass.getuser()}", "auditor", None)
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check every stored event against its seal; exit 1 and name the first broken link."""
+    from audit.seals import verify
+    from projections.db import ViewDB
+
+    settings = Settings.from_env()
+    app = build_application(settings)
+    conn = ViewDB(settings.store).connect()
+    try:
+        result = verify(app.recorder, conn, settings.audit_key())
+    finally:
+        conn.close()
+        app.close()
+    click.echo(f"checked {result.checked} events; sealed up to position {result.sealed_up_to}; "
+               f"{result.unsealed} not yet sealed")
+    if not result.ok:
+        b = result.breaks[0]
+        click.echo(f"BROKEN ({b.kind}) at position {b.position}, stream {b.stream_id}, version {b.version}: "
+                   f"{b.message}", err=True)
+        sys.exit(1)
+    click.echo("ok: the history is intact")
+
+
+@audit.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--from", "start", default=None, help="A position (exclusive) or an ISO 8601 instant.")
+@click.option("--to", "end", default=None, help="A position (inclusive) or an ISO 8601 instant.")
+@click.option("--output", type=click.File("w", encoding="utf-8"), default="-", show_default=True)
+def audit_export(fmt: str, start: str | None, end: str | None, output) -> None:
+    """Stream events in position order without loading them all into memory."""
+    from audit.export import entries, write
+    from projections.db import ViewDB
+
+    settings = Settings.from_env()
+    app = build_application(settings)
+    conn = ViewDB(settings.store).connect()
+    try:
+        bounds = {**_bound("from", start), **_bound("to", end)}
+        count = write(entries(app, conn, **bounds), output, fmt)
+        app.access_log.record(_cli_auditor(), "export", detail=f"format={fmt} from={start} to={end} events={count}")
+    finally:
+        conn.close()
+        app.close()
+    click.echo(f"exported {count} events", err=True)
+
+
+def _bound(which: str, value: str | None) -> dict:
+    from datetime import datetime
+
+    if value is None:
+        return {}
+    if value.isdigit():
+        return {"from_position" if which == "from" else "to_position": int(value)}
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("a position or an ISO 8601 instant", param_hint=f"--{which}") from None
+    if instant.tzinfo is None:
+        raise click.BadParameter("the instant needs a UTC offset, e.g. +07:00", param_hint=f"--{which}")
+    return {"since" if which == "from" else "until": instant}
+
+
+@audit.command("views")
+@click.option("--as-of", "as_of", required=True, help="An ISO 8601 instant, e.g. 2026-09-30T23:59:59+07:00")
+def audit_views(as_of: str) -> None:
+    """Print every pillar's workload view as it was at an instant (the live views are not touched)."""
+    import json
+
+    settings = Settings.from_env()
+    app = build_application(settings)
+    try:
+        moment = _bound("to", as_of).get("until")
+        if moment is None:
+            raise click.BadParameter("an ISO 8601 instant", param_hint="--as-of")
+        from audit.as_of import views_as_of
+
+        click.echo(json.dumps(views_as_of(app, moment), indent=2, ensure_ascii=False))
+    finally:
+        app.close()
+
+
 def _safe_url(url: str) -> str:
     from urllib.parse import urlsplit
 

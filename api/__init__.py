@@ -5,11 +5,12 @@ from flask import Flask
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from api import auth, beneficiaries, cases, health, workloads
+from api import audit, auth, beneficiaries, cases, health, workloads
 from api.errors import register_error_handlers
 from cases.application import PilarApplication
 from cases.settings import Settings, build_application
-from projections.queries import Readers, WorkloadQueries
+from audit.service import AuditService
+from projections.queries import WorkloadQueries
 from projections.service import WorkloadService
 
 TOKEN_MAX_AGE = 12 * 3600
@@ -34,13 +35,14 @@ def create_app(settings: Settings | None = None, service: PilarApplication | Non
     )
     service = service or build_application(settings)
     app.extensions["pilar"] = service
-    readers = Readers(settings.store)
+    readers = service.access_log.readers  # one pool per worker for every read-side query
     app.extensions["pilar_views"] = WorkloadService(WorkloadQueries(readers), service.recorder.max_notification_id)
+    app.extensions["pilar_audit"] = AuditService(service, readers, service.access_log, settings.audit_key())
 
     api = Api(app, spec_kwargs={"info": {"description": "Case management for the social pillars of a regency."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearer": []}]
-    for blp in (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, health.blp):
+    for blp in (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, audit.blp, health.blp):
         api.register_blueprint(blp)
     app.register_blueprint(
         FlaskBlueprint("docs_static", __name__, static_folder=str(swagger_ui_path),

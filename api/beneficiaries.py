@@ -17,6 +17,7 @@ from api.schemas import (
     ReasonIn,
     WriteAnswer,
 )
+from api.audit import AUDIT_ERRORS, History, HistoryQuery, auditing
 from api.views import beneficiary_view
 from api.writes import WRITE_ERRORS, actor_and_options, answered, service
 
@@ -58,6 +59,17 @@ class BeneficiaryById(MethodView):
         app = service()
         person = app.get_beneficiary(current_actor(), beneficiary_id)
         return beneficiary_view(person, app.beneficiary_cases(current_actor(), person))
+
+
+@blp.route("/<uuid:beneficiary_id>/history")
+class BeneficiaryHistory(MethodView):
+    @blp.arguments(HistoryQuery, location="query")
+    @blp.response(200, History)
+    @errors(blp, AUDIT_ERRORS, 401, 403, 404, 422)
+    def get(self, query, beneficiary_id: UUID):
+        """Every event of the person's stream in version order, with who, when and its chained hash"""
+        return auditing().beneficiary_history(current_actor(), beneficiary_id, query["after_version"],
+                                              query["limit"])
 
 
 @blp.route("/<uuid:beneficiary_id>/corrections")

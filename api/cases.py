@@ -23,6 +23,7 @@ from api.schemas import (
     ReferralSendIn,
     WriteAnswer,
 )
+from api.audit import AUDIT_ERRORS, History, HistoryQuery, auditing
 from api.views import case_view
 from api.workloads import READ_ERRORS, Paging, views
 from api.writes import WRITE_ERRORS, actor_and_options, answered, service
@@ -107,6 +108,16 @@ class CaseById(MethodView):
         """A case now, at a past moment (`as_of`) or at a version"""
         case = service().get_case(current_actor(), case_id, version=query.get("version"), as_of=query.get("as_of"))
         return case_view(case, today_in_jakarta()), {"ETag": f'"{case.version}"'}
+
+
+@blp.route("/<uuid:case_id>/history")
+class CaseHistory(MethodView):
+    @blp.arguments(HistoryQuery, location="query")
+    @blp.response(200, History)
+    @errors(blp, AUDIT_ERRORS, 401, 403, 404, 422)
+    def get(self, query, case_id: UUID):
+        """Every event of the case in version order, with who, when and its chained hash"""
+        return auditing().case_history(current_actor(), case_id, query["after_version"], query["limit"])
 
 
 def _write_route(name: str, path: str, schema, summary: str, command):

@@ -1,6 +1,7 @@
 """Who may do what (SPEC §1): roles and pillar scope, judged against a case's current pillar."""
 
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -22,3 +23,10 @@ class Actor:
 
 
 SYSTEM = Actor("system", "admin", None)
+
+
+class AccessRecorder(Protocol):
+    """Where reads of personal data are recorded (audit/access_log.py)."""
+
+    def record(self, actor: Actor, action: str, *, case_id: object = None, beneficiary_id: object = None,
+               detail: str = "") -> None: ...

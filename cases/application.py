@@ -19,7 +19,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from cases import vocab
-from cases.access import Actor
+from cases.access import AccessRecorder, Actor
 from cases.account import UserAccount
 from cases.beneficiary import CORRECTABLE_FIELDS, Beneficiary, NikClaim
 from cases.case import Case
@@ -92,9 +92,14 @@ class _Work:
 class PilarApplication(Application):
     name = "Pilar"  # pinned: the class name would otherwise name the tables
 
-    def __init__(self, env: dict[str, str] | None = None, *, wilayah: Wilayah):
+    def __init__(self, env: dict[str, str] | None = None, *, wilayah: Wilayah, access_log: AccessRecorder):
         super().__init__(env)
         self.wilayah = wilayah
+        self.access_log = access_log
+
+    def close(self) -> None:
+        getattr(self.access_log, "close", lambda: None)()
+        super().close()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -182,11 +187,17 @@ class PilarApplication(Application):
     def find_beneficiary_by_nik(self, actor: Actor, nik: str) -> Beneficiary | None:
         _require(actor.handles_cases or actor.reads_everything, "your role does not read beneficiaries")
         claim = self._nik_claim(nik)
-        if claim is None or claim.beneficiary_id is None:
-            return None
-        return self.repository.get(claim.beneficiary_id)
+        found = None if claim is None else claim.beneficiary_id
+        self.access_log.record(actor, "find_beneficiary_by_nik", beneficiary_id=found,
+                               detail="found" if found else "not found")
+        return None if found is None else self.repository.get(found)
 
     def get_beneficiary(self, actor: Actor, beneficiary_id: UUID) -> Beneficiary:
+        person = self.readable_beneficiary(actor, beneficiary_id)
+        self.access_log.record(actor, "read_beneficiary", beneficiary_id=beneficiary_id)
+        return person
+
+    def readable_beneficiary(self, actor: Actor, beneficiary_id: UUID) -> Beneficiary:
         _require(actor.handles_cases or actor.reads_everything, "your role does not read beneficiaries")
         return self._load(Beneficiary, beneficiary_id)
 
@@ -357,8 +368,9 @@ class PilarApplication(Application):
                  as_of: datetime | None = None) -> Case:
         if version is not None and as_of is not None:
             raise InvalidInput.one("as_of", "give either as_of or version, not both")
-        current = self._load(Case, case_id)
-        _require(_may_read(actor, current), "this case is outside your pillar")
+        current = self.readable_case(actor, case_id)
+        self.access_log.record(actor, "read_case", case_id=case_id, beneficiary_id=current.beneficiary_id,
+                               detail=f"as_of={as_of.isoformat()}" if as_of else f"version={version}" if version else "")
         if as_of is not None:
             version = self._version_at(case_id, as_of)
         if version is None or version == current.version:
@@ -366,6 +378,11 @@ class PilarApplication(Application):
         if version < 1 or version > current.version:
             raise NotFound(f"version {version} of case", case_id)
         return self.repository.get(case_id, version=version)
+
+    def readable_case(self, actor: Actor, case_id: UUID) -> Case:
+        case = self._load(Case, case_id)
+        _require(_may_read(actor, case), "this case is outside your pillar")
+        return case
 
     def _version_at(self, case_id: UUID, as_of: datetime) -> int:
         if as_of.tzinfo is None:

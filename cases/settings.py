@@ -1,5 +1,7 @@
 """Configuration from the environment, and the one place that builds the application."""
 
+import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ class Settings:
     wilayah_csv: Path
     secret_key: str | None
     max_body_bytes: int
+    audit_secret: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -31,6 +34,7 @@ class Settings:
             wilayah_csv=Path(env.get("PILAR_WILAYAH_CSV") or DEFAULT_WILAYAH_CSV),
             secret_key=env.get("PILAR_SECRET_KEY") or None,
             max_body_bytes=int(env.get("PILAR_MAX_BODY_BYTES") or 64 * 1024),
+            audit_secret=env.get("PILAR_AUDIT_KEY") or None,
         )
 
     @property
@@ -50,10 +54,22 @@ class Settings:
             ) from None
 
 
+    def audit_key(self) -> bytes:
+        """Keys the seal chain. Kept out of the database, so whoever can write the database
+        still cannot forge seals. PILAR_AUDIT_KEY, else derived from the signing key."""
+        if self.audit_secret:
+            return self.audit_secret.encode()
+        return hmac.new(self.token_secret().encode(), b"pilar-audit-seal", hashlib.sha256).digest()
+
+
 def build_application(settings: Settings, *, create_tables: bool = False) -> PilarApplication:
+    from audit.access_log import AccessLog
+    from projections.queries import Readers
+
     return PilarApplication(
         settings.store.eventsourcing_env(create_table=create_tables),
         wilayah=Wilayah.from_csv(settings.wilayah_csv),
+        access_log=AccessLog(Readers(settings.store)),
     )
 
 

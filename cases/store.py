@@ -88,3 +88,33 @@ def position_of(recorder: ApplicationRecorder, originator_id: UUID, version: int
         )
         row = curs.fetchone()
         return row[0] if row else None
+
+
+def select_stream(recorder: ApplicationRecorder, originator_id: UUID, *, after_version: int = 0,
+                  limit: int = 100) -> list["Notification"]:
+    """One stream's events in version order, each with its global position."""
+    from eventsourcing.persistence import Notification
+
+    datastore = recorder.datastore  # type: ignore[attr-defined]
+    table = recorder.events_table_name  # type: ignore[attr-defined]
+    if hasattr(datastore, "schema"):
+        from psycopg.sql import SQL, Identifier
+
+        statement = SQL(
+            "SELECT notification_id, originator_version, topic, state FROM {}.{} "
+            "WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version LIMIT %s"
+        ).format(Identifier(datastore.schema), Identifier(table))
+        with datastore.transaction(commit=False) as curs:
+            curs.execute(statement, (originator_id, after_version, limit))
+            rows = [(r["notification_id"], r["originator_version"], r["topic"], bytes(r["state"]))
+                    for r in curs.fetchall()]
+    else:
+        with datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT rowid, originator_version, topic, state FROM {table} "
+                "WHERE originator_id = ? AND originator_version > ? ORDER BY originator_version LIMIT ?",
+                (originator_id.hex, after_version, limit),
+            )
+            rows = [tuple(r) for r in curs.fetchall()]
+    return [Notification(id=p, originator_id=originator_id, originator_version=v, topic=t, state=s)
+            for p, v, t, s in rows]

@@ -4,6 +4,8 @@ import os
 import time
 from dataclasses import dataclass
 
+from audit.access_log import ACCESS_LOG_STATEMENTS
+from audit.seals import SEAL_STATEMENTS
 from cases.application import PilarApplication
 from cases.settings import Settings, build_application
 from projections.db import Connection, ViewDB
@@ -25,6 +27,9 @@ def init_views(settings: Settings) -> None:
     conn = ViewDB(settings.store).connect()
     try:
         create_tables(conn)
+        with conn.transaction():
+            for statement in SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS:
+                conn.execute(statement)
     finally:
         conn.close()
 

@@ -17,8 +17,9 @@ from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 
 from cases.application import PilarApplication
 from cases.settings import Settings, build_application
-from projections.db import ViewDB
+from projections.db import Connection, ViewDB
 from projections.leader import Leadership
+from audit.seals import Sealer
 from projections.workload import WorkloadProjector
 
 log = logging.getLogger("pilar.projection")
@@ -75,22 +76,44 @@ class ProjectionProcess:
                     return
             log.info("leader: keeping the views current")
             self.state = "active"
-            projector = WorkloadProjector(conn, app.mapper)
+            follower = Follower(app, conn, self.settings.audit_key(), self.batch_size)
             waiter = _Waiter(self.settings, app, self.poll_interval)
             try:
-                position = projector.position()
                 while not self.stop.is_set():
-                    notifications = app.recorder.select_notifications(
-                        start=position, limit=self.batch_size, inclusive_of_start=False)
-                    if notifications:
-                        position = projector.process(notifications)
-                        continue
-                    waiter.wait(self.stop)
+                    if not follower.step():
+                        waiter.wait(self.stop)
             finally:
                 waiter.close()
         finally:
             leadership.release()
             conn.close()
+
+
+class Follower:
+    """One step = one batch of the global order into the views and the seals, in one transaction."""
+
+    def __init__(self, app: PilarApplication, conn: Connection, audit_key: bytes, batch_size: int):
+        self.app = app
+        self.conn = conn
+        self.batch_size = batch_size
+        self.projector = WorkloadProjector(conn, app.mapper)
+        self.sealer = Sealer(conn, audit_key)
+        # The views may have been rebuilt from zero; the seals never are.
+        self.position = min(self.projector.position(), self.sealer.last()[0])
+
+    def step(self) -> bool:
+        notifications = self.app.recorder.select_notifications(
+            start=self.position, limit=self.batch_size, inclusive_of_start=False)
+        if not notifications:
+            return False
+        with self.conn.transaction():
+            views_at = self.projector.position()
+            unseen = [n for n in notifications if n.id > views_at]
+            if unseen:
+                self.projector.process_within_transaction(unseen)
+            self.sealer.seal_within_transaction(notifications)
+        self.position = notifications[-1].id
+        return True
 
 
 class _Waiter:

@@ -45,10 +45,12 @@ def create_tables(conn: Connection, prefix: str = LIVE) -> None:
 
 
 class WorkloadProjector:
-    def __init__(self, conn: Connection, mapper: Mapper, prefix: str = LIVE):
+    def __init__(self, conn: Connection, mapper: Mapper, prefix: str = LIVE, until: datetime | None = None):
         self.conn = conn
         self.mapper = mapper
         self.prefix = prefix
+        self.until = until  # views as of a past instant: events after it are left out
+        self.included = 0
 
     def position(self) -> int:
         row = self.conn.one(f"SELECT position FROM {self.prefix}_tracking WHERE name = ?", (TRACKING_NAME,))
@@ -64,7 +66,11 @@ class WorkloadProjector:
         batch = _Batch(self.conn, self.prefix)
         for notification in notifications:
             if notification.topic.startswith(CASE_TOPIC_PREFIX):
-                batch.apply(self.mapper.to_domain_event(notification), notification.id)
+                event = self.mapper.to_domain_event(notification)
+                if self.until is not None and event.timestamp > self.until:
+                    continue
+                batch.apply(event, notification.id)
+                self.included += 1
         last = notifications[-1].id
         batch.flush()
         self.conn.execute(

@@ -18,7 +18,7 @@ from cases.store import StoreConfig
 from cases.wilayah import DEFAULT_WILAYAH_CSV
 from projections.db import ViewDB
 from projections.maintenance import init_views
-from projections.workload import WorkloadProjector
+from projections.runner import Follower
 
 POSTGRES_URL = os.environ.get("PILAR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct-horse-battery"
@@ -61,16 +61,14 @@ def service(settings: Settings):
 
 @pytest.fixture
 def catch_up(settings, service):
-    """catch_up() -> position: project every stored event into the live views, as `pilar project` would."""
+    """catch_up() -> position: project and seal every stored event, as `pilar project` would."""
     conn = ViewDB(settings.store).connect()
-    projector = WorkloadProjector(conn, service.mapper)
 
     def run(batch_size: int = 100) -> int:
-        position = projector.position()
-        while notifications := service.recorder.select_notifications(
-                start=position, limit=batch_size, inclusive_of_start=False):
-            position = projector.process(notifications)
-        return position
+        follower = Follower(service, conn, settings.audit_key(), batch_size)
+        while follower.step():
+            pass
+        return follower.position
 
     yield run
     conn.close()

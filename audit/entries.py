@@ -1,0 +1,48 @@
+"""Stored events rendered for auditors: position, stream, version, type, time, actor, data."""
+
+import json
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Mapper, Notification
+
+BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "actor", "originator_topic"}
+REDACTED_FIELDS = {"password_hash"}
+
+
+def stream_type(topic: str) -> str:
+    # "cases.case:Case.AidGiven" -> "Case"
+    return topic.split(":", 1)[1].split(".", 1)[0]
+
+
+def event_type(topic: str) -> str:
+    return topic.rsplit(".", 1)[1]
+
+
+def entry(notification: Notification, mapper: Mapper, event_hash: str | None = None) -> dict[str, Any]:
+    event = mapper.to_domain_event(notification)
+    data = {k: ("[redacted]" if k in REDACTED_FIELDS else v) for k, v in vars(event).items() if k not in BASE_FIELDS}
+    return {
+        "position": notification.id,
+        "stream_id": str(notification.originator_id),
+        "stream_type": stream_type(notification.topic),
+        "version": notification.originator_version,
+        "type": event_type(notification.topic),
+        "at": event.timestamp.isoformat(),
+        "actor": getattr(event, "actor", None),
+        "data": jsonable(data),
+        "hash": event_hash,
+    }
+
+
+def jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=_default))
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"cannot render {type(value).__name__}")

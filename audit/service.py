@@ -1,0 +1,85 @@
+"""The auditors' read service: histories, the event feed, verification, the access log and
+the views at a past moment. Every read of personal data through it is logged."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from audit.access_log import AccessLog
+from audit.as_of import views_as_of
+from audit.entries import entry
+from audit.seals import Sealer, verify
+from cases.access import Actor
+from cases.application import PilarApplication
+from cases.errors import InvalidInput, NotAllowed
+from cases.store import select_stream
+from projections.queries import Readers
+
+
+class AuditService:
+    def __init__(self, app: PilarApplication, readers: Readers, access_log: AccessLog, audit_key: bytes):
+        self.app = app
+        self.readers = readers
+        self.access_log = access_log
+        self.audit_key = audit_key
+
+    def case_history(self, actor: Actor, case_id: UUID, after_version: int, limit: int) -> dict[str, Any]:
+        case = self.app.readable_case(actor, case_id)
+        answer = self._history(case_id, after_version, limit)
+        self.access_log.record(actor, "read_case_history", case_id=case_id, beneficiary_id=case.beneficiary_id)
+        return answer
+
+    def beneficiary_history(self, actor: Actor, beneficiary_id: UUID, after_version: int,
+                            limit: int) -> dict[str, Any]:
+        self.app.readable_beneficiary(actor, beneficiary_id)
+        answer = self._history(beneficiary_id, after_version, limit)
+        self.access_log.record(actor, "read_beneficiary_history", beneficiary_id=beneficiary_id)
+        return answer
+
+    def _history(self, stream_id: UUID, after_version: int, limit: int) -> dict[str, Any]:
+        notifications = select_stream(self.app.recorder, stream_id, after_version=after_version, limit=limit)
+        with self.readers.connection() as conn:
+            hashes = Sealer(conn, self.audit_key).hashes(stream_id, [n.originator_version for n in notifications])
+        items = [entry(n, self.app.mapper, hashes.get(n.originator_version)) for n in notifications]
+        return {
+            "stream_id": str(stream_id),
+            "items": items,
+            "next_after_version": items[-1]["version"] if len(items) == limit else None,
+        }
+
+    def feed(self, actor: Actor, after: int, limit: int) -> dict[str, Any]:
+        _auditor(actor)
+        notifications = self.app.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+        hashes: dict[int, str] = {}
+        if notifications:
+            with self.readers.connection() as conn:
+                rows = conn.all("SELECT position, event_hash FROM audit_seals WHERE position > ? AND position <= ?",
+                                (after, notifications[-1].id))
+            hashes = {int(p): h for p, h in rows}
+        items = [entry(n, self.app.mapper, hashes.get(n.id)) for n in notifications]
+        self.access_log.record(actor, "read_feed", detail=f"after={after} limit={limit} returned={len(items)}")
+        return {"items": items, "next_after": items[-1]["position"] if items else after,
+                "head": self.app.recorder.max_notification_id() or 0}
+
+    def verify(self, actor: Actor) -> dict[str, Any]:
+        _auditor(actor)
+        with self.readers.connection() as conn:
+            return verify(self.app.recorder, conn, self.audit_key).as_dict()
+
+    def access(self, actor: Actor, *, username: str | None, case_id: UUID | None, beneficiary_id: UUID | None,
+               page: int, per_page: int) -> dict[str, Any]:
+        _auditor(actor)
+        items, total = self.access_log.search(username=username, case_id=case_id, beneficiary_id=beneficiary_id,
+                                              page=page, per_page=per_page)
+        return {"page": page, "per_page": per_page, "total": total, "items": items}
+
+    def views_at(self, actor: Actor, as_of: datetime) -> dict[str, Any]:
+        _auditor(actor)
+        if as_of.tzinfo is None:
+            raise InvalidInput.one("as_of", "needs a UTC offset, e.g. 2026-09-30T23:59:59+07:00")
+        return views_as_of(self.app, as_of)
+
+
+def _auditor(actor: Actor) -> None:
+    if not actor.reads_everything:
+        raise NotAllowed("only auditors read this")
