@@ -37,6 +37,7 @@ from cases.errors import (
 from cases.idempotency import IdempotencyRecord
 from cases.nik import kk_problems, nik_birth_problems, nik_problems
 from cases.passwords import hash_password, verify_password
+from cases.personal_data import PersonalDataMapper, PersonalKeys
 from cases.store import position_of
 from cases.wilayah import Wilayah, kecamatan_code_of
 
@@ -92,10 +93,15 @@ class _Work:
 class PilarApplication(Application):
     name = "Pilar"  # pinned: the class name would otherwise name the tables
 
-    def __init__(self, env: dict[str, str] | None = None, *, wilayah: Wilayah, access_log: AccessRecorder):
+    def __init__(self, env: dict[str, str] | None = None, *, wilayah: Wilayah, access_log: AccessRecorder,
+                 personal_keys: PersonalKeys):
+        self.personal_keys = personal_keys  # before super().__init__, which builds the mapper
         super().__init__(env)
         self.wilayah = wilayah
         self.access_log = access_log
+
+    def construct_mapper(self) -> PersonalDataMapper:
+        return PersonalDataMapper(transcoder=self.construct_transcoder(), keys=self.personal_keys)
 
     def close(self) -> None:
         getattr(self.access_log, "close", lambda: None)()
@@ -176,6 +182,7 @@ class PilarApplication(Application):
             if claim is not None and claim.beneficiary_id is not None:
                 raise DuplicateNik(claim.beneficiary_id)
             person = Beneficiary.register(actor=actor.username, **details)
+            self.personal_keys.create(person.id)
             if claim is None:
                 claim = NikClaim.claim(actor=actor.username, nik=nik, beneficiary_id=person.id)
             else:
@@ -270,7 +277,11 @@ class PilarApplication(Application):
                 work.others.append(claim)
             return work
 
-        return self._write(actor, options, decide)
+        result = self._write(actor, options, decide)
+        # Destroying the key is the erasure; the projection process also destroys it when it
+        # passes the event, in case this process dies right here.
+        self.personal_keys.destroy(beneficiary_id)
+        return result
 
     def _beneficiary_command(self, actor: Actor, beneficiary_id: UUID, options: WriteOptions,
                              command: Callable[[Beneficiary], None]) -> WriteResult:

@@ -64,12 +64,15 @@ class Settings:
 
 def build_application(settings: Settings, *, create_tables: bool = False) -> PilarApplication:
     from audit.access_log import AccessLog
+    from cases.personal_data import PersonalKeys
     from projections.queries import Readers
 
+    readers = Readers(settings.store)
     return PilarApplication(
         settings.store.eventsourcing_env(create_table=create_tables),
         wilayah=Wilayah.from_csv(settings.wilayah_csv),
-        access_log=AccessLog(Readers(settings.store)),
+        access_log=AccessLog(readers),
+        personal_keys=PersonalKeys(readers),
     )
 
 

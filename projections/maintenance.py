@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from audit.access_log import ACCESS_LOG_STATEMENTS
 from audit.seals import SEAL_STATEMENTS
 from cases.application import PilarApplication
+from cases.personal_data import PERSONAL_KEY_STATEMENTS
 from cases.settings import Settings, build_application
 from projections.db import Connection, ViewDB
 from projections.leader import Leadership
@@ -28,7 +29,7 @@ def init_views(settings: Settings) -> None:
     try:
         create_tables(conn)
         with conn.transaction():
-            for statement in SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS:
+            for statement in SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS:
                 conn.execute(statement)
     finally:
         conn.close()

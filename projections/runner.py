@@ -19,7 +19,10 @@ from cases.application import PilarApplication
 from cases.settings import Settings, build_application
 from projections.db import Connection, ViewDB
 from projections.leader import Leadership
+from eventsourcing.utils import get_topic
+
 from audit.seals import Sealer
+from cases.beneficiary import Beneficiary
 from projections.workload import WorkloadProjector
 
 log = logging.getLogger("pilar.projection")
@@ -89,6 +92,9 @@ class ProjectionProcess:
             conn.close()
 
 
+ERASURE_TOPIC = get_topic(Beneficiary.PersonalDataErased)
+
+
 class Follower:
     """One step = one batch of the global order into the views and the seals, in one transaction."""
 
@@ -112,6 +118,9 @@ class Follower:
             if unseen:
                 self.projector.process_within_transaction(unseen)
             self.sealer.seal_within_transaction(notifications)
+            for n in notifications:
+                if n.topic == ERASURE_TOPIC:
+                    self.conn.execute("DELETE FROM personal_keys WHERE beneficiary_id = ?", (str(n.originator_id),))
         self.position = notifications[-1].id
         return True
 

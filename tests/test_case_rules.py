@@ -505,11 +505,6 @@ def test_a_correction_changes_something(service, staff):
     assert "kecamatan_code" in info.value.errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: erasure only appends PersonalDataErased; the NIK and name stay readable in the stored "
-    "BeneficiaryRegistered event (no crypto-shredding or encryption at rest yet), against SPEC §3 (UU PDP erasure)",
-)
 def test_erased_personal_data_is_not_readable_from_the_store(service, staff):
     wati, sri = staff["wati"], staff["sri"]
     body = factories.person(name="Mbah Sainem Erased")
