@@ -14,6 +14,19 @@ keepalive = 5
 accesslog = os.environ.get("PILAR_ACCESS_LOG", "-") or None  # empty: no access log
 
 
+# Workers share their Prometheus metrics through files in one directory per server.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pilar-metrics-")
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def post_worker_init(worker):
     # Build now rather than on the first request, so a bad configuration fails the boot.
     worker.wsgi.build()
@@ -41,3 +54,6 @@ def on_starting(server):
 def on_exit(server):
     if _companion is not None:
         _companion.stop()
+    import shutil
+
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

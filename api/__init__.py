@@ -7,6 +7,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import audit, auth, beneficiaries, cases, health, workloads
 from api.errors import register_error_handlers
+from api.metrics import init_metrics
 from cases.application import PilarApplication
 from cases.settings import Settings, build_application
 from audit.service import AuditService
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, service: PilarApplication | Non
         FlaskBlueprint("docs_static", __name__, static_folder=str(swagger_ui_path),
                        static_url_path="/api/v1/docs/static")
     )
+    init_metrics(app)
     app.before_request(auth.authenticate_request)
     register_error_handlers(app)
     return app

@@ -4,6 +4,8 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api.metrics import metrics_response
+
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")
 
@@ -25,3 +27,11 @@ class Readyz(MethodView):
         projection's position and lag (events stored but not yet projected)"""
         fresh = current_app.extensions["pilar_views"].freshness()
         return {"status": "ready", "position": fresh.head, "views": fresh.as_dict()}
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    @blp.response(200, content_type="text/plain")
+    def get(self):
+        """Prometheus metrics (no personal data: counts, latencies, positions)"""
+        return metrics_response()

@@ -109,3 +109,15 @@ def test_concurrent_first_use_of_one_key_appends_once(settings, service, staff, 
     assert {r.status_code for r in responses} == {200}
     assert len({json.dumps(r.json(), sort_keys=True) for r in responses}) == 1
     assert service.get_case(staff["wati"], UUID(case_id)).version == 2
+
+
+def test_metrics_sum_every_worker_and_report_projection_lag(settings, service, staff, tmp_path):
+    _open_cases(service, staff["wati"], 1)
+    with Gunicorn(settings, workers=3, log=tmp_path / "gunicorn.log") as server:
+        for _ in range(30):
+            assert requests.get(f"{server.url}/readyz", timeout=10).status_code == 200
+        text = requests.get(f"{server.url}/metrics", timeout=10).text
+    lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert float(lines['pilar_http_requests_total{method="GET",route="/readyz",status="200"}']) == 30
+    assert float(lines["pilar_store_position"]) == service.recorder.max_notification_id()
+    assert float(lines["pilar_views_lag_events"]) == service.recorder.max_notification_id()  # no projector ran

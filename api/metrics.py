@@ -1,0 +1,58 @@
+"""Prometheus metrics: request counts and latencies per route, and the store's and views'
+positions. Under gunicorn every worker writes to PROMETHEUS_MULTIPROC_DIR (set up by
+gunicorn.conf.py) and a scrape of any worker sums them all."""
+
+import os
+import time
+
+from flask import Flask, Response, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import multiprocess
+from prometheus_client.core import GaugeMetricFamily
+
+REQUESTS = Counter("pilar_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
+LATENCY = Histogram("pilar_http_request_duration_seconds", "Time to answer a request", ["method", "route"],
+                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+
+class StoreCollector:
+    """Read at scrape time, so a stalled projection shows as growing lag."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def collect(self):
+        fresh = self.app.extensions["pilar_views"].freshness()
+        yield GaugeMetricFamily("pilar_store_position", "Global position of the newest stored event",
+                                value=fresh.head)
+        yield GaugeMetricFamily("pilar_views_position", "Position the workload views have reached",
+                                value=fresh.position)
+        yield GaugeMetricFamily("pilar_views_lag_events", "Events stored but not yet in the views",
+                                value=max(fresh.head - fresh.position, 0))
+
+
+def init_metrics(app: Flask) -> None:
+    @app.before_request
+    def start_timer() -> None:
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def count(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        started = g.get("request_started")
+        if started is not None:
+            LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        return response
+
+
+def metrics_response() -> Response:
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        for collector in (REQUESTS, LATENCY):
+            registry.register(collector)
+    registry.register(StoreCollector(current_app))
+    return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
