@@ -8,6 +8,7 @@ new state, so a racing write is either re-applied with its rule re-checked or re
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -16,6 +17,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from cases import vocab
@@ -43,6 +45,8 @@ from cases.wilayah import Wilayah, kecamatan_code_of
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 WRITE_ATTEMPTS = 8
+SNAPSHOT_INTERVAL = 50
+log = logging.getLogger(__name__)
 
 
 def today_in_jakarta() -> date:
@@ -92,6 +96,10 @@ class _Work:
 
 class PilarApplication(Application):
     name = "Pilar"  # pinned: the class name would otherwise name the tables
+    # A long case loads from its latest snapshot plus at most 49 events. Beneficiaries are
+    # never snapshotted: a snapshot would hold their personal data outside its encryption.
+    snapshotting_intervals = {Case: SNAPSHOT_INTERVAL}
+    snapshot_class = Snapshot
 
     def __init__(self, env: dict[str, str] | None = None, *, wilayah: Wilayah, access_log: AccessRecorder,
                  personal_keys: PersonalKeys):
@@ -106,6 +114,13 @@ class PilarApplication(Application):
     def close(self) -> None:
         getattr(self.access_log, "close", lambda: None)()
         super().close()
+
+    def _take_snapshots(self, processing_event: Any) -> None:
+        # The write is already committed: a failed snapshot only costs speed, never the answer.
+        try:
+            super()._take_snapshots(processing_event)
+        except Exception:  # noqa: BLE001
+            log.warning("could not take a snapshot", exc_info=True)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
