@@ -51,6 +51,31 @@ def users_add(name: str, role: str, pillar: str | None) -> None:
     click.echo(f"added {role} {name}" + (f" ({pillar})" if pillar else " (all pillars)"))
 
 
+@users.command("passwd")
+@click.argument("name")
+def users_passwd(name: str) -> None:
+    """Set a user's password (read from standard input); their old tokens stop working."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    app = build_application(Settings.from_env())
+    try:
+        app.change_password(SYSTEM, name, password)
+    except PilarError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"password of {name} changed")
+
+
+@users.command("deactivate")
+@click.argument("name")
+def users_deactivate(name: str) -> None:
+    """Deactivate a user: they can no longer sign in, and their tokens stop working."""
+    app = build_application(Settings.from_env())
+    try:
+        app.deactivate_user(SYSTEM, name)
+    except PilarError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"deactivated {name}")
+
+
 @users.command("ensure-admin")
 def users_ensure_admin() -> None:
     """On an empty store, create `admin` and print its password once."""

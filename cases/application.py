@@ -9,6 +9,7 @@ new state, so a racing write is either re-applied with its rule re-checked or re
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -46,6 +47,7 @@ from cases.wilayah import Wilayah, kecamatan_code_of
 JAKARTA = ZoneInfo("Asia/Jakarta")
 WRITE_ATTEMPTS = 8
 SNAPSHOT_INTERVAL = 50
+USER_CACHE_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
 
@@ -107,6 +109,7 @@ class PilarApplication(Application):
         super().__init__(env)
         self.wilayah = wilayah
         self.access_log = access_log
+        self._user_cache: dict[str, tuple[float, UserAccount | None]] = {}
 
     def construct_mapper(self) -> PersonalDataMapper:
         return PersonalDataMapper(transcoder=self.construct_transcoder(), keys=self.personal_keys)
@@ -151,6 +154,31 @@ class PilarApplication(Application):
             raise RuleBroken("username_unique", f"user {username!r} already exists") from None
         return user.id
 
+    def change_password(self, actor: Actor, username: str, password: str) -> None:
+        if actor.role != "admin" and actor.username != username:
+            raise NotAllowed("only admins change other users' passwords")
+        if len(password) < 10:
+            raise InvalidInput.one("password", "must be at least 10 characters")
+        user = self._existing_user(username)
+        user.change_password(actor=actor.username, password_hash=hash_password(password))
+        self.save(user)
+        self._user_cache.pop(username, None)
+
+    def deactivate_user(self, actor: Actor, username: str) -> None:
+        _require(actor.role == "admin", "only admins manage users")
+        user = self._existing_user(username)
+        if not user.active:
+            raise RuleBroken("deactivate_once", f"user {username!r} is already deactivated")
+        user.deactivate(actor=actor.username)
+        self.save(user)
+        self._user_cache.pop(username, None)
+
+    def _existing_user(self, username: str) -> UserAccount:
+        user = self._user(username)
+        if user is None:
+            raise NotFound("user", username)
+        return user
+
     def authenticate(self, username: str, password: str) -> UserAccount | None:
         user = self._user(username)
         if user is None or not user.active:
@@ -160,7 +188,17 @@ class PilarApplication(Application):
         return user if verify_password(user.password_hash, password) else None
 
     def user(self, username: str) -> UserAccount | None:
-        return self._user(username)
+        """The account behind a bearer token, re-read at most every USER_CACHE_SECONDS: a changed
+        role, password or deactivation reaches every worker within that time."""
+        now = time.monotonic()
+        cached = self._user_cache.get(username)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        user = self._user(username)
+        if len(self._user_cache) > 10_000:
+            self._user_cache.clear()
+        self._user_cache[username] = (now + USER_CACHE_SECONDS, user)
+        return user
 
     def has_users(self) -> bool:
         return self.recorder.max_notification_id() not in (None, 0)

@@ -101,3 +101,23 @@ def test_make_run_serves_the_embedded_store(tmp_path):
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         server.stdout.close()
+
+
+def test_password_change_and_deactivation_retire_old_tokens(settings, app):
+    run(settings, "db", "init")
+    run(settings, "users", "add", "wati", "--role", "worker", "--pillar", "pkh", stdin="first-password\n")
+    client = app.test_client()
+    token = client.post("/api/v1/auth/token", json={"username": "wati", "password": "first-password"}).json["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/workloads", headers=headers).status_code == 200
+
+    assert run(settings, "users", "passwd", "wati", stdin="second-password\n").returncode == 0
+    app.extensions["pilar"]._user_cache.clear()  # another process changed it; this one re-reads after 5 s
+    assert client.get("/api/v1/workloads", headers=headers).status_code == 401
+    assert sign_in(app, "wati", "first-password") == 401 and sign_in(app, "wati", "second-password") == 200
+
+    assert run(settings, "users", "deactivate", "wati").returncode == 0
+    assert sign_in(app, "wati", "second-password") == 401
+    again = run(settings, "users", "deactivate", "wati")
+    assert again.returncode == 1 and "already" in again.stderr
+    assert run(settings, "users", "passwd", "nobody", stdin="whatever-password\n").returncode == 1
