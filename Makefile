@@ -34,4 +34,5 @@ clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis *.egg-info
 
 bench: $(BIN)/pilar postgres
+	$(BIN)/pip install -q -e ".[test,bench]"
 	$(BIN)/python -m bench.run

@@ -29,7 +29,9 @@ def child_exit(server, worker):
 
 def post_worker_init(worker):
     # Build now rather than on the first request, so a bad configuration fails the boot.
-    worker.wsgi.build()
+    build = getattr(worker.wsgi, "build", None)  # benchmark baselines serve plain WSGI apps
+    if build is not None:
+        build()
 
 
 # gunicorn's runtime control socket sits at one fixed path per user; several Pilar servers on

@@ -25,7 +25,9 @@ def main(url: str, token: str, mode: str, seconds: float, seed: int, targets: li
         elif mode == "list":
             response = session.get(f"{url}/api/v1/cases?pillar={rng.choice(targets)}&per_page=20", timeout=30)
         elif mode == "hello":
-            response = session.get(f"{url}/healthz", timeout=30)
+            response = session.get(f"{url}/hello", timeout=30)
+        elif mode == "thin":
+            response = session.post(f"{url}/thin/{rng.choice(targets)}", timeout=30)
         else:
             raise SystemExit(f"unknown mode {mode}")
         latencies.append(time.perf_counter() - start)

@@ -1,9 +1,11 @@
-"""`make bench`: the read side's targets (issue 3), measured on SQLite and PostgreSQL in one run.
+"""`make bench`: Pilar's speed and memory targets on SQLite and PostgreSQL, each reported as an
+absolute figure and as a ratio to a baseline measured in the same run on the same gunicorn
+configuration (2 workers x 4 threads). Writes docs/benchmarks.md, docs/benchmarks.png and
+bench/results.json.
 
-- catch-up: a full replay of the stored events into scratch view tables, events/s;
-- API write throughput through gunicorn (signed-in follow-ups on random cases), writes/s;
-- workload GET through gunicorn at a small and at a large store: throughput and p99.
-Results go to docs/benchmarks.md (and bench/results.json)."""
+Sizes come from the environment: BENCH_EVENTS (the large store, default 100,000; the targets
+are stated for 1,000,000), BENCH_SECONDS per load (8), BENCH_CLIENTS load processes (4),
+BENCH_STORES (sqlite,postgres)."""
 
 import json
 import os
@@ -11,25 +13,32 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
 
-from bench.generate import BENCH_PASSWORD, generate
+from bench.generate import BENCH_PASSWORD, ensure_staff, generate
+from cases.access import SYSTEM
+from cases.errors import RuleBroken
 from cases.settings import PROJECT_ROOT, Settings, build_application, init_store
 from cases.store import StoreConfig
 from cases.wilayah import DEFAULT_WILAYAH_CSV
 from projections.db import ViewDB
 from projections.maintenance import init_views, replay_into
+from projections.queries import Readers, WorkloadQueries
+from projections.runner import Follower
 from tests.servers import Gunicorn, token
 
-SMALL = int(os.environ.get("BENCH_SMALL_EVENTS", "1000"))
+SMALL = int(os.environ.get("BENCH_SMALL_EVENTS", "10000"))
 LARGE = int(os.environ.get("BENCH_EVENTS", "100000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 POSTGRES_URL = os.environ.get("PILAR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PILLARS = ["pkh", "tksk", "psm", "pendamping_sosial"]
 
 
 def fresh_settings(kind: str, workdir: Path) -> Settings:
@@ -54,26 +63,11 @@ def drop(settings: Settings) -> None:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def catch_up_rate(settings: Settings) -> dict:
-    app = build_application(settings)
-    conn = ViewDB(settings.store).connect()
-    try:
-        start = time.perf_counter()
-        with conn.transaction():
-            position = replay_into(app, conn, "view")
-        elapsed = time.perf_counter() - start
-    finally:
-        conn.close()
-        app.close()
-    return {"events": position, "seconds": round(elapsed, 3), "events_per_s": round(position / elapsed)}
-
-
-def load(url: str, bearer: str, mode: str, targets: list[str], seconds: float = SECONDS,
-         clients: int = CLIENTS) -> dict:
+def load(url: str, bearer: str, mode: str, targets: list[str], seconds: float = SECONDS) -> dict:
     processes = [
         subprocess.Popen([sys.executable, "-m", "bench.load", url, bearer, mode, str(seconds), str(seed),
                           ",".join(targets)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE)
-        for seed in range(clients)
+        for seed in range(CLIENTS)
     ]
     results = [json.loads(p.communicate(timeout=seconds + 120)[0]) for p in processes]
     latencies = sorted(x for r in results for x in r["latencies"])
@@ -81,116 +75,296 @@ def load(url: str, bearer: str, mode: str, targets: list[str], seconds: float = 
     for r in results:
         for code, n in r["statuses"].items():
             statuses[code] = statuses.get(code, 0) + n
-    return {
-        "requests": len(latencies),
-        "per_s": round(len(latencies) / seconds, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-        "statuses": statuses,
-    }
+    return {"requests": len(latencies), "per_s": round(len(latencies) / seconds, 1),
+            "p50_ms": round(statistics.median(latencies) * 1000, 2),
+            "p99_ms": round(latencies[max(int(len(latencies) * 0.99) - 1, 0)] * 1000, 2), "statuses": statuses}
 
 
-def project_now(settings: Settings) -> None:
-    from projections.workload import WorkloadProjector
-
+def catch_up(settings: Settings) -> int:
     app = build_application(settings)
     conn = ViewDB(settings.store).connect()
     try:
-        projector = WorkloadProjector(conn, app.mapper)
-        position = projector.position()
-        while batch := app.recorder.select_notifications(start=position, limit=5000, inclusive_of_start=False):
-            position = projector.process(batch)
+        follower = Follower(app, conn, settings.audit_key(), 5000)
+        while follower.step():
+            pass
+        return follower.position
     finally:
         conn.close()
         app.close()
 
 
+def open_cases(settings: Settings, count: int) -> list[str]:
+    readers = Readers(settings.store)
+    try:
+        with readers.connection() as conn:
+            rows = conn.all("SELECT case_id FROM view_cases WHERE status <> 'closed' AND pillar = 'pkh' "
+                            "ORDER BY case_id LIMIT ?", (count,))
+        return [r[0] for r in rows]
+    finally:
+        readers.close()
+
+
+def raw_save_rate(settings: Settings, case_ids: list[str], seconds: float = 5.0) -> dict:
+    """(c) eventsourcing's own rate for the same work in one process, no HTTP."""
+    app = build_application(settings)
+    due = date.today() + timedelta(days=30)
+    count, deadline = 0, time.perf_counter() + seconds
+    try:
+        while time.perf_counter() < deadline:
+            case = app.repository.get(uuid.UUID(case_ids[count % len(case_ids)]))
+            case.schedule_follow_up(actor="bench", due_on=due, purpose="raw")
+            app.save(case)
+            count += 1
+    finally:
+        app.close()
+    return {"saves": count, "per_s": round(count / seconds, 1)}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def lag_under_write_load(settings: Settings, server: Gunicorn, bearer: str, case_ids: list[str]) -> dict:
+    """Projection lag while writing flat out: how long until the views reach the newest position."""
+    app = build_application(settings)
+    readers = Readers(settings.store)
+    queries = WorkloadQueries(readers)
+    lags: list[float] = []
+    stop = threading.Event()
+
+    def probe() -> None:
+        while not stop.is_set():
+            head, start = app.recorder.max_notification_id() or 0, time.perf_counter()
+            while queries.position() < head and time.perf_counter() - start < 30:
+                time.sleep(0.005)
+            lags.append(time.perf_counter() - start)
+            stop.wait(0.1)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    writes = load(server.url, bearer, "write", case_ids)
+    stop.set()
+    prober.join()
+    readers.close()
+    app.close()
+    lags.sort()
+    return {"samples": len(lags), "p50_s": round(statistics.median(lags), 3),
+            "p99_s": round(lags[max(int(len(lags) * 0.99) - 1, 0)], 3), "writes_per_s": writes["per_s"]}
+
+
+def verify_rate(settings: Settings) -> dict:
+    from audit.seals import verify
+
+    app = build_application(settings)
+    conn = ViewDB(settings.store).connect()
+    try:
+        start = time.perf_counter()
+        result = verify(app.recorder, conn, settings.audit_key())
+        elapsed = time.perf_counter() - start
+    finally:
+        conn.close()
+        app.close()
+    return {"ok": result.ok, "events": result.checked, "seconds": round(elapsed, 2),
+            "events_per_s": round(result.checked / elapsed)}
+
+
+def rebuild_rate(settings: Settings) -> dict:
+    app = build_application(settings)
+    conn = ViewDB(settings.store).connect()
+    try:
+        start = time.perf_counter()
+        with conn.transaction():
+            position = replay_into(app, conn, f"bench{os.getpid()}")
+            for table in ("cases", "follow_ups", "open_counts", "monthly", "aid", "assessment_days", "tracking"):
+                conn.execute(f"DROP TABLE bench{os.getpid()}_{table}")
+        elapsed = time.perf_counter() - start
+    finally:
+        conn.close()
+        app.close()
+    return {"events": position, "seconds": round(elapsed, 2), "events_per_s": round(position / elapsed)}
+
+
+def case_load_ratio(settings: Settings) -> dict:
+    """A 1,000-event case against a 10-event case (snapshots keep long cases cheap)."""
+    app = build_application(settings)
+    try:
+        worker = ensure_staff(app)["pkh"]
+        times, versions = {}, {}
+        for events, case_text in zip((10, 1000), open_cases(settings, 2)):
+            case_id = uuid.UUID(case_text)
+            case = app.repository.get(case_id)
+            due = date.today() + timedelta(days=1)
+            while case.version < events:
+                case.schedule_follow_up(actor=worker.username, due_on=due, purpose="long")
+                app.save(case)
+            versions[events] = case.version
+            start = time.perf_counter()
+            for _ in range(50):
+                app.repository.get(case_id)
+            times[events] = (time.perf_counter() - start) / 50
+        return {"ms_10": round(times[10] * 1000, 3), "ms_1000": round(times[1000] * 1000, 3),
+                "ratio": round(times[1000] / times[10], 2), "versions": versions}
+    finally:
+        app.close()
+
+
 def bench_store(kind: str) -> dict:
+    result: dict = {"store": kind, "small": SMALL, "large": LARGE}
     with tempfile.TemporaryDirectory() as tmp:
         settings = fresh_settings(kind, Path(tmp))
+        os.environ.update(PILAR_DATABASE_URL=settings.store.url, PILAR_SECRET_KEY="bench-key",
+                          PILAR_INSTANCE_PATH=str(settings.instance_path), PILAR_ACCESS_LOG="")
         try:
             app = build_application(settings)
+            try:
+                app.add_user(SYSTEM, "bench.dinsos", "supervisor", None, BENCH_PASSWORD)
+            except RuleBroken:
+                pass
             print(f"[{kind}] generating {SMALL} events", flush=True)
             generate(app, SMALL, seed=1)
-            case_ids = [str(row[0]) for row in _some_cases(settings, 50)]
             app.close()
-            project_now(settings)
-            result: dict = {"store": kind}
-            with Gunicorn(settings, workers=2) as server:
-                bearer = token(server.url, "bench.pkh", BENCH_PASSWORD)
-                supervisor = _supervisor(settings, server.url)
-                result["hello"] = load(server.url, bearer, "hello", ["-"])
-                result["workload_small"] = load(server.url, supervisor, "workload", ["pkh", "tksk", "psm"])
-                pkh_cases = [c for c, pillar in _some_cases(settings, 400) if pillar == "pkh"][:50]
-                result["writes"] = load(server.url, bearer, "write", pkh_cases)
+            catch_up(settings)
+            targets = open_cases(settings, 200)
+            with Gunicorn(settings, workers=2, app="bench.baselines:hello", ready_path="/hello") as server:
+                result["a_hello"] = load(server.url, "-", "hello", ["-"])
+            with Gunicorn(settings, workers=2, app="bench.baselines:thin", ready_path="/thin") as server:
+                result["b_thin_write"] = load(server.url, "-", "thin", targets)
+            result["c_raw_save"] = raw_save_rate(settings, targets)
+            with Gunicorn(settings, workers=2, projector=True) as server:
+                writer = token(server.url, "bench.pkh", BENCH_PASSWORD)
+                reader = token(server.url, "bench.dinsos", BENCH_PASSWORD)
+                result["write_small"] = load(server.url, writer, "write", targets)
+                result["workload_small"] = load(server.url, reader, "workload", PILLARS)
+                result["lag"] = lag_under_write_load(settings, server, writer, targets)
+                result["rss_mb"] = {"master": rss_mb(server.pids()[0]),
+                                    "workers": [rss_mb(pid) for pid in server.pids()[1:]]}
+                projector = subprocess.run(["pgrep", "-f", "pilar_cli project"], capture_output=True, text=True)
+                result["rss_mb"]["projector"] = max((rss_mb(int(p)) for p in projector.stdout.split()), default=0)
             app = build_application(settings)
             print(f"[{kind}] generating up to {LARGE} events", flush=True)
             generate(app, max(LARGE - (app.recorder.max_notification_id() or 0), 0), seed=2)
             app.close()
-            result["catch_up"] = catch_up_rate(settings)
-            with Gunicorn(settings, workers=2) as server:
-                supervisor = _supervisor(settings, server.url)
-                result["workload_large"] = load(server.url, supervisor, "workload", ["pkh", "tksk", "psm"])
-                result["case_list_large"] = load(server.url, supervisor, "list", ["pkh", "tksk", "psm"])
-            del case_ids
+            start = time.perf_counter()
+            caught = catch_up(settings)
+            result["catch_up_live"] = {"seconds": round(time.perf_counter() - start, 2)}
+            result["rebuild"] = rebuild_rate(settings)
+            result["verify"] = verify_rate(settings)
+            result["head"] = caught
+            with Gunicorn(settings, workers=2, projector=True) as server:
+                writer = token(server.url, "bench.pkh", BENCH_PASSWORD)
+                reader = token(server.url, "bench.dinsos", BENCH_PASSWORD)
+                result["workload_large"] = load(server.url, reader, "workload", PILLARS)
+                result["list_large"] = load(server.url, reader, "list", PILLARS)
+                result["write_large"] = load(server.url, writer, "write", targets)
+            result["case_load"] = case_load_ratio(settings)
             return result
         finally:
             drop(settings)
 
 
-def _supervisor(settings: Settings, url: str) -> str:
-    from cases.access import SYSTEM
-    from cases.errors import RuleBroken
-
-    app = build_application(settings)
-    try:
-        app.add_user(SYSTEM, "bench.dinsos", "supervisor", None, BENCH_PASSWORD)
-    except RuleBroken:
-        pass
-    finally:
-        app.close()
-    return token(url, "bench.dinsos", BENCH_PASSWORD)
-
-
-def _some_cases(settings: Settings, limit: int) -> list[tuple]:
-    conn = ViewDB(settings.store).connect()
-    try:
-        project_now(settings)
-        return conn.all("SELECT case_id, pillar FROM view_cases WHERE status <> 'closed' LIMIT ?", (limit,))
-    finally:
-        conn.close()
+def targets(r: dict) -> list[tuple[str, str, float, str, bool]]:
+    """(measure, figure, ratio, target, met) for the report and the chart."""
+    write_vs_thin = r["write_small"]["per_s"] / r["b_thin_write"]["per_s"]
+    workload_vs_hello = r["workload_large"]["per_s"] / r["a_hello"]["per_s"]
+    catch_vs_write = r["rebuild"]["events_per_s"] / max(r["write_small"]["per_s"], 1)
+    large_vs_small = r["write_large"]["per_s"] / r["write_small"]["per_s"]
+    rows = [
+        ("full write path ÷ thin write (b)", f"{r['write_small']['per_s']} / {r['b_thin_write']['per_s']} writes/s",
+         write_vs_thin, "≥ 0.7", write_vs_thin >= 0.7),
+        (f"workload GET at {r['large']:,} events ÷ hello-world (a)",
+         f"{r['workload_large']['per_s']} / {r['a_hello']['per_s']} req/s", workload_vs_hello, "≥ 0.7",
+         workload_vs_hello >= 0.7),
+        ("workload GET p99", f"{r['workload_large']['p99_ms']} ms", r["workload_large"]["p99_ms"], "≤ 10 ms",
+         r["workload_large"]["p99_ms"] <= 10),
+        ("catch-up ÷ write throughput", f"{r['rebuild']['events_per_s']:,} events/s", catch_vs_write, "≥ 3",
+         catch_vs_write >= 3),
+        ("projection lag p99 at full write load", f"{r['lag']['p99_s']} s", r["lag"]["p99_s"], "≤ 1 s",
+         r["lag"]["p99_s"] <= 1),
+        (f"writes at {r['large']:,} ÷ at {r['small']:,} events stored",
+         f"{r['write_large']['per_s']} / {r['write_small']['per_s']} writes/s", large_vs_small, "> 0.9",
+         large_vs_small > 0.9),
+        ("1,000-event case load ÷ 10-event case", f"{r['case_load']['ms_1000']} / {r['case_load']['ms_10']} ms",
+         r["case_load"]["ratio"], "≤ 2", r["case_load"]["ratio"] <= 2),
+        ("largest gunicorn worker RSS", f"{max(r['rss_mb']['workers'])} MB", max(r["rss_mb"]["workers"]),
+         "≤ 150 MB", max(r["rss_mb"]["workers"]) <= 150),
+    ]
+    if r["store"] == "sqlite":
+        rows.append(("catch-up on SQLite", f"{r['rebuild']['events_per_s']:,} events/s", r["rebuild"]["events_per_s"],
+                     "≥ 10,000/s", r["rebuild"]["events_per_s"] >= 10_000))
+    return rows
 
 
 def report(results: list[dict]) -> str:
     lines = ["# Benchmarks", "",
-             f"Measured by `make bench` on this project's 2-core machine; {CLIENTS} client processes, "
-             f"{SECONDS:.0f} s per load, gunicorn with 2 workers × 4 threads. Small store: {SMALL} events; "
-             f"large store: {LARGE} events (set `BENCH_EVENTS=1000000` for the full-size run).", "",
-             "| measure | " + " | ".join(r["store"] for r in results) + " |",
-             "|---|" + "---|" * len(results)]
-
-    def row(label: str, fn) -> None:
-        lines.append(f"| {label} | " + " | ".join(fn(r) for r in results) + " |")
-
-    row("catch-up (full replay), events/s", lambda r: f"{r['catch_up']['events_per_s']:,}")
-    row("API writes through gunicorn, writes/s (p50 / p99 ms)",
-        lambda r: f"{r['writes']['per_s']} ({r['writes']['p50_ms']} / {r['writes']['p99_ms']})")
-    row("**catch-up ÷ write throughput** (target ≥ 3)",
-        lambda r: f"**{r['catch_up']['events_per_s'] / max(r['writes']['per_s'], 1):.1f}×**")
-    row("baseline: hello-world GET /healthz, req/s", lambda r: f"{r['hello']['per_s']}")
-    row(f"workload GET at {SMALL} events, req/s (p99 ms)",
-        lambda r: f"{r['workload_small']['per_s']} ({r['workload_small']['p99_ms']})")
-    row(f"workload GET at {LARGE} events, req/s (p99 ms)",
-        lambda r: f"{r['workload_large']['per_s']} ({r['workload_large']['p99_ms']})")
-    row("**workload cost, large ÷ small store** (target ≈ 1)",
-        lambda r: f"**{r['workload_small']['per_s'] / max(r['workload_large']['per_s'], 1):.2f}×**")
-    row(f"case list GET at {LARGE} events, req/s (p99 ms)",
-        lambda r: f"{r['case_list_large']['per_s']} ({r['case_list_large']['p99_ms']})")
-    row("non-2xx answers", lambda r: str(sum(n for k in ("hello", "workload_small", "writes", "workload_large",
-                                                         "case_list_large")
-                                             for code, n in r[k]["statuses"].items() if not code.startswith("2"))))
-    lines += ["", "Raw figures: `bench/results.json`."]
+             f"Written by `make bench` ({time.strftime('%Y-%m-%d')}) on this project's 2-core machine: "
+             f"{CLIENTS} client processes on the same machine, {SECONDS:.0f} s per load, gunicorn with 2 workers × 4 "
+             f"threads for Pilar and for the baselines. Small store {SMALL:,} events, large store {LARGE:,} events "
+             "(the targets are stated for 1,000,000: `BENCH_EVENTS=1000000 make bench`). Baselines, measured in the "
+             "same run: (a) a hello-world Flask JSON endpoint; (b) the thinnest endpoint doing a write's store work "
+             "(load a case, append one event, save; no validation, auth or extras); (c) eventsourcing's own save "
+             "rate in one process without HTTP.", "", "![ratios to targets](benchmarks.png)", ""]
+    for r in results:
+        lines += [f"## {r['store']}", "", "| target | measured | ratio / value | target | met |", "|---|---|---|---|---|"]
+        for name, figure, value, target, met in targets(r):
+            lines.append(f"| {name} | {figure} | {value:.2f} | {target} | {'yes' if met else '**no**'} |")
+        lines += ["", "| absolute figures | |", "|---|---|",
+                  f"| (a) hello-world | {r['a_hello']['per_s']} req/s, p50 {r['a_hello']['p50_ms']} ms, "
+                  f"p99 {r['a_hello']['p99_ms']} ms |",
+                  f"| (b) thin write | {r['b_thin_write']['per_s']} writes/s, p50 {r['b_thin_write']['p50_ms']} ms, "
+                  f"p99 {r['b_thin_write']['p99_ms']} ms |",
+                  f"| (c) eventsourcing raw save, one process | {r['c_raw_save']['per_s']} saves/s |",
+                  f"| Pilar write (signed-in follow-up) at {r['small']:,} events | {r['write_small']['per_s']} "
+                  f"writes/s, p50 {r['write_small']['p50_ms']} ms, p99 {r['write_small']['p99_ms']} ms |",
+                  f"| Pilar write at {r['large']:,} events | {r['write_large']['per_s']} writes/s, "
+                  f"p50 {r['write_large']['p50_ms']} ms, p99 {r['write_large']['p99_ms']} ms |",
+                  f"| workload GET at {r['small']:,} events | {r['workload_small']['per_s']} req/s, "
+                  f"p99 {r['workload_small']['p99_ms']} ms |",
+                  f"| workload GET at {r['large']:,} events | {r['workload_large']['per_s']} req/s, "
+                  f"p99 {r['workload_large']['p99_ms']} ms |",
+                  f"| case list GET at {r['large']:,} events | {r['list_large']['per_s']} req/s, "
+                  f"p99 {r['list_large']['p99_ms']} ms |",
+                  f"| rebuild of every view at {r['rebuild']['events']:,} events | {r['rebuild']['seconds']} s "
+                  f"({r['rebuild']['events_per_s']:,} events/s) |",
+                  f"| verify at {r['verify']['events']:,} events | {r['verify']['seconds']} s "
+                  f"({r['verify']['events_per_s']:,} events/s; 1,000,000 events ≈ "
+                  f"{1_000_000 / r['verify']['events_per_s']:.0f} s) |",
+                  f"| projection lag under full write load ({r['lag']['writes_per_s']} writes/s) | "
+                  f"p50 {r['lag']['p50_s']} s, p99 {r['lag']['p99_s']} s ({r['lag']['samples']} samples) |",
+                  f"| RSS | master {r['rss_mb']['master']} MB, workers {r['rss_mb']['workers']} MB, projector "
+                  f"{r['rss_mb']['projector']} MB |",
+                  f"| case load | 10 events {r['case_load']['ms_10']} ms, 1,000 events {r['case_load']['ms_1000']} ms |",
+                  ""]
+    lines.append("Raw figures: `bench/results.json`.")
     return "\n".join(lines) + "\n"
+
+
+def chart(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ratio_rows = [(name, value, target) for name, _f, value, target, _m in targets(results[0])
+                  if target.startswith(("≥ 0", "≥ 3", "> 0", "≤ 2"))]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / len(results)
+    for i, r in enumerate(results):
+        values = [value for name, _f, value, target, _m in targets(r) if target.startswith(("≥ 0", "≥ 3", "> 0", "≤ 2"))]
+        ax.barh([y + i * width for y in range(len(values))], values, height=width, label=r["store"])
+    for y, (_name, _value, target) in enumerate(ratio_rows):
+        threshold = float(target.split()[-1])
+        ax.plot([threshold, threshold], [y - 0.2, y + 0.8], color="black", linestyle="--", linewidth=1)
+    ax.set_yticks([y + 0.4 - width / 2 for y in range(len(ratio_rows))])
+    ax.set_yticklabels([f"{name} ({target})" for name, _v, target in ratio_rows], fontsize=8)
+    ax.set_xlabel("ratio (dashed line: target)")
+    ax.set_xscale("log")
+    ax.legend()
+    ax.set_title("Pilar: ratios to same-run baselines")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def main() -> None:
@@ -198,6 +372,7 @@ def main() -> None:
     results = [bench_store(kind) for kind in kinds]
     (PROJECT_ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2))
     (PROJECT_ROOT / "docs" / "benchmarks.md").write_text(report(results))
+    chart(results, PROJECT_ROOT / "docs" / "benchmarks.png")
     print(report(results))
 
 

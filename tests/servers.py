@@ -33,9 +33,12 @@ def pilar_env(settings: Settings) -> dict[str, str]:
 
 
 class Gunicorn:
-    def __init__(self, settings: Settings, *, workers: int = 3, log: Path | None = None, projector: bool = False):
+    def __init__(self, settings: Settings, *, workers: int = 3, log: Path | None = None, projector: bool = False,
+                 app: str = "wsgi:app", ready_path: str = "/healthz"):
         self.settings = settings
         self.projector = projector
+        self.app = app
+        self.ready_path = ready_path
         self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -56,7 +59,7 @@ class Gunicorn:
                 self.process.wait()
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
             try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}{self.ready_path}", timeout=1).status_code < 500:
                     return self
             except requests.RequestException:
                 pass
@@ -66,9 +69,16 @@ class Gunicorn:
 
     def _spawn(self, env: dict[str, str], out) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{self.port}", self.app],
             cwd=PROJECT_ROOT, env=env, stdout=out, stderr=out,
         )
+
+    def pids(self) -> list[int]:
+        """The master first, then its workers (not the projection companion)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        workers = [int(pid) for pid in children
+                   if b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        return [self.process.pid, *workers]
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process and self.process.poll() is None:

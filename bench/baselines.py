@@ -1,0 +1,61 @@
+"""Baselines served by the same gunicorn configuration as Pilar, so ratios compare like with like.
+
+(a) `hello`: a hello-world Flask JSON endpoint.
+(b) `thin`: the thinnest endpoint doing a write's store work: load a case, append one
+    FollowUpScheduled, save; no validation, authentication, idempotency or logging.
+Both build their state per worker after the fork, like wsgi.py."""
+
+import os
+import threading
+from datetime import date, timedelta
+from uuid import UUID
+
+from flask import Flask, jsonify
+
+
+def _hello() -> Flask:
+    app = Flask("hello")
+
+    @app.get("/hello")
+    def hello():
+        return jsonify(message="hello")
+
+    return app
+
+
+def _thin() -> Flask:
+    from cases.settings import Settings, build_application
+
+    service = build_application(Settings.from_env())
+    app = Flask("thin")
+    due = date.today() + timedelta(days=30)
+
+    @app.post("/thin/<case_id>")
+    def thin(case_id: str):
+        case = service.repository.get(UUID(case_id))
+        case.schedule_follow_up(actor="bench", due_on=due, purpose="bench")
+        service.save(case)
+        return jsonify(version=case.version)
+
+    return app
+
+
+class _PerProcess:
+    def __init__(self, factory):
+        self.factory = factory
+        self.app = None
+        self.pid = None
+        self.lock = threading.Lock()
+
+    def build(self):
+        with self.lock:
+            if self.app is None or self.pid != os.getpid():
+                self.app, self.pid = self.factory(), os.getpid()
+        return self.app
+
+    def __call__(self, environ, start_response):
+        return (self.app if self.pid == os.getpid() else self.build())(environ, start_response)
+
+
+hello = _PerProcess(_hello)
+thin = _PerProcess(_thin)
