@@ -6,10 +6,12 @@ in the master: connection pools and SQLite handles must not be shared across pro
 
 import os
 import threading
+from collections.abc import Callable
 
 
 class PerProcessApp:
-    def __init__(self) -> None:
+    def __init__(self, factory: Callable) -> None:
+        self._factory = factory
         self._app = None
         self._pid = None
         self._lock = threading.Lock()
@@ -17,9 +19,7 @@ class PerProcessApp:
     def build(self):
         with self._lock:
             if self._app is None or self._pid != os.getpid():
-                from api import create_app
-
-                self._app = create_app()
+                self._app = self._factory()
                 self._pid = os.getpid()
         return self._app
 
@@ -28,4 +28,10 @@ class PerProcessApp:
         return app(environ, start_response)
 
 
-app = PerProcessApp()
+def _pilar():
+    from api import create_app
+
+    return create_app()
+
+
+app = PerProcessApp(_pilar)

@@ -5,12 +5,12 @@
     FollowUpScheduled, save; no validation, authentication, idempotency or logging.
 Both build their state per worker after the fork, like wsgi.py."""
 
-import os
-import threading
 from datetime import date, timedelta
 from uuid import UUID
 
 from flask import Flask, jsonify
+
+from wsgi import PerProcessApp
 
 
 def _hello() -> Flask:
@@ -40,22 +40,5 @@ def _thin() -> Flask:
     return app
 
 
-class _PerProcess:
-    def __init__(self, factory):
-        self.factory = factory
-        self.app = None
-        self.pid = None
-        self.lock = threading.Lock()
-
-    def build(self):
-        with self.lock:
-            if self.app is None or self.pid != os.getpid():
-                self.app, self.pid = self.factory(), os.getpid()
-        return self.app
-
-    def __call__(self, environ, start_response):
-        return (self.app if self.pid == os.getpid() else self.build())(environ, start_response)
-
-
-hello = _PerProcess(_hello)
-thin = _PerProcess(_thin)
+hello = PerProcessApp(_hello)
+thin = PerProcessApp(_thin)
