@@ -249,3 +249,26 @@ def test_case_list_filters_sorts_and_pages_from_the_views(service, staff, catch_
     assert client.get("/api/v1/cases?status=bogus", headers=auth("dinsos")).status_code == 422
     assert client.get("/api/v1/cases?per_page=0", headers=auth("dinsos")).status_code == 422
     assert client.get("/api/v1/cases", headers=auth("root")).status_code == 403
+
+
+def test_cli_check_prints_differences_and_exits_1(service, staff, settings, catch_up):
+    from projections.db import ViewDB
+    from tests.test_cli import run
+
+    wati = staff["wati"]
+    case_id = _open(service, wati, _person(service, wati, 1))
+    catch_up()
+    clean = run(settings, "projections", "check")
+    assert clean.returncode == 0 and "match" in clean.stdout
+    conn = ViewDB(settings.store).connect()
+    try:
+        conn.execute("UPDATE view_cases SET status = 'aided' WHERE case_id = ?", (str(case_id),))
+        conn.execute("UPDATE view_aid SET value_idr = value_idr + 1")
+    finally:
+        conn.close()
+    dirty = run(settings, "projections", "check")
+    assert dirty.returncode == 1
+    assert "cases: 1 row(s) only in the live view, 1 only in the rebuild" in dirty.stdout
+    assert str(case_id) in dirty.stdout
+    rebuilt = run(settings, "projections", "rebuild")
+    assert rebuilt.returncode == 0 and run(settings, "projections", "check").returncode == 0
