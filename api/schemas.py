@@ -1,5 +1,7 @@
 """Marshmallow schemas: the shapes of requests and answers, and the OpenAPI document's source."""
 
+import re
+
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from cases import vocab
@@ -10,14 +12,17 @@ SHORT = validate.Length(min=1, max=200)
 PHONE = validate.Regexp(r"^\+?[0-9][0-9 -]{5,19}$", error="Not a phone number.")
 
 
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _text_problem(text: str) -> str | None:
-    for char in text:
-        code = ord(char)
-        if 0xD800 <= code <= 0xDFFF:
-            return "Contains an unpaired UTF-16 surrogate; send valid Unicode text."
-        if code < 0x20 and char not in "\t\n\r" or code == 0x7F:
-            return f"Contains the control character U+{code:04X}."
-    return None
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    code = ord(found.group())
+    if 0xD800 <= code <= 0xDFFF:
+        return "Contains an unpaired UTF-16 surrogate; send valid Unicode text."
+    return f"Contains the control character U+{code:04X}."
 
 
 class Base(Schema):
@@ -65,6 +70,7 @@ class Problem(Base):
     errors = fields.Dict(metadata={"description": "each offending field with its problems (400/422)"})
     rule = fields.String(metadata={"description": "the broken rule (409)"})
     existing_id = fields.UUID(metadata={"description": "the beneficiary already holding this NIK (409)"})
+    position = fields.Integer(metadata={"description": "the views' position when `min_position` was not reached (503)"})
 
 
 class WriteAnswer(Base):
