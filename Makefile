@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test setup postgres clean demo bench
+.PHONY: run test setup postgres clean demo bench reliability
 
 $(BIN)/pilar: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ demo: $(BIN)/pilar
 postgres:
 	bash .ci/ensure-postgres
 
-test: $(BIN)/pilar postgres
+# The reliability suite's own dependencies (schemathesis), on top of the test ones.
+$(VENV)/.reliability-deps: $(BIN)/pilar pyproject.toml
+	$(BIN)/pip install -q -e ".[test,reliability]"
+	touch $@
+
+test: $(BIN)/pilar $(VENV)/.reliability-deps postgres
 	$(BIN)/pytest
 
 clean:
@@ -36,3 +41,14 @@ clean:
 bench: $(BIN)/pilar postgres
 	$(BIN)/pip install -q -e ".[test,bench]"
 	$(BIN)/python -m bench.run
+
+# The full reliability suite (racing writers, faults under load, hostile input) on SQLite and
+# PostgreSQL; writes its figures to docs/reliability.md. `make test` runs it in a short form.
+RELIABILITY_SECONDS ?= 20
+RELIABILITY_CLIENTS ?= 8
+RELIABILITY_EXAMPLES ?= 3
+RELIABILITY_FUZZ_EXAMPLES ?= 150
+reliability: $(VENV)/.reliability-deps postgres
+	RELIABILITY_SECONDS=$(RELIABILITY_SECONDS) RELIABILITY_CLIENTS=$(RELIABILITY_CLIENTS) \
+	RELIABILITY_EXAMPLES=$(RELIABILITY_EXAMPLES) RELIABILITY_FUZZ_EXAMPLES=$(RELIABILITY_FUZZ_EXAMPLES) \
+	RELIABILITY_REPORT=docs/reliability.md $(BIN)/pytest reliability -p no:cacheprovider

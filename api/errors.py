@@ -110,6 +110,12 @@ def register_error_handlers(app: Flask) -> None:
         log.warning("store unavailable: %s", exc)
         return error_response(503, "The event store is not reachable; retry shortly.", {"Retry-After": "2"})
 
+    @app.errorhandler(RecursionError)
+    def too_deep(exc: RecursionError):
+        # Python's JSON parser recurses per nesting level: `[[[[…]]]]` a few thousand deep (far
+        # below the body limit) exhausts the stack while the body is parsed.
+        return error_response(400, "The request body is not valid JSON: it nests too deeply.")
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("unhandled error")
