@@ -1,6 +1,6 @@
 """The Case aggregate: one person's problem handled by one pillar at a time (SPEC §4)."""
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 

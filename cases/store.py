@@ -6,7 +6,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, Notification
 
 
 class StoreUrlError(ValueError):
@@ -91,10 +91,8 @@ def position_of(recorder: ApplicationRecorder, originator_id: UUID, version: int
 
 
 def select_stream(recorder: ApplicationRecorder, originator_id: UUID, *, after_version: int = 0,
-                  limit: int = 100) -> list["Notification"]:
+                  limit: int = 100) -> list[Notification]:
     """One stream's events in version order, each with its global position."""
-    from eventsourcing.persistence import Notification
-
     datastore = recorder.datastore  # type: ignore[attr-defined]
     table = recorder.events_table_name  # type: ignore[attr-defined]
     if hasattr(datastore, "schema"):

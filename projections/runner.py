@@ -9,7 +9,6 @@ import logging
 import os
 import signal
 import threading
-import time
 
 import psycopg
 from eventsourcing.persistence import OperationalError as StoreOperationalError

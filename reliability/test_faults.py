@@ -9,7 +9,6 @@ import time
 import pytest
 
 from reliability import harness, report
-from reliability.client import body_for
 from tests.conftest import PASSWORD
 from tests.servers import Gunicorn, token
 

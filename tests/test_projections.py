@@ -3,10 +3,8 @@
 from datetime import date, timedelta
 from uuid import UUID
 
-import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from cases.access import Actor
 from cases.errors import PilarError
 from projections import service as read_service
 from projections.maintenance import check, rebuild
