@@ -17,6 +17,12 @@ from projections.service import WorkloadService
 TOKEN_MAX_AGE = 12 * 3600
 
 
+def head_sql(service: PilarApplication) -> str:
+    recorder = service.recorder
+    column = "notification_id" if hasattr(recorder.datastore, "schema") else "rowid"
+    return f"SELECT MAX({column}) FROM {recorder.events_table_name}"
+
+
 def create_app(settings: Settings | None = None, service: PilarApplication | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__, instance_path=str(settings.instance_path))
@@ -37,7 +43,7 @@ def create_app(settings: Settings | None = None, service: PilarApplication | Non
     service = service or build_application(settings)
     app.extensions["pilar"] = service
     readers = service.access_log.readers  # one pool per worker for every read-side query
-    app.extensions["pilar_views"] = WorkloadService(WorkloadQueries(readers), service.recorder.max_notification_id)
+    app.extensions["pilar_views"] = WorkloadService(WorkloadQueries(readers, head_sql=head_sql(service)))
     app.extensions["pilar_audit"] = AuditService(service, readers, service.access_log, settings.audit_key())
 
     api = Api(app, spec_kwargs={"info": {"description": "Case management for the social pillars of a regency."}})

@@ -69,17 +69,22 @@ class Readers:
 
 
 class WorkloadQueries:
-    def __init__(self, readers: Readers, prefix: str = LIVE):
+    def __init__(self, readers: Readers, prefix: str = LIVE, head_sql: str | None = None):
         self.readers = readers
         self.p = prefix
+        self.head_sql = head_sql  # the newest event's position, e.g. "SELECT MAX(rowid) FROM stored_events"
 
     def position(self) -> int:
         with self.readers.connection() as conn:
             row = conn.one(f"SELECT position FROM {self.p}_tracking WHERE name = ?", (TRACKING_NAME,))
         return int(row[0]) if row else 0
 
-    def summary(self, pillars: tuple[str, ...], today: date) -> list[dict[str, Any]]:
-        return [self.detail(pillar, today, brief=True) for pillar in pillars]
+    def positions(self) -> tuple[int, int]:
+        """(the views' position, the store's newest position) in one round trip."""
+        with self.readers.connection() as conn:
+            row = conn.one(f"SELECT (SELECT position FROM {self.p}_tracking WHERE name = ?), ({self.head_sql})",
+                           (TRACKING_NAME,))
+        return int(row[0] or 0), int(row[1] or 0)
 
     def detail(self, pillar: str, today: date, *, brief: bool = False) -> dict[str, Any]:
         month = today.strftime("%Y-%m")

@@ -1,9 +1,8 @@
 """The read service behind /workloads, /cases (list) and /follow-ups: scope, freshness, paging."""
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from cases import vocab
@@ -34,25 +33,27 @@ class Freshness:
 
 
 class WorkloadService:
-    def __init__(self, queries: WorkloadQueries, head: Callable[[], int | None]):
+    def __init__(self, queries: WorkloadQueries):
         self.queries = queries
-        self._head = head  # the newest event's position in the store
+        # A pillar's workload changes only when the views move or the day turns, so answers are
+        # kept per (pillar, position, day); an idle store serves repeated reads without queries.
+        self._workloads: dict[tuple[str, int, date, bool], dict[str, Any]] = {}
 
     def freshness(self, min_position: int | None = None) -> Freshness:
-        position = self.queries.position()
+        position, head = self.queries.positions()
         if min_position is not None and position < min_position:
             deadline = time.monotonic() + MAX_WAIT_SECONDS
             while position < min_position and time.monotonic() < deadline:
                 time.sleep(0.05)
-                position = self.queries.position()
+                position, head = self.queries.positions()
             if position < min_position:
                 raise ViewBehind(min_position, position)
-        return Freshness(position, self._head() or 0)
+        return Freshness(position, head)
 
     def summary(self, actor: Actor, min_position: int | None = None) -> dict[str, Any]:
         fresh = self.freshness(min_position)
         pillars = _visible_pillars(actor)
-        return {**fresh.as_dict(), "pillars": self.queries.summary(pillars, today_in_jakarta())}
+        return {**fresh.as_dict(), "pillars": [self._workload(p, fresh.position, brief=True) for p in pillars]}
 
     def detail(self, actor: Actor, pillar: str, min_position: int | None = None) -> dict[str, Any]:
         if pillar not in vocab.PILLARS:
@@ -60,7 +61,20 @@ class WorkloadService:
         if pillar not in _visible_pillars(actor):
             raise NotAllowed(f"pillar {pillar} is outside your scope")
         fresh = self.freshness(min_position)
-        return {**fresh.as_dict(), **self.queries.detail(pillar, today_in_jakarta())}
+        return {**fresh.as_dict(), **self._workload(pillar, fresh.position, brief=False)}
+
+    def _workload(self, pillar: str, position: int, *, brief: bool) -> dict[str, Any]:
+        today = today_in_jakarta()
+        key = (pillar, position, today, brief)
+        answer = self._workloads.get(key)
+        if answer is None:
+            # Read at `position` or later: a newer answer under an older key is still correct to
+            # serve, since min_position only ever asks for at least a position.
+            answer = self.queries.detail(pillar, today, brief=brief)
+            if len(self._workloads) > 256:
+                self._workloads.clear()
+            self._workloads[key] = answer
+        return answer
 
     def cases(self, actor: Actor, where: CaseFilter, page: int, per_page: int,
               min_position: int | None = None) -> dict[str, Any]:
