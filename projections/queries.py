@@ -43,9 +43,10 @@ class Readers:
         self._opening = threading.Lock()
         if store.kind == "postgres":
             # Opened on first use, so that building the app (in each worker) connects nothing yet.
+            # No check on checkout (a round trip per read); a connection broken by a database
+            # restart fails one read with 503 and is then discarded by the pool.
             self._pool = ConnectionPool(
                 self.db.conninfo(), kwargs=self.db.connect_kwargs(), min_size=1, max_size=pool_size, open=False,
-                check=ConnectionPool.check_connection,
             )
 
     @contextmanager
