@@ -11,17 +11,16 @@ import signal
 import threading
 
 import psycopg
-from eventsourcing.persistence import OperationalError as StoreOperationalError
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
-
-from cases.application import PilarApplication
-from cases.settings import Settings, build_application
-from projections.db import Connection, ViewDB
-from projections.leader import Leadership
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from eventsourcing.utils import get_topic
 
 from audit.seals import Sealer
+from cases.application import PilarApplication
 from cases.beneficiary import Beneficiary
+from cases.settings import Settings, build_application
+from projections.db import Connection, ViewDB
+from projections.leader import Leadership
 from projections.workload import WorkloadProjector
 
 log = logging.getLogger("pilar.projection")
