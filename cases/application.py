@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -508,8 +508,11 @@ class PilarApplication(Application):
 
     def schedule_follow_up(self, actor: Actor, case_id: UUID, *, due_on: date, purpose: str,
                            options: WriteOptions = NO_OPTIONS) -> WriteResult:
-        if due_on < today_in_jakarta():
-            raise InvalidInput.one("due_on", "is in the past (dates are judged in Asia/Jakarta)")
+        # A visit agreed in the field may be entered days later (weak connections), so a due
+        # date in the past is accepted, and is overdue at once; a year back or five ahead is a typo.
+        today = today_in_jakarta()
+        if not today - timedelta(days=366) <= due_on <= today + timedelta(days=5 * 366):
+            raise InvalidInput.one("due_on", "must be within a year before and five years after today (Asia/Jakarta)")
         return self._case_command(
             actor, case_id, options,
             lambda c: {"follow_up_id": c.schedule_follow_up(actor=actor.username, due_on=due_on, purpose=purpose)},

@@ -535,8 +535,10 @@ CASE_WRITE_ERRORS = {
     "aid given_on malformed": ("aid", factories.aid(given_on="yesterday"), "wati", "given_on"),
     "aid item missing": ("aid", {k: v for k, v in factories.aid().items() if k != "item"}, "wati", "item"),
     "aid unit empty": ("aid", factories.aid(unit=""), "wati", "unit"),
-    "follow-up due_on in the past": ("follow-ups", factories.follow_up(due_on=(TODAY - timedelta(days=2)).isoformat()),
-                                     "wati", "due_on"),
+    "follow-up due_on over a year ago": ("follow-ups", factories.follow_up(
+        due_on=(TODAY - timedelta(days=400)).isoformat()), "wati", "due_on"),
+    "follow-up due_on over five years ahead": ("follow-ups", factories.follow_up(
+        due_on=(TODAY + timedelta(days=6 * 366)).isoformat()), "wati", "due_on"),
     "follow-up due_on missing": ("follow-ups", {"purpose": "visit"}, "wati", "due_on"),
     "follow-up purpose empty": ("follow-ups", factories.follow_up(purpose=""), "wati", "purpose"),
     "completion outcome unknown": ("follow-ups/{fid}/completion", {"outcome": "great"}, "wati", "outcome"),

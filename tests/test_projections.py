@@ -270,3 +270,14 @@ def test_cli_check_prints_differences_and_exits_1(service, staff, settings, catc
     assert str(case_id) in dirty.stdout
     rebuilt = run(settings, "projections", "rebuild")
     assert rebuilt.returncode == 0 and run(settings, "projections", "check").returncode == 0
+
+
+def test_a_follow_up_entered_late_is_overdue_at_once(service, staff, catch_up, client, auth):
+    wati = staff["wati"]
+    case_id = _open(service, wati, _person(service, wati, 1))
+    service.schedule_follow_up(wati, case_id, due_on=date.today() - timedelta(days=3), purpose="agreed last week")
+    catch_up()
+    assert client.get(f"/api/v1/cases/{case_id}", headers=auth("wati")).json["overdue"] is True
+    assert client.get("/api/v1/workloads/pkh", headers=auth("sri")).json["overdue_follow_ups"] == 1
+    assert [c["id"] for c in client.get("/api/v1/cases?overdue=true", headers=auth("sri")).json["items"]] == [
+        str(case_id)]
