@@ -498,6 +498,8 @@ class PilarApplication(Application):
             problems["value_idr"] = ["must not be negative"]
         if given_on > today_in_jakarta():
             problems["given_on"] = ["is in the future (dates are judged in Asia/Jakarta)"]
+        elif given_on < today_in_jakarta() - timedelta(days=10 * 366):
+            problems["given_on"] = ["is more than ten years ago; check the year"]
         if problems:
             raise InvalidInput(problems)
         return self._case_command(

@@ -535,6 +535,7 @@ CASE_WRITE_ERRORS = {
     "aid given_on malformed": ("aid", factories.aid(given_on="yesterday"), "wati", "given_on"),
     "aid item missing": ("aid", {k: v for k, v in factories.aid().items() if k != "item"}, "wati", "item"),
     "aid unit empty": ("aid", factories.aid(unit=""), "wati", "unit"),
+    "aid given_on over ten years ago": ("aid", factories.aid(given_on="1026-11-28"), "wati", "given_on"),
     "follow-up due_on over a year ago": ("follow-ups", factories.follow_up(
         due_on=(TODAY - timedelta(days=400)).isoformat()), "wati", "due_on"),
     "follow-up due_on over five years ahead": ("follow-ups", factories.follow_up(
