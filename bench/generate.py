@@ -37,6 +37,35 @@ def ensure_staff(app: PilarApplication) -> dict[str, Actor]:
     return workers
 
 
+def generate_parallel(settings, events: int, *, seed: int = 1, processes: int = 2) -> None:
+    """The same generator in several processes (each its own application and seed), for the
+    large stores: Python work runs in parallel while the store serialises the inserts."""
+    import multiprocessing
+
+    if processes <= 1:
+        from cases.settings import build_application
+
+        app = build_application(settings)
+        try:
+            generate(app, events, seed=seed)
+        finally:
+            app.close()
+        return
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes) as pool:
+        pool.starmap(_generate_in_process, [(settings, events // processes, seed * 100 + i) for i in range(processes)])
+
+
+def _generate_in_process(settings, events: int, seed: int) -> None:
+    from cases.settings import build_application
+
+    app = build_application(settings)
+    try:
+        generate(app, events, seed=seed, show_progress=seed % 100 == 0)
+    finally:
+        app.close()
+
+
 def generate(app: PilarApplication, events: int, *, seed: int = 1, show_progress: bool = True) -> int:
     """Append about `events` events; returns the store's newest position."""
     rng = random.Random(seed)
