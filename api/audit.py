@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor
 from api.documented import errors
+from api.schemas import PageInfo
 from audit.service import AuditService
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="Auditors: feed, verification, access log")
@@ -89,10 +90,7 @@ class AccessEntry(Schema):
     detail = fields.String()
 
 
-class AccessPage(Schema):
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+class AccessPage(PageInfo):
     items = fields.List(fields.Nested(AccessEntry))
 
 

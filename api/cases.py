@@ -19,8 +19,10 @@ from api.schemas import (
     Empty,
     FollowUpCompletionIn,
     FollowUpIn,
+    PageInfo,
     ReasonIn,
     ReferralSendIn,
+    ViewPosition,
     WriteAnswer,
 )
 from api.audit import AUDIT_ERRORS, History, HistoryQuery, auditing
@@ -65,12 +67,7 @@ class CaseSummary(Schema):
     version = fields.Integer()
 
 
-class CaseList(Schema):
-    position = fields.Integer()
-    lag = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+class CaseList(ViewPosition, PageInfo):
     items = fields.List(fields.Nested(CaseSummary))
 
 

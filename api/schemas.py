@@ -73,6 +73,19 @@ class Problem(Base):
     position = fields.Integer(metadata={"description": "the views' position when `min_position` was not reached (503)"})
 
 
+class ViewPosition(Base):
+    """Where the views stand, on every answer read from them."""
+
+    position = fields.Integer(metadata={"description": "the global position the views have reached"})
+    lag = fields.Integer(metadata={"description": "events stored but not yet in the views"})
+
+
+class PageInfo(Base):
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
 class WriteAnswer(Base):
     id = fields.UUID(required=True, metadata={"description": "the case or beneficiary written"})
     version = fields.Integer(required=True, metadata={"description": "its new version (also the ETag)"})

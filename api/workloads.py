@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor
 from api.documented import errors
+from api.schemas import PageInfo, ViewPosition
 from cases import vocab
 from projections.service import WorkloadService
 
@@ -60,17 +61,13 @@ class AidItem(Schema):
     value_idr = fields.Integer()
 
 
-class PillarDetail(PillarSummary):
-    position = fields.Integer()
-    lag = fields.Integer(metadata={"description": "events stored but not yet in the views"})
+class PillarDetail(PillarSummary, ViewPosition):
     open_by_kecamatan = fields.Dict(keys=fields.String(), values=fields.Integer())
     open_by_worker = fields.Dict(keys=fields.String(), values=fields.Integer())
     aid_by_item = fields.List(fields.Nested(AidItem))
 
 
-class WorkloadSummary(Schema):
-    position = fields.Integer()
-    lag = fields.Integer()
+class WorkloadSummary(ViewPosition):
     pillars = fields.List(fields.Nested(PillarSummary))
 
 
@@ -85,13 +82,8 @@ class FollowUpItem(Schema):
     overdue = fields.Boolean()
 
 
-class FollowUpQueue(Schema):
-    position = fields.Integer()
-    lag = fields.Integer()
+class FollowUpQueue(ViewPosition, PageInfo):
     today = fields.String()
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
     items = fields.List(fields.Nested(FollowUpItem))
 
 
