@@ -10,6 +10,7 @@ from api.errors import register_error_handlers
 from api.metrics import init_metrics
 from cases.application import PilarApplication
 from cases.settings import Settings, build_application
+from cases.store import is_postgres
 from audit.service import AuditService
 from projections.queries import WorkloadQueries
 from projections.service import WorkloadService
@@ -19,7 +20,7 @@ TOKEN_MAX_AGE = 12 * 3600
 
 def head_sql(service: PilarApplication) -> str:
     recorder = service.recorder
-    column = "notification_id" if hasattr(recorder.datastore, "schema") else "rowid"
+    column = "notification_id" if is_postgres(recorder) else "rowid"
     return f"SELECT MAX({column}) FROM {recorder.events_table_name}"
 
 

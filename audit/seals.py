@@ -71,6 +71,12 @@ class Sealer:
             rows)
         return position
 
+    def hashes_between(self, after: int, last: int) -> dict[int, str]:
+        """Event hashes by position, for positions after `after` up to `last`."""
+        rows = self.conn.all("SELECT position, event_hash FROM audit_seals WHERE position > ? AND position <= ?",
+                             (after, last))
+        return {int(p): h for p, h in rows}
+
     def hashes(self, stream_id: UUID, versions: Sequence[int]) -> dict[int, str]:
         if not versions:
             return {}

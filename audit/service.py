@@ -53,9 +53,7 @@ class AuditService:
         hashes: dict[int, str] = {}
         if notifications:
             with self.readers.connection() as conn:
-                rows = conn.all("SELECT position, event_hash FROM audit_seals WHERE position > ? AND position <= ?",
-                                (after, notifications[-1].id))
-            hashes = {int(p): h for p, h in rows}
+                hashes = Sealer(conn, self.audit_key).hashes_between(after, notifications[-1].id)
         items = [entry(n, self.app.mapper, hashes.get(n.id)) for n in notifications]
         self.access_log.record(actor, "read_feed", detail=f"after={after} limit={limit} returned={len(items)}")
         return {"items": items, "next_after": items[-1]["position"] if items else after,

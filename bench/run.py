@@ -29,6 +29,7 @@ from cases.store import StoreConfig
 from cases.wilayah import DEFAULT_WILAYAH_CSV
 from projections.db import ViewDB
 from projections.maintenance import init_views, replay_into
+from projections.schema import drop_statements
 from projections.queries import Readers, WorkloadQueries
 from projections.runner import Follower
 from tests.servers import Gunicorn, token
@@ -180,8 +181,8 @@ def rebuild_rate(settings: Settings) -> dict:
         start = time.perf_counter()
         with conn.transaction():
             position = replay_into(app, conn, f"bench{os.getpid()}")
-            for table in ("cases", "follow_ups", "open_counts", "monthly", "aid", "assessment_days", "tracking"):
-                conn.execute(f"DROP TABLE bench{os.getpid()}_{table}")
+            for statement in drop_statements(f"bench{os.getpid()}"):
+                conn.execute(statement)
         elapsed = time.perf_counter() - start
     finally:
         conn.close()

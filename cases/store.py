@@ -67,11 +67,16 @@ class StoreConfig:
         return env
 
 
+def is_postgres(recorder: ApplicationRecorder) -> bool:
+    # eventsourcing's PostgreSQL datastore has a schema; its SQLite one does not.
+    return hasattr(recorder.datastore, "schema")  # type: ignore[attr-defined]
+
+
 def position_of(recorder: ApplicationRecorder, originator_id: UUID, version: int) -> int | None:
     """The global position (notification id) of one stored event."""
     datastore = recorder.datastore  # type: ignore[attr-defined]
     table = recorder.events_table_name  # type: ignore[attr-defined]
-    if hasattr(datastore, "schema"):
+    if is_postgres(recorder):
         from psycopg.sql import SQL, Identifier
 
         statement = SQL(
@@ -95,7 +100,7 @@ def select_stream(recorder: ApplicationRecorder, originator_id: UUID, *, after_v
     """One stream's events in version order, each with its global position."""
     datastore = recorder.datastore  # type: ignore[attr-defined]
     table = recorder.events_table_name  # type: ignore[attr-defined]
-    if hasattr(datastore, "schema"):
+    if is_postgres(recorder):
         from psycopg.sql import SQL, Identifier
 
         statement = SQL(

@@ -6,15 +6,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from eventsourcing.persistence import Mapper, Notification
 
+from cases.application import JAKARTA
 from cases.case import Case, derive_status
 from projections.db import Connection
 from projections.schema import LIVE, create_statements
 
-JAKARTA = ZoneInfo("Asia/Jakarta")
 CASE_TOPIC_PREFIX = "cases.case:Case."
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 TRACKING_NAME = "workload"
