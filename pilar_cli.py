@@ -109,12 +109,14 @@ def demo(seed: int, people: int) -> None:
 @main.command()
 @click.option("--batch-size", default=2000, show_default=True)
 @click.option("--poll-interval", default=0.5, show_default=True, help="Seconds between polls when idle.")
+@click.option("--gather", default=0.05, show_default=True,
+              help="Seconds to gather further events after a PostgreSQL notification before a step.")
 @click.option("--exit-with-parent", is_flag=True, help="Stop when the process that started this one dies.")
-def project(batch_size: int, poll_interval: float, exit_with_parent: bool) -> None:
+def project(batch_size: int, poll_interval: float, gather: float, exit_with_parent: bool) -> None:
     """Keep the workload views current (one active process per database; others wait)."""
     from projections.runner import run_process
 
-    run_process(Settings.from_env(), batch_size=batch_size, poll_interval=poll_interval,
+    run_process(Settings.from_env(), batch_size=batch_size, poll_interval=poll_interval, gather=gather,
                 exit_with_parent=exit_with_parent)
 
 

@@ -114,3 +114,27 @@ def test_only_one_instance_is_active_and_a_standby_takes_over(settings, service,
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=15)
     assert check(settings)[1] == []
+
+
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_a_burst_of_writes_is_gathered_into_one_step_after_a_notification(settings, service, staff):
+    import threading
+
+    from projections.runner import _Waiter
+
+    waiter = _Waiter(settings, service, poll_interval=1.5, gather=0.5)
+    stop = threading.Event()
+    burst = threading.Thread(target=lambda: (time.sleep(0.05), write_cases(service, staff["wati"], 2)))
+    try:
+        burst.start()
+        started = time.monotonic()
+        waiter.wait(stop)  # woken by the burst's first notification, then gathers the rest
+        woke_after = time.monotonic() - started
+        burst.join()
+        started = time.monotonic()
+        waiter.wait(stop)  # nothing new: the burst's other notifications were drained, so this polls
+        idle_after = time.monotonic() - started
+    finally:
+        waiter.close()
+    assert 0.5 <= woke_after < 1.5
+    assert idle_after >= 1.4
