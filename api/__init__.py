@@ -2,6 +2,7 @@
 
 from flask import Blueprint as FlaskBlueprint
 from flask import Flask
+from flask.sessions import SessionInterface
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
@@ -24,6 +25,16 @@ def head_sql(service: PilarApplication) -> str:
     return f"SELECT MAX({column}) FROM {recorder.events_table_name}"
 
 
+class NoCookieSessions(SessionInterface):
+    """Every request signs in with a bearer token, so no cookie session is opened or signed."""
+
+    def open_session(self, app, request):
+        return None  # Flask then uses its null session
+
+    def save_session(self, app, session, response):
+        pass
+
+
 def create_app(settings: Settings | None = None, service: PilarApplication | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__, instance_path=str(settings.instance_path))
@@ -41,8 +52,10 @@ def create_app(settings: Settings | None = None, service: PilarApplication | Non
         TOKEN_MAX_AGE=TOKEN_MAX_AGE,
         JSON_SORT_KEYS=False,
     )
+    app.session_interface = NoCookieSessions()
     service = service or build_application(settings)
     app.extensions["pilar"] = service
+    app.extensions["pilar_tokens"] = auth.token_serializer(app.config["SECRET_KEY"])
     readers = service.access_log.readers  # one pool per worker for every read-side query
     app.extensions["pilar_views"] = WorkloadService(WorkloadQueries(readers, head_sql=head_sql(service)))
     app.extensions["pilar_audit"] = AuditService(service, readers, service.access_log, settings.audit_key())

@@ -4,7 +4,7 @@ import hashlib
 
 from flask import current_app, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from api.blueprint import Blueprint
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from api.schemas import Problem, TokenAnswer, TokenRequest
@@ -17,8 +17,12 @@ PUBLIC_ENDPOINTS = {"auth.Token", "api-docs.openapi_json", "api-docs.openapi_swa
                     "health.Healthz", "health.Readyz", "health.Metrics", "static"}
 
 
+def token_serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="pilar-api-token")
+
+
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="pilar-api-token")
+    return current_app.extensions["pilar_tokens"]
 
 
 def _password_stamp(password_hash: str) -> str:

@@ -3,7 +3,7 @@
 from uuid import UUID
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from api.blueprint import Blueprint
 
 from api.auth import current_actor
 from api.documented import errors

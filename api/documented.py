@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from flask_smorest import Blueprint
+from api.blueprint import Blueprint
 
 from api.schemas import Problem
 

@@ -2,7 +2,7 @@
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from api.blueprint import Blueprint
 
 from api.metrics import metrics_response
 
