@@ -2,6 +2,7 @@
 pillars, PPKS categories and aid mixes in plausible proportions, written through the
 application service (every rule applies), with a progress bar."""
 
+import io
 import random
 from datetime import date, timedelta
 
@@ -76,7 +77,7 @@ def generate(app: PilarApplication, events: int, *, seed: int = 1, show_progress
     written = 0
     serial = seed * 1_000_000
     with click.progressbar(length=events, label="generating events", show_pos=True,
-                           file=None if show_progress else open("/dev/null", "w")) as bar:
+                           file=None if show_progress else io.StringIO()) as bar:
         while written < events:
             serial += 1
             before = written

@@ -59,6 +59,17 @@ def fresh_settings(kind: str, workdir: Path) -> Settings:
     return settings
 
 
+def settle(settings: Settings) -> None:
+    """After a bulk load PostgreSQL has dead rows and no visibility map, and autovacuum would
+    run in the middle of the measurements; an operator vacuums after an import, so does this."""
+    if settings.store.kind == "postgres":
+        schema = settings.store.url.split("schema=")[1]
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))]
+            for table in tables:
+                conn.execute(f'VACUUM (ANALYZE) "{schema}"."{table}"')
+
+
 def drop(settings: Settings) -> None:
     if settings.store.kind == "postgres":
         schema = settings.store.url.split("schema=")[1]
@@ -291,13 +302,17 @@ def bench_store(kind: str) -> dict:
             result["rebuild"] = rebuild_rate(settings)
             result["verify"] = verify_rate(settings)
             result["head"] = caught
+            settle(settings)
             # Cases the writes above have not grown, so both sizes start from cases of the same shape.
             fresh_targets = open_cases(settings, 200, exclude=tuple(targets))
             with Gunicorn(settings, workers=2, app="bench.baselines:thin", ready_path="/thin") as thin, \
+                    Gunicorn(settings, workers=2, app="bench.baselines:hello", ready_path="/hello") as hello, \
                     Gunicorn(settings, workers=2, projector=True) as server:
                 writer = token(server.url, "bench.pkh", BENCH_PASSWORD)
                 reader = token(server.url, "bench.dinsos", BENCH_PASSWORD)
-                result["workload_large"] = load(server.url, reader, "workload", PILLARS)
+                compared = alternate({"hello": (hello.url, "-", "hello", ["-"]),
+                                      "workload": (server.url, reader, "workload", PILLARS)})
+                result["a_hello_large"], result["workload_large"] = compared["hello"], compared["workload"]
                 result["workload_latency"] = load(server.url, reader, "workload", PILLARS, clients=1)
                 result["list_large"] = load(server.url, reader, "list", PILLARS)
                 compared = alternate({"thin": (thin.url, "-", "thin", fresh_targets),
@@ -312,7 +327,7 @@ def bench_store(kind: str) -> dict:
 def targets(r: dict) -> list[tuple[str, str, float, str, bool]]:
     """(measure, figure, ratio, target, met) for the report and the chart."""
     write_vs_thin = r["write_small"]["ok_per_s"] / r["b_thin_write"]["ok_per_s"]
-    workload_vs_hello = r["workload_large"]["per_s"] / r["a_hello"]["per_s"]
+    workload_vs_hello = r["workload_large"]["ok_per_s"] / r["a_hello_large"]["ok_per_s"]
     catch_vs_write = r["rebuild"]["events_per_s"] / max(r["write_small"]["ok_per_s"], 1)
     large_vs_small = r["write_large"]["ok_per_s"] / r["write_small"]["ok_per_s"]
     write_vs_thin_large = r["write_large"]["ok_per_s"] / r["b_thin_write_large"]["ok_per_s"]
@@ -324,7 +339,7 @@ def targets(r: dict) -> list[tuple[str, str, float, str, bool]]:
          f"{r['write_large']['ok_per_s']} / {r['b_thin_write_large']['ok_per_s']} writes/s",
          write_vs_thin_large, "≥ 0.7", write_vs_thin_large >= 0.7),
         (f"workload GET at {r['large']:,} events ÷ hello-world (a)",
-         f"{r['workload_large']['per_s']} / {r['a_hello']['per_s']} req/s", workload_vs_hello, "≥ 0.7",
+         f"{r['workload_large']['ok_per_s']} / {r['a_hello_large']['ok_per_s']} req/s", workload_vs_hello, "≥ 0.7",
          workload_vs_hello >= 0.7),
         ("workload GET p99, one client (no queueing)", f"{r['workload_latency']['p99_ms']} ms",
          r["workload_latency"]["p99_ms"], "≤ 10 ms", r["workload_latency"]["p99_ms"] <= 10),
@@ -346,8 +361,8 @@ def targets(r: dict) -> list[tuple[str, str, float, str, bool]]:
     return rows
 
 
-def _writes(figures: dict) -> str:
-    return (f"{figures['ok_per_s']} writes/s (turns: {', '.join(map(str, figures['rounds']))}), "
+def _rate(figures: dict, unit: str = "writes/s") -> str:
+    return (f"{figures['ok_per_s']} {unit} (turns: {', '.join(map(str, figures['rounds']))}), "
             f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms")
 
 
@@ -356,7 +371,7 @@ def report(results: list[dict]) -> str:
              f"Written by `make bench` ({time.strftime('%Y-%m-%d')}) on this project's 2-core machine: "
              f"{CLIENTS} client processes on the same machine, {SECONDS:.0f} s per load, gunicorn with 2 workers × 4 "
              "threads for Pilar and for the baselines. A write and its baseline (b) take "
-             f"{ROUNDS} turns each, alternately, on the same cases, while the projection process follows the store "
+             f"{ROUNDS} turns each, alternately, on the same cases (and so do the workload GET and (a)), while the projection process follows the store "
              "(as in production): every write adds a follow-up, so cases grow as the run goes on, and turns "
              "give both sides the same cases. Each section names its large store; the small store has "
              f"{SMALL:,} events (the targets are stated for 1,000,000: `BENCH_EVENTS=1000000 make bench`). Baselines, measured in the "
@@ -370,15 +385,16 @@ def report(results: list[dict]) -> str:
         lines += ["", "| absolute figures | |", "|---|---|",
                   f"| (a) hello-world | {r['a_hello']['per_s']} req/s, p50 {r['a_hello']['p50_ms']} ms, "
                   f"p99 {r['a_hello']['p99_ms']} ms |",
-                  f"| (b) thin write at {r['small']:,} events | {_writes(r['b_thin_write'])} |",
-                  f"| (b) thin write at {r['large']:,} events | {_writes(r['b_thin_write_large'])} |",
+                  f"| (a) hello-world, in turns with the workload GET at {r['large']:,} events | "
+                  f"{_rate(r['a_hello_large'], 'req/s')} |",
+                  f"| (b) thin write at {r['small']:,} events | {_rate(r['b_thin_write'])} |",
+                  f"| (b) thin write at {r['large']:,} events | {_rate(r['b_thin_write_large'])} |",
                   f"| (c) eventsourcing raw save, one process | {r['c_raw_save']['per_s']} saves/s |",
-                  f"| Pilar write (signed-in follow-up) at {r['small']:,} events | {_writes(r['write_small'])} |",
-                  f"| Pilar write at {r['large']:,} events | {_writes(r['write_large'])} |",
+                  f"| Pilar write (signed-in follow-up) at {r['small']:,} events | {_rate(r['write_small'])} |",
+                  f"| Pilar write at {r['large']:,} events | {_rate(r['write_large'])} |",
                   f"| workload GET at {r['small']:,} events | {r['workload_small']['per_s']} req/s, "
                   f"p99 {r['workload_small']['p99_ms']} ms |",
-                  f"| workload GET at {r['large']:,} events | {r['workload_large']['per_s']} req/s, "
-                  f"p99 {r['workload_large']['p99_ms']} ms |",
+                  f"| workload GET at {r['large']:,} events | {_rate(r['workload_large'], 'req/s')} |",
                   f"| case list GET at {r['large']:,} events | {r['list_large']['per_s']} req/s, "
                   f"p99 {r['list_large']['p99_ms']} ms |",
                   f"| rebuild of every view at {r['rebuild']['events']:,} events | {r['rebuild']['seconds']} s "
@@ -435,7 +451,7 @@ def main() -> None:
     earlier = json.loads(path.read_text()) if path.exists() else []
     replaced = {(r["store"], r["large"]) for r in fresh}
     # Only runs measured the same way (writes in turns with their baseline, at both sizes).
-    results = [r for r in earlier if "b_thin_write_large" in r and (r["store"], r["large"]) not in replaced] + fresh
+    results = [r for r in earlier if "a_hello_large" in r and (r["store"], r["large"]) not in replaced] + fresh
     results.sort(key=lambda r: (r["large"], r["store"]))
     path.write_text(json.dumps(results, indent=2))
     (PROJECT_ROOT / "docs" / "benchmarks.md").write_text(report(results))
