@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, service: PilarApplication | Non
     app.session_interface = NoCookieSessions()
     service = service or build_application(settings)
     app.extensions["pilar"] = service
-    app.extensions["pilar_tokens"] = auth.token_serializer(app.config["SECRET_KEY"])
+    app.extensions["pilar_tokens"] = auth.Tokens(app.config["SECRET_KEY"], TOKEN_MAX_AGE)
     readers = service.access_log.readers  # one pool per worker for every read-side query
     app.extensions["pilar_views"] = WorkloadService(WorkloadQueries(readers, head_sql=head_sql(service)))
     app.extensions["pilar_audit"] = AuditService(service, readers, service.access_log, settings.audit_key())

@@ -1,6 +1,7 @@
 """Sign-in: argon2-checked passwords exchanged for signed, expiring bearer tokens."""
 
 import hashlib
+import time
 
 from flask import current_app, g, request
 from flask.views import MethodView
@@ -17,11 +18,33 @@ PUBLIC_ENDPOINTS = {"auth.Token", "api-docs.openapi_json", "api-docs.openapi_swa
                     "health.Healthz", "health.Readyz", "health.Metrics", "static"}
 
 
-def token_serializer(secret_key: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_key, salt="pilar-api-token")
+class Tokens:
+    """Signs tokens and checks them. A checked token's claims are kept until it expires, so a
+    client's next requests skip the signature work; revocation is still checked on every request
+    (the password stamp and the account's state, below)."""
+
+    KEPT = 10_000
+
+    def __init__(self, secret_key: str, max_age: int):
+        self.serializer = URLSafeTimedSerializer(secret_key, salt="pilar-api-token")
+        self.max_age = max_age
+        self._checked: dict[str, tuple[dict, float]] = {}
+
+    def issue(self, claims: dict) -> str:
+        return self.serializer.dumps(claims)
+
+    def claims(self, token: str) -> dict:
+        kept = self._checked.get(token)
+        if kept is not None and time.time() < kept[1]:
+            return kept[0]
+        claims, signed_at = self.serializer.loads(token, max_age=self.max_age, return_timestamp=True)
+        if len(self._checked) >= self.KEPT:
+            self._checked.clear()
+        self._checked[token] = (claims, signed_at.timestamp() + self.max_age)
+        return claims
 
 
-def _serializer() -> URLSafeTimedSerializer:
+def _tokens() -> Tokens:
     return current_app.extensions["pilar_tokens"]
 
 
@@ -41,7 +64,7 @@ class Token(MethodView):
         user = current_app.extensions["pilar"].authenticate(credentials["username"], credentials["password"])
         if user is None:
             raise NotAuthenticated("unknown user or wrong password")
-        token = _serializer().dumps({"u": user.username, "p": _password_stamp(user.password_hash)})
+        token = _tokens().issue({"u": user.username, "p": _password_stamp(user.password_hash)})
         return {
             "token": token,
             "token_type": "Bearer",
@@ -60,7 +83,7 @@ def authenticate_request() -> None:
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("send Authorization: Bearer <token> (get one from POST /api/v1/auth/token)")
     try:
-        claims = _serializer().loads(token.strip(), max_age=current_app.config["TOKEN_MAX_AGE"])
+        claims = _tokens().claims(token.strip())
     except SignatureExpired:
         raise NotAuthenticated("the token has expired; sign in again") from None
     except BadSignature:

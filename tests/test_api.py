@@ -141,6 +141,17 @@ def test_401_for_a_token_of_an_unknown_user(client, app, service, staff):
                                           headers={"Authorization": f"Bearer {token}"}), 401)
 
 
+def test_a_token_is_refused_once_it_expires_even_after_it_was_accepted(client, app, service, auth, monkeypatch):
+    import time
+
+    headers = auth("wati")
+    assert client.get(f"{API}/workloads/pkh", headers=headers).status_code == 200
+    later = time.time() + app.config["TOKEN_MAX_AGE"] + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    expired = client.get(f"{API}/workloads/pkh", headers=headers)
+    assert expired.status_code == 401 and "expired" in expired.json["message"]
+
+
 # ================================================================ beneficiaries
 def test_register_and_read_a_beneficiary(client, auth):
     body = factories.person()
