@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import IO
 
 from audit.entries import entry
-from audit.seals import Sealer
+from audit.seals import hashes_between
 from cases.application import PilarApplication
 from projections.db import Connection
 
@@ -20,8 +20,7 @@ def entries(app: PilarApplication, conn: Connection, *, from_position: int = 0, 
     position = from_position
     while batch := app.recorder.select_notifications(start=position, limit=batch_size, stop=to_position,
                                                      inclusive_of_start=False):
-        # Reading hashes needs no key: only sealing and verifying do.
-        hashes = Sealer(conn, b"").hashes_between(position, batch[-1].id)
+        hashes = hashes_between(conn, position, batch[-1].id)
         for notification in batch:
             item = entry(notification, app.mapper, hashes.get(notification.id))
             at = datetime.fromisoformat(item["at"])

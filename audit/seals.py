@@ -71,19 +71,22 @@ class Sealer:
             rows)
         return position
 
-    def hashes_between(self, after: int, last: int) -> dict[int, str]:
-        """Event hashes by position, for positions after `after` up to `last`."""
-        rows = self.conn.all("SELECT position, event_hash FROM audit_seals WHERE position > ? AND position <= ?",
-                             (after, last))
-        return {int(p): h for p, h in rows}
 
-    def hashes(self, stream_id: UUID, versions: Sequence[int]) -> dict[int, str]:
-        if not versions:
-            return {}
-        rows = self.conn.all(
-            f"SELECT version, event_hash FROM audit_seals WHERE stream_id = ? AND version IN "
-            f"({', '.join('?' * len(versions))})", [str(stream_id), *versions])
-        return {int(v): h for v, h in rows}
+# Reading the event hashes needs no key: only sealing and verifying do.
+def hashes_between(conn: Connection, after: int, last: int) -> dict[int, str]:
+    """Event hashes by position, for positions after `after` up to `last`."""
+    rows = conn.all("SELECT position, event_hash FROM audit_seals WHERE position > ? AND position <= ?", (after, last))
+    return {int(p): h for p, h in rows}
+
+
+def stream_hashes(conn: Connection, stream_id: UUID, versions: Sequence[int]) -> dict[int, str]:
+    """Event hashes of one stream by version."""
+    if not versions:
+        return {}
+    rows = conn.all(
+        f"SELECT version, event_hash FROM audit_seals WHERE stream_id = ? AND version IN "
+        f"({', '.join('?' * len(versions))})", [str(stream_id), *versions])
+    return {int(v): h for v, h in rows}
 
 
 @dataclass

@@ -8,7 +8,7 @@ from uuid import UUID
 from audit.access_log import AccessLog
 from audit.as_of import views_as_of
 from audit.entries import entry
-from audit.seals import Sealer, verify
+from audit.seals import hashes_between, stream_hashes, verify
 from cases.access import Actor
 from cases.application import PilarApplication
 from cases.errors import InvalidInput, NotAllowed
@@ -39,7 +39,7 @@ class AuditService:
     def _history(self, stream_id: UUID, after_version: int, limit: int) -> dict[str, Any]:
         notifications = select_stream(self.app.recorder, stream_id, after_version=after_version, limit=limit)
         with self.readers.connection() as conn:
-            hashes = Sealer(conn, self.audit_key).hashes(stream_id, [n.originator_version for n in notifications])
+            hashes = stream_hashes(conn, stream_id, [n.originator_version for n in notifications])
         items = [entry(n, self.app.mapper, hashes.get(n.originator_version)) for n in notifications]
         return {
             "stream_id": str(stream_id),
@@ -53,7 +53,7 @@ class AuditService:
         hashes: dict[int, str] = {}
         if notifications:
             with self.readers.connection() as conn:
-                hashes = Sealer(conn, self.audit_key).hashes_between(after, notifications[-1].id)
+                hashes = hashes_between(conn, after, notifications[-1].id)
         items = [entry(n, self.app.mapper, hashes.get(n.id)) for n in notifications]
         self.access_log.record(actor, "read_feed", detail=f"after={after} limit={limit} returned={len(items)}")
         return {"items": items, "next_after": items[-1]["position"] if items else after,
