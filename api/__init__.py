@@ -11,18 +11,12 @@ from api.errors import register_error_handlers
 from api.metrics import init_metrics
 from cases.application import PilarApplication
 from cases.settings import Settings, build_application
-from cases.store import is_postgres
+from cases.store import head_sql
 from audit.service import AuditService
 from projections.queries import WorkloadQueries
 from projections.service import WorkloadService
 
 TOKEN_MAX_AGE = 12 * 3600
-
-
-def head_sql(service: PilarApplication) -> str:
-    recorder = service.recorder
-    column = "notification_id" if is_postgres(recorder) else "rowid"
-    return f"SELECT MAX({column}) FROM {recorder.events_table_name}"
 
 
 class NoCookieSessions(SessionInterface):
@@ -57,7 +51,7 @@ def create_app(settings: Settings | None = None, service: PilarApplication | Non
     app.extensions["pilar"] = service
     app.extensions["pilar_tokens"] = auth.Tokens(app.config["SECRET_KEY"], TOKEN_MAX_AGE)
     readers = service.access_log.readers  # one pool per worker for every read-side query
-    app.extensions["pilar_views"] = WorkloadService(WorkloadQueries(readers, head_sql=head_sql(service)))
+    app.extensions["pilar_views"] = WorkloadService(WorkloadQueries(readers, head_sql=head_sql(service.recorder)))
     app.extensions["pilar_audit"] = AuditService(service, readers, service.access_log, settings.audit_key())
 
     api = Api(app, spec_kwargs={"info": {"description": "Case management for the social pillars of a regency."}})

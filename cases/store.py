@@ -72,6 +72,12 @@ def is_postgres(recorder: ApplicationRecorder) -> bool:
     return hasattr(recorder.datastore, "schema")  # type: ignore[attr-defined]
 
 
+def head_sql(recorder: ApplicationRecorder) -> str:
+    """SQL for the global position of the newest stored event."""
+    column = "notification_id" if is_postgres(recorder) else "rowid"
+    return f"SELECT MAX({column}) FROM {recorder.events_table_name}"  # type: ignore[attr-defined]
+
+
 def position_of(recorder: ApplicationRecorder, originator_id: UUID, version: int) -> int | None:
     """The global position (notification id) of one stored event."""
     datastore = recorder.datastore  # type: ignore[attr-defined]

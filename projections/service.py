@@ -48,17 +48,22 @@ class WorkloadService:
     def freshness(self, min_position: int | None = None) -> Freshness:
         read_at, position, head = self._positions
         if time.monotonic() - read_at >= self.positions_ttl or (min_position is not None and position < min_position):
-            read_at = time.monotonic()
-            position, head = self.queries.positions()
-            self._positions = (read_at, position, head)
+            position, head = self._read_positions()
         if min_position is not None and position < min_position:
             deadline = time.monotonic() + MAX_WAIT_SECONDS
             while position < min_position and time.monotonic() < deadline:
                 time.sleep(0.05)
-                position, head = self.queries.positions()
+                position, head = self._read_positions()
             if position < min_position:
                 raise ViewBehind(min_position, position)
         return Freshness(position, head)
+
+    def _read_positions(self) -> tuple[int, int]:
+        """Ask the database, and share the answer with the reads of the next moment."""
+        read_at = time.monotonic()
+        position, head = self.queries.positions()
+        self._positions = (read_at, position, head)
+        return position, head
 
     def summary(self, actor: Actor, min_position: int | None = None) -> dict[str, Any]:
         fresh = self.freshness(min_position)

@@ -127,12 +127,12 @@ def test_min_position_waits_then_answers_503(service, staff, catch_up, client, a
 
 def test_reads_in_one_moment_share_the_views_position_unless_a_newer_one_is_asked_for(service, staff, catch_up,
                                                                                       settings):
-    from api import head_sql
+    from cases.store import head_sql
     from projections.queries import Readers, WorkloadQueries
 
     readers = Readers(settings.store)
     try:
-        queries = WorkloadQueries(readers, head_sql=head_sql(service))
+        queries = WorkloadQueries(readers, head_sql=head_sql(service.recorder))
         views = read_service.WorkloadService(queries, positions_ttl=60)
         before = views.freshness()
         wati = staff["wati"]
