@@ -44,25 +44,20 @@ def generate_parallel(settings, events: int, *, seed: int = 1, processes: int = 
     import multiprocessing
 
     if processes <= 1:
-        from cases.settings import build_application
-
-        app = build_application(settings)
-        try:
-            generate(app, events, seed=seed)
-        finally:
-            app.close()
+        _generate_in_process(settings, events, seed, True)
         return
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
-        pool.starmap(_generate_in_process, [(settings, events // processes, seed * 100 + i) for i in range(processes)])
+        pool.starmap(_generate_in_process,
+                     [(settings, events // processes, seed * 100 + i, i == 0) for i in range(processes)])
 
 
-def _generate_in_process(settings, events: int, seed: int) -> None:
+def _generate_in_process(settings, events: int, seed: int, show_progress: bool) -> None:
     from cases.settings import build_application
 
     app = build_application(settings)
     try:
-        generate(app, events, seed=seed, show_progress=seed % 100 == 0)
+        generate(app, events, seed=seed, show_progress=show_progress)
     finally:
         app.close()
 

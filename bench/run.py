@@ -59,11 +59,15 @@ def fresh_settings(kind: str, workdir: Path) -> Settings:
     return settings
 
 
+def _schema(settings: Settings) -> str:
+    return settings.store.url.split("schema=")[1]
+
+
 def settle(settings: Settings) -> None:
     """After a bulk load PostgreSQL has dead rows and no visibility map, and autovacuum would
     run in the middle of the measurements; an operator vacuums after an import, so does this."""
     if settings.store.kind == "postgres":
-        schema = settings.store.url.split("schema=")[1]
+        schema = _schema(settings)
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))]
             for table in tables:
@@ -72,9 +76,8 @@ def settle(settings: Settings) -> None:
 
 def drop(settings: Settings) -> None:
     if settings.store.kind == "postgres":
-        schema = settings.store.url.split("schema=")[1]
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+            conn.execute(f"DROP SCHEMA {_schema(settings)} CASCADE")
 
 
 def _clients(url: str, bearer: str, mode: str, targets: list[str], seconds: float, clients: int) -> list[dict]:
