@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor
 from api.documented import errors
+from api.encoded import EncodedParts, fresh_response
 from api.schemas import PageInfo, ViewPosition
 from cases import vocab
 from projections.service import WorkloadService
@@ -61,10 +62,14 @@ class AidItem(Schema):
     value_idr = fields.Integer()
 
 
-class PillarDetail(PillarSummary, ViewPosition):
+class PillarWorkload(PillarSummary):
     open_by_kecamatan = fields.Dict(keys=fields.String(), values=fields.Integer())
     open_by_worker = fields.Dict(keys=fields.String(), values=fields.Integer())
     aid_by_item = fields.List(fields.Nested(AidItem))
+
+
+class PillarDetail(PillarWorkload, ViewPosition):
+    pass
 
 
 class WorkloadSummary(ViewPosition):
@@ -87,6 +92,11 @@ class FollowUpQueue(ViewPosition, PageInfo):
     items = fields.List(fields.Nested(FollowUpItem))
 
 
+# The documented schemas above describe these answers; the parts are dumped with them once.
+BRIEF = EncodedParts(PillarSummary())
+DETAILED = EncodedParts(PillarWorkload())
+
+
 @blp.route("/workloads")
 class Workloads(MethodView):
     @blp.arguments(Freshness, location="query")
@@ -94,7 +104,8 @@ class Workloads(MethodView):
     @errors(blp, READ_ERRORS, 401, 403, 422, 503)
     def get(self, query):
         """Every pillar in your scope: open cases, overdue follow-ups, this month, aid"""
-        return views().summary(current_actor(), query.get("min_position"))
+        fresh, pillars = views().summary(current_actor(), query.get("min_position"))
+        return fresh_response(fresh, b'{"pillars":' + BRIEF.array(pillars) + b"}")
 
 
 @blp.route("/workloads/<string:pillar>")
@@ -104,7 +115,8 @@ class WorkloadByPillar(MethodView):
     @errors(blp, READ_ERRORS, 401, 403, 404, 422, 503)
     def get(self, query, pillar: str):
         """One pillar in detail: by status, kecamatan and worker; aid by item"""
-        return views().detail(current_actor(), pillar, query.get("min_position"))
+        fresh, workload = views().detail(current_actor(), pillar, query.get("min_position"))
+        return fresh_response(fresh, DETAILED(workload))
 
 
 @blp.route("/follow-ups")

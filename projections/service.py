@@ -32,8 +32,12 @@ class Freshness:
     position: int
     head: int
 
+    @property
+    def lag(self) -> int:
+        return max(self.head - self.position, 0)
+
     def as_dict(self) -> dict[str, int]:
-        return {"position": self.position, "lag": max(self.head - self.position, 0)}
+        return {"position": self.position, "lag": self.lag}
 
 
 class WorkloadService:
@@ -65,18 +69,21 @@ class WorkloadService:
         self._positions = (read_at, position, head)
         return position, head
 
-    def summary(self, actor: Actor, min_position: int | None = None) -> dict[str, Any]:
+    def summary(self, actor: Actor, min_position: int | None = None) -> tuple[Freshness, list[dict[str, Any]]]:
+        """Where the views stand, and each visible pillar's brief workload. The workloads are the
+        kept answers themselves (the same objects until the views move), not copies."""
         fresh = self.freshness(min_position)
         pillars = _visible_pillars(actor)
-        return {**fresh.as_dict(), "pillars": [self._workload(p, fresh.position, brief=True) for p in pillars]}
+        return fresh, [self._workload(p, fresh.position, brief=True) for p in pillars]
 
-    def detail(self, actor: Actor, pillar: str, min_position: int | None = None) -> dict[str, Any]:
+    def detail(self, actor: Actor, pillar: str, min_position: int | None = None) -> tuple[Freshness, dict[str, Any]]:
+        """Where the views stand, and the pillar's detailed workload (the kept answer itself)."""
         if pillar not in vocab.PILLARS:
             raise NotFound("pillar", pillar)
         if pillar not in _visible_pillars(actor):
             raise NotAllowed(f"pillar {pillar} is outside your scope")
         fresh = self.freshness(min_position)
-        return {**fresh.as_dict(), **self._workload(pillar, fresh.position, brief=False)}
+        return fresh, self._workload(pillar, fresh.position, brief=False)
 
     def _workload(self, pillar: str, position: int, *, brief: bool) -> dict[str, Any]:
         today = today_in_jakarta()

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
+from api.workloads import PillarDetail, PillarSummary, WorkloadSummary
 from cases.errors import PilarError
 from projections import service as read_service
 from projections.maintenance import check, rebuild
@@ -48,7 +49,10 @@ def test_workload_counts_open_cases_by_status_kecamatan_worker_and_aid(service, 
     _open(service, joko, _person(service, joko, 5), pillar="tksk")
     position = catch_up()
 
-    answer = client.get("/api/v1/workloads/pkh", headers=auth("sri")).json
+    response = client.get("/api/v1/workloads/pkh", headers=auth("sri"))
+    assert response.mimetype == "application/json"
+    answer = response.json
+    assert set(answer) == set(PillarDetail().fields)
     assert answer["position"] == position and answer["lag"] == 0
     assert answer["open_cases"] == 3
     assert answer["open_by_status"] == {"referred": 1, "assessed": 1, "aided": 1}
@@ -61,6 +65,8 @@ def test_workload_counts_open_cases_by_status_kecamatan_worker_and_aid(service, 
         ("paket sembako", 2, 300_000), ("kursi roda", 2, 1_750_000)}
 
     summary = client.get("/api/v1/workloads", headers=auth("dinsos")).json
+    assert set(summary) == set(WorkloadSummary().fields)
+    assert all(set(p) == set(PillarSummary().fields) for p in summary["pillars"])
     by_pillar = {p["pillar"]: p for p in summary["pillars"]}
     assert set(by_pillar) == {"tagana", "karang_taruna", "pkh", "tksk", "psm", "pendamping_sosial",
                               "pelopor_perdamaian", "fk_lksa"}
