@@ -151,11 +151,12 @@ def open_cases(settings: Settings, count: int, pillar: str = "pkh") -> list[str]
     return [case_id for case_id, _, _ in open_case_shapes(settings, pillar)[:count]]
 
 
-def cases_shaped_like(settings: Settings, shapes: list[tuple[str, int, str]], pillar: str = "pkh") -> list[str]:
+def cases_shaped_like(settings: Settings, shapes: list[tuple[str, int, str]], pillar: str = "pkh",
+                      exclude: list[str] = ()) -> list[str]:
     """For each given case, another open case with as many events and the same status, none of
-    them the given ones: writes at the small and the large store then meet cases of one shape,
-    and only the store's size differs."""
-    taken = {case_id for case_id, _, _ in shapes}
+    them the given ones (nor `exclude`): writes at the small and the large store then meet cases
+    of one shape, and only the store's size differs."""
+    taken = {case_id for case_id, _, _ in shapes} | set(exclude)
     free: dict[tuple[int, str], list[str]] = {}
     for case_id, version, status in open_case_shapes(settings, pillar):
         if case_id not in taken:
@@ -288,6 +289,10 @@ def bench_store(kind: str) -> dict:
     result: dict = {"store": kind, "small": SMALL, "large": LARGE}
     with tempfile.TemporaryDirectory() as tmp:
         settings = fresh_settings(kind, Path(tmp))
+        (Path(tmp) / "twin").mkdir()
+        # The small store's twin (same seed, so cases of the same shapes) stays small while the
+        # first grows: writes to both run in turns at the end, so only the size differs.
+        twin = fresh_settings(kind, Path(tmp) / "twin")
         os.environ.update(PILAR_DATABASE_URL=settings.store.url, PILAR_SECRET_KEY="bench-key",
                           PILAR_INSTANCE_PATH=str(settings.instance_path), PILAR_ACCESS_LOG="")
         try:
@@ -300,6 +305,10 @@ def bench_store(kind: str) -> dict:
             generate(app, SMALL, seed=1)
             app.close()
             catch_up(settings)
+            twin_app = build_application(twin)
+            generate(twin_app, SMALL, seed=1, show_progress=False)
+            twin_app.close()
+            catch_up(twin)
             shapes = open_case_shapes(settings)[:200]
             targets = [case_id for case_id, _, _ in shapes]
             with Gunicorn(settings, workers=2, app="bench.baselines:hello", ready_path="/hello") as server:
@@ -335,7 +344,6 @@ def bench_store(kind: str) -> dict:
             # Cases the writes above have not grown, shaped as those were before, so both sizes
             # start from cases of the same shape.
             fresh_targets = cases_shaped_like(settings, shapes)
-            result["large_targets"] = "shaped like the small store's"
             with Gunicorn(settings, workers=2, app="bench.baselines:thin", ready_path="/thin") as thin, \
                     Gunicorn(settings, workers=2, app="bench.baselines:hello", ready_path="/hello") as hello, \
                     Gunicorn(settings, workers=2, projector=True) as server:
@@ -349,10 +357,17 @@ def bench_store(kind: str) -> dict:
                 compared = alternate({"thin": (thin.url, "-", "thin", fresh_targets),
                                       "write": (server.url, writer, "write", fresh_targets)})
                 result["b_thin_write_large"], result["write_large"] = compared["thin"], compared["write"]
+                with Gunicorn(twin, workers=2, projector=True) as small:
+                    compared = alternate({
+                        "small": (small.url, token(small.url, "bench.pkh", BENCH_PASSWORD), "write",
+                                  cases_shaped_like(twin, shapes)),
+                        "large": (server.url, writer, "write", cases_shaped_like(settings, shapes, exclude=fresh_targets))})
+                result["size_small"], result["size_large"] = compared["small"], compared["large"]
             result["case_load"] = case_load_ratio(settings)
             return result
         finally:
             drop(settings)
+            drop(twin)
 
 
 def targets(r: dict) -> list[tuple[str, str, float, str, bool]]:
@@ -360,7 +375,10 @@ def targets(r: dict) -> list[tuple[str, str, float, str, bool]]:
     write_vs_thin = r["write_small"]["ok_per_s"] / r["b_thin_write"]["ok_per_s"]
     workload_vs_hello = r["workload_large"]["ok_per_s"] / r["a_hello_large"]["ok_per_s"]
     catch_vs_write = r["rebuild"]["events_per_s"] / max(r["write_small"]["ok_per_s"], 1)
-    large_vs_small = r["write_large"]["ok_per_s"] / r["write_small"]["ok_per_s"]
+    # Runs before the twin store compared the sizes one after the other, on cases of one shape.
+    small, large, how = ((r["size_small"], r["size_large"], "two stores, in turns") if "size_small" in r
+                         else (r["write_small"], r["write_large"], "one after the other"))
+    large_vs_small = large["ok_per_s"] / small["ok_per_s"]
     write_vs_thin_large = r["write_large"]["ok_per_s"] / r["b_thin_write_large"]["ok_per_s"]
     rows = [
         ("full write path ÷ thin write (b)",
@@ -378,8 +396,8 @@ def targets(r: dict) -> list[tuple[str, str, float, str, bool]]:
          catch_vs_write >= 3),
         ("projection lag p99 at full write load", f"{r['lag']['p99_s']} s", r["lag"]["p99_s"], "≤ 1 s",
          r["lag"]["p99_s"] <= 1),
-        (f"writes at {r['large']:,} ÷ at {r['small']:,} events stored",
-         f"{r['write_large']['ok_per_s']} / {r['write_small']['ok_per_s']} writes/s", large_vs_small, "0.9 to 1.1",
+        (f"writes at {r['large']:,} ÷ at {r['small']:,} events stored ({how})",
+         f"{large['ok_per_s']} / {small['ok_per_s']} writes/s", large_vs_small, "0.9 to 1.1",
          0.9 < large_vs_small < 1.1),
         ("1,000-event case load ÷ 10-event case", f"{r['case_load']['replacing']['ms']} / "
          f"{r['case_load']['short']['ms']} ms", r["case_load"]["ratio"], "≤ 2", r["case_load"]["ratio"] <= 2),
@@ -404,7 +422,9 @@ def report(results: list[dict]) -> str:
              "threads for Pilar and for the baselines. A write and its baseline (b) take "
              f"{ROUNDS} turns each, alternately, on the same cases (and so do the workload GET and (a)), while the projection process follows the store "
              "(as in production): every write adds a follow-up, so cases grow as the run goes on, and turns "
-             "give both sides the same cases. Each section names its large store; the small store has "
+             "give both sides the same cases. Store size is compared the same way: writes to the large store "
+             f"and to a twin of the small one (the same seed, so cases of the same shapes) take turns, each on "
+             f"untouched cases shaped as the first small-store targets were. Each section names its large store; the small store has "
              f"{SMALL:,} events (the targets are stated for 1,000,000: `BENCH_EVENTS=1000000 make bench`). Baselines, measured in the "
              "same run: (a) a hello-world Flask JSON endpoint; (b) the thinnest endpoint doing a write's store work "
              "(load a case, append one event, save; no validation, auth or extras); (c) eventsourcing's own save "
@@ -423,6 +443,9 @@ def report(results: list[dict]) -> str:
                   f"| (c) eventsourcing raw save, one process | {r['c_raw_save']['per_s']} saves/s |",
                   f"| Pilar write (signed-in follow-up) at {r['small']:,} events | {_rate(r['write_small'])} |",
                   f"| Pilar write at {r['large']:,} events | {_rate(r['write_large'])} |",
+                  *([f"| Pilar write, in turns: a {r['small']:,}-event store | {_rate(r['size_small'])} |",
+                     f"| Pilar write, in turns: the {r['large']:,}-event store | {_rate(r['size_large'])} |"]
+                    if "size_small" in r else []),
                   f"| workload GET at {r['small']:,} events | {r['workload_small']['per_s']} req/s, "
                   f"p99 {r['workload_small']['p99_ms']} ms |",
                   f"| workload GET at {r['large']:,} events | {_rate(r['workload_large'], 'req/s')} |",
@@ -486,7 +509,7 @@ def main() -> None:
     earlier = json.loads(path.read_text()) if path.exists() else []
     replaced = {(r["store"], r["large"]) for r in fresh}
     # Only runs measured the same way (in turns with their baselines, on cases of one shape at both sizes).
-    results = [r for r in earlier if "large_targets" in r and (r["store"], r["large"]) not in replaced] + fresh
+    results = [r for r in earlier if ("size_small" in r or "large_targets" in r) and (r["store"], r["large"]) not in replaced] + fresh
     results.sort(key=lambda r: (r["large"], r["store"]))
     path.write_text(json.dumps(results, indent=2))
     (PROJECT_ROOT / "docs" / "benchmarks.md").write_text(report(results))
