@@ -44,15 +44,16 @@ def generate_parallel(settings, events: int, *, seed: int = 1, processes: int = 
     import multiprocessing
 
     if processes <= 1:
-        _generate_in_process(settings, events, seed, True)
+        generate_into(settings, events, seed, True)
         return
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
-        pool.starmap(_generate_in_process,
+        pool.starmap(generate_into,
                      [(settings, events // processes, seed * 100 + i, i == 0) for i in range(processes)])
 
 
-def _generate_in_process(settings, events: int, seed: int, show_progress: bool) -> None:
+def generate_into(settings, events: int, seed: int, show_progress: bool) -> None:
+    """`generate` in an application of its own, closed afterwards."""
     from cases.settings import build_application
 
     app = build_application(settings)

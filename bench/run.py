@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.generate import BENCH_PASSWORD, ensure_staff, generate, generate_parallel
+from bench.generate import BENCH_PASSWORD, ensure_staff, generate, generate_into, generate_parallel
 from cases.access import SYSTEM
 from cases.errors import RuleBroken
 from cases.settings import PROJECT_ROOT, Settings, build_application, init_store
@@ -166,7 +166,8 @@ def cases_shaped_like(settings: Settings, shapes: list[tuple[str, int, str]], pi
         # The nearest version of the same status when no case has exactly as many events.
         candidates = sorted((k for k, ids in free.items() if k[1] == status and ids), key=lambda k: abs(k[0] - version))
         if not candidates:
-            raise RuntimeError(f"no open {pillar} case left shaped like version {version}, {status}")
+            raise RuntimeError(f"no open {pillar} case left shaped like version {version}, {status}: "
+                               "the store is too small for the targets asked of it (raise BENCH_EVENTS)")
         chosen.append(free[candidates[0]].pop())
     return chosen
 
@@ -305,9 +306,7 @@ def bench_store(kind: str) -> dict:
             generate(app, SMALL, seed=1)
             app.close()
             catch_up(settings)
-            twin_app = build_application(twin)
-            generate(twin_app, SMALL, seed=1, show_progress=False)
-            twin_app.close()
+            generate_into(twin, SMALL, seed=1, show_progress=False)
             catch_up(twin)
             shapes = open_case_shapes(settings)[:200]
             targets = [case_id for case_id, _, _ in shapes]
