@@ -49,8 +49,10 @@ class Sealer:
         row = self.conn.one("SELECT position, chain_hash FROM audit_seals ORDER BY position DESC LIMIT 1")
         return (int(row[0]), row[1]) if row else (0, "")
 
-    def seal_within_transaction(self, notifications: Sequence[Notification]) -> int:
-        position, chain = self.last()
+    def prepare(self, notifications: Sequence[Notification], last: tuple[int, str]) -> list[tuple]:
+        """The seal rows of the notifications after `last` (the newest seal's position and
+        chain hash), reading the previous hashes they need but writing nothing."""
+        position, chain = last
         previous: dict[str, str] = {}
         rows = []
         for n in notifications:
@@ -65,11 +67,13 @@ class Sealer:
             chain = chain_hash(self.key, chain, n.id, hashed)
             previous[stream] = hashed
             rows.append((n.id, stream, n.originator_version, hashed, chain))
-            position = n.id
+        return rows
+
+    def write(self, rows: Sequence[tuple]) -> None:
+        """Insert prepared seal rows, inside the caller's transaction."""
         self.conn.executemany(
             "INSERT INTO audit_seals (position, stream_id, version, event_hash, chain_hash) VALUES (?, ?, ?, ?, ?)",
             rows)
-        return position
 
 
 # Reading the event hashes needs no key: only sealing and verifying do.

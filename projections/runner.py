@@ -9,10 +9,13 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import psycopg
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import OperationalError as StoreOperationalError
+from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
 from audit.seals import Sealer
@@ -21,7 +24,7 @@ from cases.beneficiary import Beneficiary
 from cases.settings import Settings, build_application
 from projections.db import Connection, ViewDB
 from projections.leader import Leadership
-from projections.workload import WorkloadProjector
+from projections.workload import Batch, WorkloadProjector
 
 log = logging.getLogger("pilar.projection")
 
@@ -82,8 +85,9 @@ class ProjectionProcess:
             waiter = _Waiter(self.settings, app, self.poll_interval, self.gather)
             try:
                 while not self.stop.is_set():
-                    if not follower.step():
-                        waiter.wait(self.stop)
+                    carried = follower.step()
+                    if carried < self.batch_size:
+                        waiter.wait(self.stop, busy=carried > 0)
             finally:
                 waiter.close()
         finally:
@@ -106,31 +110,55 @@ class Follower:
         # The views may have been rebuilt from zero; the seals never are.
         self.position = min(self.projector.position(), self.sealer.last()[0])
 
-    def step(self) -> bool:
+    def step(self) -> int:
+        """How many events this step carried (0: none were new)."""
         notifications = self.app.recorder.select_notifications(
             start=self.position, limit=self.batch_size, inclusive_of_start=False)
         if not notifications:
-            return False
+            return 0
+        # The work is prepared before the write transaction: on SQLite that transaction holds
+        # the one write lock every writer of events waits for.
+        plan = self._prepare(notifications)
         with self.conn.transaction():
-            views_at = self.projector.position()
-            unseen = [n for n in notifications if n.id > views_at]
-            if unseen:
-                self.projector.process_within_transaction(unseen)
-            self.sealer.seal_within_transaction(notifications)
+            if plan.heads != self._heads():
+                # Only the leader writes the views and seals, so this is a safeguard: prepare
+                # again on what is stored now, under the lock.
+                plan = self._prepare(notifications)
+            if plan.batch is not None:
+                self.projector.write(plan.batch)
+            self.sealer.write(plan.seals)
             for n in notifications:
                 if n.topic == ERASURE_TOPIC:
                     self.conn.execute("DELETE FROM personal_keys WHERE beneficiary_id = ?", (str(n.originator_id),))
         self.position = notifications[-1].id
-        return True
+        return len(notifications)
+
+    def _heads(self) -> tuple[int, tuple[int, str]]:
+        return self.projector.position(), self.sealer.last()
+
+    def _prepare(self, notifications: Sequence[Notification]) -> "_Plan":
+        heads = self._heads()
+        unseen = [n for n in notifications if n.id > heads[0]]
+        return _Plan(heads, self.projector.prepare(unseen) if unseen else None,
+                     self.sealer.prepare(notifications, heads[1]))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    heads: tuple[int, tuple[int, str]]
+    batch: Batch | None
+    seals: list[tuple]
 
 
 class _Waiter:
     """Sleeps until new events may exist: a PostgreSQL notification or the poll interval.
 
-    Every write notifies. Stepping once per notification would cost a transaction per event,
-    which under a steady write load takes a third of a core from the writers; after a
-    notification it gathers for a moment (`gather` seconds, well inside the lag target) so
-    one step carries every event written meanwhile."""
+    Under a steady write load, stepping as soon as anything is new costs a transaction per
+    event or two. On PostgreSQL that took a third of a core from the writers; on SQLite each
+    step also holds the one write lock the writers need, and they wait for it in growing
+    sleeps. So after a notification, or after a step that found new events (more are on
+    their way), it gathers for a moment (`gather` seconds, well inside the lag target) so
+    that one step carries every event written meanwhile."""
 
     def __init__(self, settings: Settings, app: PilarApplication, poll_interval: float, gather: float):
         self.poll_interval = poll_interval
@@ -140,12 +168,20 @@ class _Waiter:
             self.listener = ViewDB(settings.store).connect()
             self.listener.execute(f'LISTEN "{app.recorder.channel_name}"')
 
-    def wait(self, stop: threading.Event) -> None:
+    def wait(self, stop: threading.Event, busy: bool = False) -> None:
+        if busy:
+            if not stop.wait(self.gather):
+                self._drain()
+            return
         if self.listener is None:
             stop.wait(self.poll_interval)
             return
         notified = any(True for _ in self.listener.raw.notifies(timeout=self.poll_interval, stop_after=1))
         if notified and self.gather > 0 and not stop.wait(self.gather):
+            self._drain()
+
+    def _drain(self) -> None:
+        if self.listener is not None:
             for _ in self.listener.raw.notifies(timeout=0):
                 pass  # already covered by the step that follows
 

@@ -62,7 +62,12 @@ class WorkloadProjector:
 
     def process_within_transaction(self, notifications: Sequence[Notification]) -> int:
         """For callers that hold a longer transaction of their own (a rebuild)."""
-        batch = _Batch(self.conn, self.prefix)
+        return self.write(self.prepare(notifications))
+
+    def prepare(self, notifications: Sequence[Notification]) -> "Batch":
+        """Decode a batch and work out its changes, reading the rows they touch but writing
+        nothing: the projection process does this before it takes SQLite's one write lock."""
+        batch = Batch(self.conn, self.prefix, notifications[-1].id)
         for notification in notifications:
             if notification.topic.startswith(CASE_TOPIC_PREFIX):
                 event = self.mapper.to_domain_event(notification)
@@ -70,22 +75,26 @@ class WorkloadProjector:
                     continue
                 batch.apply(event, notification.id)
                 self.included += 1
-        last = notifications[-1].id
+        return batch
+
+    def write(self, batch: "Batch") -> int:
+        """Write a prepared batch and its last position, inside the caller's transaction."""
         batch.flush()
         self.conn.execute(
             f"INSERT INTO {self.prefix}_tracking (name, position, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
-            (TRACKING_NAME, last, utc_text(datetime.now(timezone.utc))),
+            (TRACKING_NAME, batch.last, utc_text(datetime.now(timezone.utc))),
         )
-        return last
+        return batch.last
 
 
-class _Batch:
+class Batch:
     """The changes of one batch, gathered in memory and written at once."""
 
-    def __init__(self, conn: Connection, prefix: str):
+    def __init__(self, conn: Connection, prefix: str, last: int):
         self.conn = conn
         self.p = prefix
+        self.last = last
         self.rows: dict[str, dict[str, Any] | None] = {}
         self.follow_ups: dict[tuple[str, str], dict[str, Any]] = {}
         self.pillar_moves: list[tuple[str, str]] = []

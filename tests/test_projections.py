@@ -311,3 +311,72 @@ def test_a_follow_up_entered_late_is_overdue_at_once(service, staff, catch_up, c
     assert client.get("/api/v1/workloads/pkh", headers=auth("sri")).json["overdue_follow_ups"] == 1
     assert [c["id"] for c in client.get("/api/v1/cases?overdue=true", headers=auth("sri")).json["items"]] == [
         str(case_id)]
+
+
+def test_a_step_whose_views_moved_while_it_prepared_prepares_again_under_the_lock(service, staff, settings):
+    """A step works its batch out before it takes the write lock. Were anything else to move the
+    views or seals meanwhile, writing that work would count the batch twice and break the seal
+    chain; the step sees the moved heads and prepares again on what is stored."""
+    from audit.seals import verify
+    from projections.db import ViewDB
+    from projections.runner import Follower
+
+    wati = staff["wati"]
+    for n in range(3):
+        case_id = _open(service, wati, _person(service, wati, n))
+        _assess(service, wati, case_id)
+        _aid(service, wati, case_id)
+    first, other = ViewDB(settings.store).connect(), ViewDB(settings.store).connect()
+    try:
+        stepper = Follower(service, first, settings.audit_key(), 100)
+        interloper = Follower(service, other, settings.audit_key(), 100)
+        prepare = stepper.sealer.prepare
+        moves = []
+
+        def prepare_while_the_interloper_steps(*args):
+            rows = prepare(*args)
+            if not moves:
+                moves.append(interloper.step())
+            return rows
+
+        stepper.sealer.prepare = prepare_while_the_interloper_steps
+        assert stepper.step() == service.recorder.max_notification_id()
+        assert moves == [service.recorder.max_notification_id()]
+        assert check(settings) == (service.recorder.max_notification_id(), [])
+        assert verify(service.recorder, first, settings.audit_key()).ok
+        assert first.one("SELECT COUNT(*) FROM audit_seals")[0] == service.recorder.max_notification_id()
+    finally:
+        first.close()
+        other.close()
+
+
+def test_under_a_steady_write_load_the_projection_process_gathers_between_steps(settings, service, monkeypatch):
+    """A step that found new events is followed by a short gather, not by the next step at once
+    (a transaction per event or two, each holding SQLite's write lock), nor by the idle poll."""
+    import threading
+
+    from projections import runner
+
+    waits = []
+    monkeypatch.setattr(runner._Waiter, "wait", lambda self, stop, busy=False: (waits.append(busy), stop.set()))
+    carried = iter([7])
+    monkeypatch.setattr(runner.Follower, "step", lambda self: next(carried, 0))
+    init_views_and_run = runner.ProjectionProcess(settings, batch_size=10, poll_interval=30, gather=0.05,
+                                                  stop=threading.Event())
+    init_views_and_run.run()
+    assert waits == [True]
+
+
+def test_the_waiter_after_a_busy_step_sleeps_the_gather_not_the_poll_interval(settings, service):
+    import threading
+    import time
+
+    from projections.runner import _Waiter
+
+    waiter = _Waiter(settings, service, poll_interval=30, gather=0.05)
+    try:
+        started = time.monotonic()
+        waiter.wait(threading.Event(), busy=True)
+        assert time.monotonic() - started < 10
+    finally:
+        waiter.close()
