@@ -41,7 +41,7 @@ class StoreConfig:
         if self.kind == "sqlite":
             path = self.sqlite_path
             path.parent.mkdir(parents=True, exist_ok=True)
-            env.update(PERSISTENCE_MODULE="eventsourcing.sqlite", SQLITE_DBNAME=str(path), SQLITE_LOCK_TIMEOUT="30")
+            env.update(PERSISTENCE_MODULE="cases.sqlite_store:PilarSQLiteFactory", SQLITE_DBNAME=str(path), SQLITE_LOCK_TIMEOUT="30")
             return env
         parts = urlsplit(self.url)
         dbname = parts.path.lstrip("/")

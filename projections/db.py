@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 
+from cases.sqlite_store import STORE_CHECKPOINT_PAGES, checkpoint_pragma
 from cases.store import StoreConfig
 
 
@@ -17,10 +18,12 @@ class ViewDB:
         self.store = store
         self.kind = store.kind
 
-    def connect(self) -> "Connection":
+    def connect(self, *, checkpoint_pages: int = STORE_CHECKPOINT_PAGES) -> "Connection":
+        """`checkpoint_pages`: see cases.sqlite_store; only the projection process asks for fewer."""
         if self.kind == "sqlite":
             raw = sqlite3.connect(self.store.sqlite_path, timeout=30, isolation_level=None, check_same_thread=False)
             raw.execute("PRAGMA journal_mode=WAL")
+            raw.execute(checkpoint_pragma(checkpoint_pages))
             return Connection(raw, "sqlite")
         return Connection(psycopg.connect(self.conninfo(), **self.connect_kwargs()), "postgres")
 

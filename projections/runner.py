@@ -22,6 +22,7 @@ from audit.seals import Sealer
 from cases.application import PilarApplication
 from cases.beneficiary import Beneficiary
 from cases.settings import Settings, build_application
+from cases.sqlite_store import PROJECTION_CHECKPOINT_PAGES
 from projections.db import Connection, ViewDB
 from projections.leader import Leadership
 from projections.workload import Batch, WorkloadProjector
@@ -70,7 +71,7 @@ class ProjectionProcess:
             self.state = "stopped"
 
     def _lead_and_follow(self, app: PilarApplication) -> None:
-        conn = ViewDB(self.settings.store).connect()
+        conn = ViewDB(self.settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES)
         leadership = Leadership(self.settings.store, conn)
         try:
             while not leadership.try_acquire():
