@@ -110,7 +110,8 @@ def demo(seed: int, people: int) -> None:
 @click.option("--batch-size", default=2000, show_default=True)
 @click.option("--poll-interval", default=0.5, show_default=True, help="Seconds between polls when idle.")
 @click.option("--gather", default=0.05, show_default=True,
-              help="Seconds to gather further events after a PostgreSQL notification before a step.")
+              help="Seconds to gather further events before a step, after a PostgreSQL notification "
+                   "or a step that found new events.")
 @click.option("--exit-with-parent", is_flag=True, help="Stop when the process that started this one dies.")
 def project(batch_size: int, poll_interval: float, gather: float, exit_with_parent: bool) -> None:
     """Keep the workload views current (one active process per database; others wait)."""
