@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test setup postgres clean demo bench reliability
+.PHONY: run test setup postgres clean demo bench reliability projection-cost
 
 $(BIN)/pilar: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ clean:
 bench: $(BIN)/pilar postgres
 	$(BIN)/pip install -q -e ".[test,bench]"
 	$(BIN)/python -m bench.run
+
+# What projecting one event costs at a small and a large store, and how long it holds the
+# write transaction: the profile behind the store-size target (docs/performance.md).
+projection-cost: $(BIN)/pilar postgres
+	$(BIN)/python -m bench.projection_cost
 
 # The full reliability suite (racing writers, faults under load, hostile input) on SQLite and
 # PostgreSQL; writes its figures to docs/reliability.md. `make test` runs it in a short form.

@@ -1,0 +1,97 @@
+"""`make projection-cost`: what projecting one event costs at a small and at a large store, and
+how much of it holds the write transaction (on SQLite, the one lock every event writer waits
+for). The profile behind the store-size target in docs/performance.md, made repeatable.
+
+Both stores are generated from the same seed (BENCH_SMALL_EVENTS, default 10,000; BENCH_EVENTS,
+default 100,000; BENCH_STORES, default sqlite), and projected. Then the same follow-ups are
+written to both, one process, through the application service, on cases of the same shapes;
+and the projection process's own step (with its checkpoint setting) projects them, in
+batches of 100. Printed per store: µs per event in all and inside the transaction, and read
+and write system calls per event (from /proc/self/io: SQLite's file I/O; on PostgreSQL the
+server does the I/O, and they stay near 0)."""
+
+import contextlib
+import os
+import random
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+from bench.generate import generate_into, generate_parallel
+from bench.run import GENERATORS, LARGE, SMALL, cases_shaped_like, catch_up, drop, fresh_settings, open_case_shapes
+from cases.access import Actor
+from cases.settings import build_application
+from cases.sqlite_store import PROJECTION_CHECKPOINT_PAGES
+from projections import db
+from projections.runner import Follower
+
+WRITES = int(os.environ.get("BENCH_PROJECTION_WRITES", "3000"))
+BATCH = 100
+
+
+def _io() -> dict[str, int]:
+    return {k: int(v) for k, v in (line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())}
+
+
+class _Timed(db.Connection):
+    """A view connection that adds up the time spent inside its write transactions."""
+
+    held = 0.0
+
+    @contextlib.contextmanager
+    def transaction(self):
+        started = time.perf_counter()
+        with super().transaction() as inside:
+            yield inside
+        self.held += time.perf_counter() - started
+
+
+def measure(settings, targets: list[str]) -> dict:
+    app = build_application(settings)
+    opened = db.ViewDB(settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES)
+    conn = _Timed(opened.raw, opened.kind)
+    worker, rng, due = Actor("bench.pkh", "worker", "pkh"), random.Random(5), date.today() + timedelta(days=30)
+    try:
+        for _ in range(WRITES):
+            app.schedule_follow_up(worker, uuid.UUID(rng.choice(targets)), due_on=due, purpose="bench")
+        follower = Follower(app, conn, settings.audit_key(), BATCH)
+        start, before, started = follower.position, _io(), time.perf_counter()
+        while follower.step():
+            pass
+        seconds, after, events = time.perf_counter() - started, _io(), follower.position - start
+    finally:
+        conn.close()
+        app.close()
+    return {"events": events, "us_per_event": round(seconds / events * 1e6),
+            "us_held_per_event": round(conn.held / events * 1e6),
+            "reads_per_event": round((after["syscr"] - before["syscr"]) / events, 1),
+            "writes_per_event": round((after["syscw"] - before["syscw"]) / events, 1)}
+
+
+def main() -> None:
+    for kind in os.environ.get("BENCH_STORES", "sqlite").split(","):
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in ("small", "large"):
+                (Path(tmp) / name).mkdir()
+            small, large = (fresh_settings(kind, Path(tmp) / name) for name in ("small", "large"))
+            try:
+                for settings in (small, large):
+                    generate_into(settings, SMALL, 1, False)
+                print(f"[{kind}] generating up to {LARGE} events", flush=True)
+                generate_parallel(large, LARGE - SMALL, seed=2, processes=GENERATORS)
+                for settings in (small, large):
+                    catch_up(settings)
+                shapes = open_case_shapes(small)[:200]
+                for name, settings, targets in (("small", small, [c for c, _, _ in shapes]),
+                                                ("large", large, cases_shaped_like(large, shapes))):
+                    size = SMALL if name == "small" else LARGE
+                    print(f"[{kind}] {size:,} events stored: {measure(settings, targets)}", flush=True)
+            finally:
+                drop(small)
+                drop(large)
+
+
+if __name__ == "__main__":
+    main()
