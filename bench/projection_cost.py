@@ -73,8 +73,6 @@ def measure(settings, targets: list[str]) -> dict:
 def main() -> None:
     for kind in os.environ.get("BENCH_STORES", "sqlite").split(","):
         with tempfile.TemporaryDirectory() as tmp:
-            for name in ("small", "large"):
-                (Path(tmp) / name).mkdir()
             small, large = (fresh_settings(kind, Path(tmp) / name) for name in ("small", "large"))
             try:
                 for settings in (small, large):
@@ -84,9 +82,8 @@ def main() -> None:
                 for settings in (small, large):
                     catch_up(settings)
                 shapes = open_case_shapes(small)[:200]
-                for name, settings, targets in (("small", small, [c for c, _, _ in shapes]),
-                                                ("large", large, cases_shaped_like(large, shapes))):
-                    size = SMALL if name == "small" else LARGE
+                for size, settings, targets in ((SMALL, small, [c for c, _, _ in shapes]),
+                                                (LARGE, large, cases_shaped_like(large, shapes))):
                     print(f"[{kind}] {size:,} events stored: {measure(settings, targets)}", flush=True)
             finally:
                 drop(small)

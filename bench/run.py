@@ -49,6 +49,7 @@ PILLARS = ["pkh", "tksk", "psm", "pendamping_sosial"]
 
 
 def fresh_settings(kind: str, workdir: Path) -> Settings:
+    workdir.mkdir(parents=True, exist_ok=True)
     if kind == "sqlite":
         url = f"sqlite:///{workdir / 'bench.db'}"
     else:
@@ -293,7 +294,6 @@ def bench_store(kind: str) -> dict:
     result: dict = {"store": kind, "small": SMALL, "large": LARGE}
     with tempfile.TemporaryDirectory() as tmp:
         settings = fresh_settings(kind, Path(tmp))
-        (Path(tmp) / "twin").mkdir()
         # The small store's twin (same seed, so cases of the same shapes) stays small while the
         # first grows: writes to both run in turns at the end, so only the size differs.
         twin = fresh_settings(kind, Path(tmp) / "twin")

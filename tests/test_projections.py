@@ -361,9 +361,8 @@ def test_under_a_steady_write_load_the_projection_process_gathers_between_steps(
     monkeypatch.setattr(runner._Waiter, "wait", lambda self, stop, busy=False: (waits.append(busy), stop.set()))
     carried = iter([7])
     monkeypatch.setattr(runner.Follower, "step", lambda self: next(carried, 0))
-    init_views_and_run = runner.ProjectionProcess(settings, batch_size=10, poll_interval=30, gather=0.05,
-                                                  stop=threading.Event())
-    init_views_and_run.run()
+    process = runner.ProjectionProcess(settings, batch_size=10, poll_interval=30, gather=0.05, stop=threading.Event())
+    process.run()
     assert waits == [True]
 
 

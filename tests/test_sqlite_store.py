@@ -11,9 +11,9 @@ from projections.db import ViewDB
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
-def _checkpoint_pages(cursor_or_conn) -> int:
-    cursor_or_conn.execute("PRAGMA wal_autocheckpoint")
-    return cursor_or_conn.fetchone()[0]
+def _checkpoint_pages(cursor) -> int:
+    cursor.execute("PRAGMA wal_autocheckpoint")
+    return cursor.fetchone()[0]
 
 
 def test_request_connections_leave_checkpoints_to_the_projection_process(service, settings):
