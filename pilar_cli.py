@@ -5,11 +5,12 @@ import sys
 
 import click
 
-from cases.access import SYSTEM
-from cases.errors import PilarError
+from bootstrap import Services, bootstrap, init_store
 from cases import vocab
-from cases.settings import Settings, build_application, init_store
-from projections.maintenance import LeaderBusy, check, init_views, rebuild
+from cases.access import SYSTEM, Actor
+from cases.errors import PilarError
+from projections.maintenance import LeaderBusy, check, rebuild
+from settings import Settings
 
 
 @click.group()
@@ -27,7 +28,6 @@ def db_init() -> None:
     """Create every table (once, before starting any server or worker)."""
     settings = Settings.from_env()
     init_store(settings)
-    init_views(settings)
     click.echo(f"store ready: {settings.store.kind} ({_safe_url(settings.store.url)})")
 
 
@@ -43,11 +43,7 @@ def users() -> None:
 def users_add(name: str, role: str, pillar: str | None) -> None:
     """Add a user; the password is read from standard input."""
     password = sys.stdin.readline().rstrip("\r\n")
-    app = build_application(Settings.from_env())
-    try:
-        app.add_user(SYSTEM, name, role, pillar, password)
-    except PilarError as e:
-        raise click.ClickException(str(e)) from None
+    _run(lambda services: services.cases.add_user(SYSTEM, name, role, pillar, password))
     click.echo(f"added {role} {name}" + (f" ({pillar})" if pillar else " (all pillars)"))
 
 
@@ -56,11 +52,7 @@ def users_add(name: str, role: str, pillar: str | None) -> None:
 def users_passwd(name: str) -> None:
     """Set a user's password (read from standard input); their old tokens stop working."""
     password = sys.stdin.readline().rstrip("\r\n")
-    app = build_application(Settings.from_env())
-    try:
-        app.change_password(SYSTEM, name, password)
-    except PilarError as e:
-        raise click.ClickException(str(e)) from None
+    _run(lambda services: services.cases.change_password(SYSTEM, name, password))
     click.echo(f"password of {name} changed")
 
 
@@ -68,22 +60,23 @@ def users_passwd(name: str) -> None:
 @click.argument("name")
 def users_deactivate(name: str) -> None:
     """Deactivate a user: they can no longer sign in, and their tokens stop working."""
-    app = build_application(Settings.from_env())
-    try:
-        app.deactivate_user(SYSTEM, name)
-    except PilarError as e:
-        raise click.ClickException(str(e)) from None
+    _run(lambda services: services.cases.deactivate_user(SYSTEM, name))
     click.echo(f"deactivated {name}")
 
 
 @users.command("ensure-admin")
 def users_ensure_admin() -> None:
     """On an empty store, create `admin` and print its password once."""
-    app = build_application(Settings.from_env())
-    if app.has_users():
-        return
     password = secrets.token_urlsafe(12)
-    app.add_user(SYSTEM, "admin", "admin", None, password)
+
+    def ensure(services: Services) -> bool:
+        if services.cases.has_users():
+            return False
+        services.cases.add_user(SYSTEM, "admin", "admin", None, password)
+        return True
+
+    if not _run(ensure):
+        return
     click.echo("=" * 64)
     click.echo(f"  Created user 'admin' with one-time password:  {password}")
     click.echo("  It is not stored anywhere in clear: note it now.")
@@ -95,13 +88,9 @@ def users_ensure_admin() -> None:
 @click.option("--people", default=40, show_default=True, help="How many beneficiaries to register.")
 def demo(seed: int, people: int) -> None:
     """Load a small demo regency: a user per role and pillar, a few dozen cases."""
-    from cases.demo import load_demo
+    from demo import load_demo
 
-    app = build_application(Settings.from_env())
-    try:
-        summary = load_demo(app, seed=seed, people=people)
-    except PilarError as e:
-        raise click.ClickException(str(e)) from None
+    summary = _run(lambda services: load_demo(services.cases, seed=seed, people=people))
     for line in summary:
         click.echo(line)
 
@@ -160,28 +149,33 @@ def audit() -> None:
     """Auditors: verify the history, export it, see the views as they were."""
 
 
-def _cli_auditor():
+def _cli_auditor() -> Actor:
     import getpass
 
-    from cases.access import Actor
-
     return Actor(f"cli:{getpass.getuser()}", "auditor", None)
+
+
+def _run(command):
+    """Run one command on freshly built services; a domain error is a clean CLI error."""
+    services = bootstrap()
+    try:
+        return command(services)
+    except PilarError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        services.close()
 
 
 @audit.command("verify")
 def audit_verify() -> None:
     """Check every stored event against its seal; exit 1 and name the first broken link."""
     from audit.seals import verify
-    from projections.db import ViewDB
 
-    settings = Settings.from_env()
-    app = build_application(settings)
-    conn = ViewDB(settings.store).connect()
-    try:
-        result = verify(app.recorder, conn, settings.audit_key())
-    finally:
-        conn.close()
-        app.close()
+    def run(services: Services):
+        with services.readers.connection() as conn:
+            return verify(services.cases.recorder, conn, services.settings.audit_key())
+
+    result = _run(run)
     click.echo(f"checked {result.checked} events; sealed up to position {result.sealed_up_to}; "
                f"{result.unsealed} not yet sealed")
     if not result.ok:
@@ -200,18 +194,17 @@ def audit_verify() -> None:
 def audit_export(fmt: str, start: str | None, end: str | None, output) -> None:
     """Stream events in position order without loading them all into memory."""
     from audit.export import entries, write
-    from projections.db import ViewDB
 
-    settings = Settings.from_env()
-    app = build_application(settings)
-    conn = ViewDB(settings.store).connect()
-    try:
-        bounds = {**_bound("from", start), **_bound("to", end)}
-        count = write(entries(app, conn, **bounds), output, fmt)
-        app.access_log.record(_cli_auditor(), "export", detail=f"format={fmt} from={start} to={end} events={count}")
-    finally:
-        conn.close()
-        app.close()
+    bounds = {**_bound("from", start), **_bound("to", end)}
+
+    def run(services: Services) -> int:
+        with services.readers.connection() as conn:
+            count = write(entries(services.cases, conn, **bounds), output, fmt)
+        services.cases.access_log.record(_cli_auditor(), "export",
+                                         detail=f"format={fmt} from={start} to={end} events={count}")
+        return count
+
+    count = _run(run)
     click.echo(f"exported {count} events", err=True)
 
 
@@ -237,17 +230,11 @@ def audit_views(as_of: str) -> None:
     """Print every pillar's workload view as it was at an instant (the live views are not touched)."""
     import json
 
-    settings = Settings.from_env()
-    app = build_application(settings)
-    try:
-        moment = _bound("to", as_of).get("until")
-        if moment is None:
-            raise click.BadParameter("an ISO 8601 instant", param_hint="--as-of")
-        from audit.as_of import views_as_of
-
-        click.echo(json.dumps(views_as_of(app, moment), indent=2, ensure_ascii=False))
-    finally:
-        app.close()
+    moment = _bound("to", as_of).get("until")
+    if moment is None:
+        raise click.BadParameter("an ISO 8601 instant", param_hint="--as-of")
+    views = _run(lambda services: services.views.as_of(_cli_auditor(), moment))
+    click.echo(json.dumps(views, indent=2, ensure_ascii=False))
 
 
 def _safe_url(url: str) -> str:

@@ -1,23 +1,16 @@
 """Auditors: the global event feed, integrity verification, the access log, past views."""
 
-from flask import current_app
 from flask.views import MethodView
-from api.blueprint import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.auth import current_actor
+from api.blueprint import Blueprint, current_actor, services
 from api.documented import errors
 from api.schemas import PageInfo
-from audit.service import AuditService
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="Auditors: feed, verification, access log")
 
 AUDIT_ERRORS = {401: "No valid bearer token", 403: "Only auditors read this", 404: "No such case or beneficiary",
                 422: "Invalid query parameters"}
-
-
-def auditing() -> AuditService:
-    return current_app.extensions["pilar_audit"]
 
 
 class Entry(Schema):
@@ -112,7 +105,7 @@ class Events(MethodView):
     @errors(blp, AUDIT_ERRORS, 401, 403, 422)
     def get(self, query):
         """The global event feed in position order; page with `after` = the previous `next_after`"""
-        return auditing().feed(current_actor(), query["after"], query["limit"])
+        return services().audit.feed(current_actor(), query["after"], query["limit"])
 
 
 @blp.route("/audit/verify")
@@ -121,7 +114,7 @@ class Verify(MethodView):
     @errors(blp, AUDIT_ERRORS, 401, 403)
     def get(self):
         """Check every stored event against its seal; `ok` is false and `first_break` names the first broken link"""
-        return auditing().verify(current_actor())
+        return services().audit.verify(current_actor())
 
 
 @blp.route("/audit/access-log")
@@ -131,7 +124,7 @@ class AccessLogView(MethodView):
     @errors(blp, AUDIT_ERRORS, 401, 403, 422)
     def get(self, query):
         """Who read whose personal data, newest first"""
-        return auditing().access(current_actor(), username=query.get("user"), case_id=query.get("case_id"),
+        return services().audit.access(current_actor(), username=query.get("user"), case_id=query.get("case_id"),
                                  beneficiary_id=query.get("beneficiary_id"), page=query["page"],
                                  per_page=query["per_page"])
 
@@ -143,4 +136,4 @@ class ViewsAt(MethodView):
     @errors(blp, AUDIT_ERRORS, 401, 403, 422)
     def get(self, query):
         """Every pillar's workload view as it was at `as_of`, replayed without touching the live views"""
-        return auditing().views_at(current_actor(), query["as_of"])
+        return services().views.as_of(current_actor(), query["as_of"])

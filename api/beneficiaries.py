@@ -3,9 +3,8 @@
 from uuid import UUID
 
 from flask.views import MethodView
-from api.blueprint import Blueprint
 
-from api.auth import current_actor
+from api.blueprint import Blueprint, current_actor, services
 from api.documented import errors
 from api.schemas import (
     BeneficiaryCorrectionIn,
@@ -17,9 +16,9 @@ from api.schemas import (
     ReasonIn,
     WriteAnswer,
 )
-from api.audit import AUDIT_ERRORS, History, HistoryQuery, auditing
-from api.views import beneficiary_view
-from api.writes import WRITE_ERRORS, actor_and_options, answered, service
+from api.audit import AUDIT_ERRORS, History, HistoryQuery
+from api.writes import WRITE_ERRORS, actor_and_options, answered
+from cases.presenters import beneficiary_view
 
 blp = Blueprint("beneficiaries", __name__, url_prefix="/api/v1/beneficiaries",
                 description="People served by the pillars; personal data under UU PDP")
@@ -35,7 +34,7 @@ class Beneficiaries(MethodView):
     @errors(blp, ERRORS, 401, 403, 422)
     def get(self, query):
         """Look a person up by NIK (zero or one match), with all their cases across pillars"""
-        app = service()
+        app = services().cases
         person = app.find_beneficiary_by_nik(current_actor(), query["nik"])
         if person is None:
             return {"items": []}
@@ -47,7 +46,7 @@ class Beneficiaries(MethodView):
     def post(self, details):
         """Register a beneficiary; the same NIK twice is refused with the existing id"""
         actor, options = actor_and_options()
-        return answered(service().register_beneficiary(actor, **details, options=options))
+        return answered(services().cases.register_beneficiary(actor, **details, options=options))
 
 
 @blp.route("/<uuid:beneficiary_id>")
@@ -56,7 +55,7 @@ class BeneficiaryById(MethodView):
     @errors(blp, ERRORS, 401, 403, 404)
     def get(self, beneficiary_id: UUID):
         """A person with all their cases across pillars"""
-        app = service()
+        app = services().cases
         person = app.get_beneficiary(current_actor(), beneficiary_id)
         return beneficiary_view(person, app.beneficiary_cases(current_actor(), person))
 
@@ -68,7 +67,7 @@ class BeneficiaryHistory(MethodView):
     @errors(blp, AUDIT_ERRORS, 401, 403, 404, 422)
     def get(self, query, beneficiary_id: UUID):
         """Every event of the person's stream in version order, with who, when and its chained hash"""
-        return auditing().beneficiary_history(current_actor(), beneficiary_id, query["after_version"],
+        return services().audit.beneficiary_history(current_actor(), beneficiary_id, query["after_version"],
                                               query["limit"])
 
 
@@ -80,7 +79,7 @@ class Corrections(MethodView):
     def post(self, body, beneficiary_id: UUID):
         """Correct registered details (a new NIK must still be unique)"""
         actor, options = actor_and_options()
-        return answered(service().correct_beneficiary(
+        return answered(services().cases.correct_beneficiary(
             actor, beneficiary_id, changes=body["changes"], reason=body["reason"], options=options))
 
 
@@ -92,7 +91,7 @@ class Consent(MethodView):
     def post(self, body, beneficiary_id: UUID):
         """Record the person's consent to processing of their (specific) personal data"""
         actor, options = actor_and_options()
-        return answered(service().record_consent(actor, beneficiary_id, **body, options=options))
+        return answered(services().cases.record_consent(actor, beneficiary_id, **body, options=options))
 
 
 @blp.route("/<uuid:beneficiary_id>/consent/withdrawal")
@@ -103,7 +102,7 @@ class ConsentWithdrawal(MethodView):
     def post(self, body, beneficiary_id: UUID):
         """Record that the person withdrew consent"""
         actor, options = actor_and_options()
-        return answered(service().withdraw_consent(actor, beneficiary_id, reason=body["reason"], options=options))
+        return answered(services().cases.withdraw_consent(actor, beneficiary_id, reason=body["reason"], options=options))
 
 
 @blp.route("/<uuid:beneficiary_id>/erasure")
@@ -114,4 +113,4 @@ class Erasure(MethodView):
     def post(self, body, beneficiary_id: UUID):
         """Erase the person's personal data on request or withdrawal of consent (supervisors)"""
         actor, options = actor_and_options()
-        return answered(service().erase_personal_data(actor, beneficiary_id, reason=body["reason"], options=options))
+        return answered(services().cases.erase_personal_data(actor, beneficiary_id, reason=body["reason"], options=options))

@@ -1,10 +1,44 @@
-"""flask-smorest's Blueprint, parsing each request with one schema instance per view."""
+"""The API's blueprints: flask-smorest's Blueprint with bearer authentication and JSON errors
+scoped to it, so that pages beside the API (cookie sessions, HTML errors) are not affected."""
+
+from typing import TYPE_CHECKING
 
 import flask_smorest
+from flask import current_app, g, request
+
+from api.errors import register_error_handlers
+from cases.access import Actor
+from cases.errors import NotAuthenticated
+
+if TYPE_CHECKING:
+    from bootstrap import Services
 
 
 class Blueprint(flask_smorest.Blueprint):
+    def __init__(self, *args, bearer: bool = True, **kwargs):
+        """`bearer`: every view of the blueprint needs a bearer token (off for sign-in and health)."""
+        super().__init__(*args, **kwargs)
+        if bearer:
+            self.before_request(authenticate_request)
+        register_error_handlers(self)
+
     # webargs builds a new instance of a schema *class* on every request, which costs a write
     # a tenth of a millisecond; marshmallow schemas keep no state between loads, so one serves all.
     def arguments(self, schema, **kwargs):
         return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
+
+
+def services() -> "Services":
+    return current_app.extensions["pilar"]
+
+
+def authenticate_request() -> None:
+    """Resolves the bearer token to the Actor behind it, in g.actor."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("send Authorization: Bearer <token> (get one from POST /api/v1/auth/token)")
+    g.actor = services().signin.actor(token.strip())
+
+
+def current_actor() -> Actor:
+    return g.actor

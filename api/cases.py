@@ -3,10 +3,9 @@
 from uuid import UUID
 
 from flask.views import MethodView
-from api.blueprint import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.auth import current_actor
+from api.blueprint import Blueprint, current_actor, services
 from api.documented import errors
 from api.schemas import (
     AidIn,
@@ -25,17 +24,15 @@ from api.schemas import (
     ViewPosition,
     WriteAnswer,
 )
-from api.audit import AUDIT_ERRORS, History, HistoryQuery, auditing
-from api.views import case_view
-from api.workloads import READ_ERRORS, Paging, views
-from api.writes import WRITE_ERRORS, actor_and_options, answered, service
+from api.audit import AUDIT_ERRORS, History, HistoryQuery
+from api.workloads import READ_ERRORS, Paging
+from api.writes import WRITE_ERRORS, actor_and_options, answered
 from cases import vocab
-from cases.application import today_in_jakarta
+from cases.clock import today_in_jakarta
+from cases.presenters import case_view
 from projections.queries import CaseFilter
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Case work, one event per step")
-
-CASE_WRITE = (400, 401, 403, 404, 409, 412, 413, 422)
 
 
 class CaseListQuery(Paging):
@@ -85,7 +82,7 @@ class Cases(MethodView):
             beneficiary_id=str(query["beneficiary_id"]) if "beneficiary_id" in query else None,
             pending_referral_to=query.get("pending_referral_to"),
         )
-        return views().cases(current_actor(), where, query["page"], query["per_page"], query.get("min_position"))
+        return services().views.cases(current_actor(), where, query["page"], query["per_page"], query.get("min_position"))
 
     @blp.arguments(CaseIn)
     @blp.response(201, WriteAnswer)
@@ -93,7 +90,7 @@ class Cases(MethodView):
     def post(self, body):
         """Open a case from a referral"""
         actor, options = actor_and_options()
-        return answered(service().open_case(actor, **body, options=options))
+        return answered(services().cases.open_case(actor, **body, options=options))
 
 
 @blp.route("/<uuid:case_id>")
@@ -103,7 +100,7 @@ class CaseById(MethodView):
     @errors(blp, {**WRITE_ERRORS, 404: "No such case, or no state at that moment or version"}, 401, 403, 404, 422)
     def get(self, query, case_id: UUID):
         """A case now, at a past moment (`as_of`) or at a version"""
-        case = service().get_case(current_actor(), case_id, version=query.get("version"), as_of=query.get("as_of"))
+        case = services().cases.get_case(current_actor(), case_id, version=query.get("version"), as_of=query.get("as_of"))
         return case_view(case, today_in_jakarta()), {"ETag": f'"{case.version}"'}
 
 
@@ -114,45 +111,106 @@ class CaseHistory(MethodView):
     @errors(blp, AUDIT_ERRORS, 401, 403, 404, 422)
     def get(self, query, case_id: UUID):
         """Every event of the case in version order, with who, when and its chained hash"""
-        return auditing().case_history(current_actor(), case_id, query["after_version"], query["limit"])
+        return services().audit.case_history(current_actor(), case_id, query["after_version"], query["limit"])
 
 
-def _write_route(name: str, path: str, schema, summary: str, command):
-    """One POST view per case command; `command(app, actor, case_id, body, options, **ids)`."""
-
-    class CaseWrite(MethodView):
-        @blp.arguments(schema)
-        @blp.response(200, WriteAnswer)
-        @errors(blp, WRITE_ERRORS, *CASE_WRITE)
-        def post(self, body, case_id: UUID, **ids):
-            actor, options = actor_and_options()
-            return answered(command(service(), actor, case_id, body, options, **ids))
-
-    CaseWrite.post.__doc__ = summary
-    CaseWrite.__name__ = CaseWrite.__qualname__ = name
-    blp.route(path)(CaseWrite)
+CASE_WRITE = (400, 401, 403, 404, 409, 412, 413, 422)
 
 
-_write_route("Assignment", "/<uuid:case_id>/assignment", AssignmentIn, "Assign the case to a worker of its pillar",
-             lambda app, a, cid, b, o: app.assign_case(a, cid, **b, options=o))
-_write_route("Assessments", "/<uuid:case_id>/assessments", AssessmentIn, "Record an assessment of needs and risk",
-             lambda app, a, cid, b, o: app.assess_case(a, cid, **b, options=o))
-_write_route("Aid", "/<uuid:case_id>/aid", AidIn, "Record aid given (needs a prior assessment)",
-             lambda app, a, cid, b, o: app.give_aid(a, cid, **b, options=o))
-_write_route("FollowUps", "/<uuid:case_id>/follow-ups", FollowUpIn, "Schedule a follow-up visit",
-             lambda app, a, cid, b, o: app.schedule_follow_up(a, cid, **b, options=o))
-_write_route("FollowUpCompletion", "/<uuid:case_id>/follow-ups/<string:follow_up_id>/completion", FollowUpCompletionIn,
-             "Complete a follow-up once",
-             lambda app, a, cid, b, o, follow_up_id: app.complete_follow_up(a, cid, follow_up_id, **b, options=o))
-_write_route("Referrals", "/<uuid:case_id>/referrals", ReferralSendIn, "Refer the case to another pillar",
-             lambda app, a, cid, b, o: app.send_referral(a, cid, **b, options=o))
-_write_route("ReferralAcceptance", "/<uuid:case_id>/referrals/<string:referral_id>/acceptance", Empty,
-             "Accept a referral (the receiving pillar)",
-             lambda app, a, cid, b, o, referral_id: app.accept_referral(a, cid, referral_id, options=o))
-_write_route("ReferralDecline", "/<uuid:case_id>/referrals/<string:referral_id>/decline", ReasonIn,
-             "Decline a referral (the receiving pillar)",
-             lambda app, a, cid, b, o, referral_id: app.decline_referral(a, cid, referral_id, **b, options=o))
-_write_route("Closure", "/<uuid:case_id>/closure", ClosureIn, "Close the case with an outcome",
-             lambda app, a, cid, b, o: app.close_case(a, cid, **b, options=o))
-_write_route("Reopening", "/<uuid:case_id>/reopening", ReasonIn, "Reopen a closed case",
-             lambda app, a, cid, b, o: app.reopen_case(a, cid, **b, options=o))
+def _write(body_schema):
+    """The decorators every case write shares: its body, its answer, its documented errors."""
+    def decorate(view):
+        view = errors(blp, WRITE_ERRORS, *CASE_WRITE)(view)
+        view = blp.response(200, WriteAnswer)(view)
+        return blp.arguments(body_schema)(view)
+    return decorate
+
+
+@blp.route("/<uuid:case_id>/assignment")
+class Assignment(MethodView):
+    @_write(AssignmentIn)
+    def post(self, body, case_id: UUID):
+        """Assign the case to a worker of its pillar"""
+        actor, options = actor_and_options()
+        return answered(services().cases.assign_case(actor, case_id, **body, options=options))
+
+
+@blp.route("/<uuid:case_id>/assessments")
+class Assessments(MethodView):
+    @_write(AssessmentIn)
+    def post(self, body, case_id: UUID):
+        """Record an assessment of needs and risk"""
+        actor, options = actor_and_options()
+        return answered(services().cases.assess_case(actor, case_id, **body, options=options))
+
+
+@blp.route("/<uuid:case_id>/aid")
+class Aid(MethodView):
+    @_write(AidIn)
+    def post(self, body, case_id: UUID):
+        """Record aid given (needs a prior assessment)"""
+        actor, options = actor_and_options()
+        return answered(services().cases.give_aid(actor, case_id, **body, options=options))
+
+
+@blp.route("/<uuid:case_id>/follow-ups")
+class FollowUps(MethodView):
+    @_write(FollowUpIn)
+    def post(self, body, case_id: UUID):
+        """Schedule a follow-up visit"""
+        actor, options = actor_and_options()
+        return answered(services().cases.schedule_follow_up(actor, case_id, **body, options=options))
+
+
+@blp.route("/<uuid:case_id>/follow-ups/<string:follow_up_id>/completion")
+class FollowUpCompletion(MethodView):
+    @_write(FollowUpCompletionIn)
+    def post(self, body, case_id: UUID, follow_up_id: str):
+        """Complete a follow-up once"""
+        actor, options = actor_and_options()
+        return answered(services().cases.complete_follow_up(actor, case_id, follow_up_id, **body, options=options))
+
+
+@blp.route("/<uuid:case_id>/referrals")
+class Referrals(MethodView):
+    @_write(ReferralSendIn)
+    def post(self, body, case_id: UUID):
+        """Refer the case to another pillar"""
+        actor, options = actor_and_options()
+        return answered(services().cases.send_referral(actor, case_id, **body, options=options))
+
+
+@blp.route("/<uuid:case_id>/referrals/<string:referral_id>/acceptance")
+class ReferralAcceptance(MethodView):
+    @_write(Empty)
+    def post(self, body, case_id: UUID, referral_id: str):
+        """Accept a referral (the receiving pillar)"""
+        actor, options = actor_and_options()
+        return answered(services().cases.accept_referral(actor, case_id, referral_id, options=options))
+
+
+@blp.route("/<uuid:case_id>/referrals/<string:referral_id>/decline")
+class ReferralDecline(MethodView):
+    @_write(ReasonIn)
+    def post(self, body, case_id: UUID, referral_id: str):
+        """Decline a referral (the receiving pillar)"""
+        actor, options = actor_and_options()
+        return answered(services().cases.decline_referral(actor, case_id, referral_id, **body, options=options))
+
+
+@blp.route("/<uuid:case_id>/closure")
+class Closure(MethodView):
+    @_write(ClosureIn)
+    def post(self, body, case_id: UUID):
+        """Close the case with an outcome"""
+        actor, options = actor_and_options()
+        return answered(services().cases.close_case(actor, case_id, **body, options=options))
+
+
+@blp.route("/<uuid:case_id>/reopening")
+class Reopening(MethodView):
+    @_write(ReasonIn)
+    def post(self, body, case_id: UUID):
+        """Reopen a closed case"""
+        actor, options = actor_and_options()
+        return answered(services().cases.reopen_case(actor, case_id, **body, options=options))

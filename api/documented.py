@@ -2,12 +2,10 @@
 
 from collections.abc import Callable
 
-from api.blueprint import Blueprint
-
 from api.schemas import Problem
 
 
-def errors(blp: Blueprint, described: dict[int, str], *codes: int) -> Callable:
+def errors(blp, described: dict[int, str], *codes: int) -> Callable:
     def decorate(view: Callable) -> Callable:
         for code in codes:
             view = blp.alt_response(code, schema=Problem, description=described[code])(view)

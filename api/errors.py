@@ -1,4 +1,5 @@
-"""One JSON error shape for every failure, and the mapping from domain errors to statuses."""
+"""One JSON error shape for every failure of the API, and the mapping from domain errors to
+statuses. Registered on each API blueprint (api/blueprint.py), never app-wide."""
 
 import logging
 import sqlite3
@@ -7,7 +8,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from eventsourcing.persistence import OperationalError, InterfaceError
-from flask import Flask, jsonify
+from flask import Blueprint, jsonify
 from werkzeug.exceptions import HTTPException
 
 from cases.errors import (
@@ -21,8 +22,8 @@ from cases.errors import (
     RuleBroken,
     StaleVersion,
 )
-from cases.store import StoreUrlError
 from projections.service import ViewBehind
+from store.config import StoreUrlError
 
 log = logging.getLogger(__name__)
 
@@ -43,80 +44,83 @@ def error_response(code: int, message: str, headers: dict | None = None, **extra
     return response
 
 
-def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
-        extra = {}
-        data = getattr(exc, "data", None) or {}
-        if "messages" in data:
-            extra["errors"] = data["messages"]
-        message = exc.description or PHRASES.get(exc.code, "")
-        if exc.code == 422:
-            message = "Some fields are not valid: see errors."
-        elif exc.code == 400 and "messages" in data:
-            message = "The request body is not valid JSON."
-        headers = dict(data.get("headers") or {})
-        if exc.code == 405:
-            headers["Allow"] = ", ".join(exc.valid_methods or [])
-        return error_response(exc.code or 500, message, headers, **extra)
+def http_error(exc: HTTPException):
+    """An HTTP error (routing, body size, webargs' 400/422) in the JSON shape."""
+    extra = {}
+    data = getattr(exc, "data", None) or {}
+    if "messages" in data:
+        extra["errors"] = data["messages"]
+    message = exc.description or PHRASES.get(exc.code, "")
+    if exc.code == 422:
+        message = "Some fields are not valid: see errors."
+    elif exc.code == 400 and "messages" in data:
+        message = "The request body is not valid JSON."
+    headers = dict(data.get("headers") or {})
+    if exc.code == 405:
+        headers["Allow"] = ", ".join(exc.valid_methods or [])
+    return error_response(exc.code or 500, message, headers, **extra)
 
-    @app.errorhandler(InvalidInput)
+
+def register_error_handlers(blp: Blueprint) -> None:
+    blp.register_error_handler(HTTPException, http_error)
+
+    @blp.errorhandler(InvalidInput)
     def invalid(exc: InvalidInput):
         return error_response(422, "Some fields are not valid: see errors.", errors={"json": exc.errors})
 
-    @app.errorhandler(RuleBroken)
+    @blp.errorhandler(RuleBroken)
     def rule(exc: RuleBroken):
         return error_response(409, exc.message, rule=exc.rule)
 
-    @app.errorhandler(DuplicateNik)
+    @blp.errorhandler(DuplicateNik)
     def duplicate(exc: DuplicateNik):
         return error_response(409, str(exc), rule="nik_unique", existing_id=str(exc.existing_id))
 
-    @app.errorhandler(NotFound)
+    @blp.errorhandler(NotFound)
     def not_found(exc: NotFound):
         return error_response(404, str(exc))
 
-    @app.errorhandler(NotAllowed)
+    @blp.errorhandler(NotAllowed)
     def forbidden(exc: NotAllowed):
         return error_response(403, str(exc))
 
-    @app.errorhandler(NotAuthenticated)
+    @blp.errorhandler(NotAuthenticated)
     def unauthenticated(exc: NotAuthenticated):
         return error_response(401, str(exc), {"WWW-Authenticate": 'Bearer realm="pilar"'})
 
-    @app.errorhandler(StaleVersion)
+    @blp.errorhandler(StaleVersion)
     def stale(exc: StaleVersion):
         return error_response(412, str(exc), {"ETag": f'"{exc.actual}"'})
 
-    @app.errorhandler(IdempotencyKeyReused)
+    @blp.errorhandler(IdempotencyKeyReused)
     def reused(exc: IdempotencyKeyReused):
         return error_response(422, str(exc), errors={"headers": {"Idempotency-Key": [str(exc)]}})
 
-    @app.errorhandler(Contention)
+    @blp.errorhandler(Contention)
     def contention(exc: Contention):
         return error_response(409, str(exc), rule="concurrent_writes")
 
-    @app.errorhandler(ViewBehind)
+    @blp.errorhandler(ViewBehind)
     def behind(exc: ViewBehind):
         return error_response(503, str(exc), {"Retry-After": "1"}, position=exc.position)
 
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(InterfaceError)
-    @app.errorhandler(psycopg.OperationalError)
-    @app.errorhandler(PoolTimeout)
-    @app.errorhandler(sqlite3.OperationalError)
-    @app.errorhandler(StoreUrlError)
+    @blp.errorhandler(OperationalError)
+    @blp.errorhandler(InterfaceError)
+    @blp.errorhandler(psycopg.OperationalError)
+    @blp.errorhandler(PoolTimeout)
+    @blp.errorhandler(sqlite3.OperationalError)
+    @blp.errorhandler(StoreUrlError)
     def store_down(exc: Exception):
         log.warning("store unavailable: %s", exc)
         return error_response(503, "The event store is not reachable; retry shortly.", {"Retry-After": "2"})
 
-    @app.errorhandler(RecursionError)
+    @blp.errorhandler(RecursionError)
     def too_deep(exc: RecursionError):
         # Python's JSON parser recurses per nesting level: `[[[[…]]]]` a few thousand deep (far
         # below the body limit) exhausts the stack while the body is parsed.
         return error_response(400, "The request body is not valid JSON: it nests too deeply.")
 
-    @app.errorhandler(Exception)
+    @blp.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("unhandled error")
         return error_response(500, "An unexpected error occurred; it has been logged.")

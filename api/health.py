@@ -1,13 +1,11 @@
 """Liveness and readiness for load balancers and process supervisors."""
 
-from flask import current_app
 from flask.views import MethodView
-from api.blueprint import Blueprint
 
+from api.blueprint import Blueprint, services
 from api.metrics import metrics_response
 
-
-blp = Blueprint("health", __name__, description="Liveness and readiness")
+blp = Blueprint("health", __name__, description="Liveness and readiness", bearer=False)
 
 
 @blp.route("/healthz")
@@ -25,7 +23,7 @@ class Readyz(MethodView):
     def get(self):
         """The store is reachable; `position` is the newest event's global position, `views` the
         projection's position and lag (events stored but not yet projected)"""
-        fresh = current_app.extensions["pilar_views"].freshness()
+        fresh = services().views.freshness()
         return {"status": "ready", "position": fresh.head, "views": fresh.as_dict()}
 
 

@@ -1,16 +1,13 @@
 """Per-pillar workloads and the follow-up queue, read from the projection's view tables."""
 
-from flask import current_app
 from flask.views import MethodView
-from api.blueprint import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.auth import current_actor
+from api.blueprint import Blueprint, current_actor, services
 from api.documented import errors
 from api.encoded import EncodedParts, fresh_response
 from api.schemas import PageInfo, ViewPosition
 from cases import vocab
-from projections.service import WorkloadService
 
 blp = Blueprint("workloads", __name__, url_prefix="/api/v1", description="Per-pillar workloads (projected views)")
 
@@ -21,10 +18,6 @@ READ_ERRORS = {
     422: "Invalid query parameters",
     503: "The views have not reached `min_position` within 2 s (see Retry-After)",
 }
-
-
-def views() -> WorkloadService:
-    return current_app.extensions["pilar_views"]
 
 
 class Freshness(Schema):
@@ -104,7 +97,7 @@ class Workloads(MethodView):
     @errors(blp, READ_ERRORS, 401, 403, 422, 503)
     def get(self, query):
         """Every pillar in your scope: open cases, overdue follow-ups, this month, aid"""
-        fresh, pillars = views().summary(current_actor(), query.get("min_position"))
+        fresh, pillars = services().views.summary(current_actor(), query.get("min_position"))
         return fresh_response(fresh, b'{"pillars":' + BRIEF.array(pillars) + b"}")
 
 
@@ -115,7 +108,7 @@ class WorkloadByPillar(MethodView):
     @errors(blp, READ_ERRORS, 401, 403, 404, 422, 503)
     def get(self, query, pillar: str):
         """One pillar in detail: by status, kecamatan and worker; aid by item"""
-        fresh, workload = views().detail(current_actor(), pillar, query.get("min_position"))
+        fresh, workload = services().views.detail(current_actor(), pillar, query.get("min_position"))
         return fresh_response(fresh, DETAILED(workload))
 
 
@@ -126,5 +119,5 @@ class FollowUps(MethodView):
     @errors(blp, READ_ERRORS, 401, 403, 422, 503)
     def get(self, query):
         """The follow-up queue: overdue and due within `days_ahead`, earliest first"""
-        return views().follow_up_queue(current_actor(), query.get("pillar"), query["days_ahead"], query["page"],
+        return services().views.follow_up_queue(current_actor(), query.get("pillar"), query["days_ahead"], query["page"],
                                        query["per_page"], query.get("min_position"))

@@ -2,11 +2,11 @@
 
 import re
 
-from flask import current_app, request
+from flask import request
 from werkzeug.exceptions import BadRequest
 
-from api.auth import current_actor
-from cases.application import Idempotency, PilarApplication, WriteOptions, WriteResult
+from api.blueprint import current_actor
+from cases.write_path import Idempotency, WriteOptions, WriteResult
 
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -21,10 +21,6 @@ WRITE_ERRORS = {
     413: "The body is too large",
     422: "Invalid fields, each named in `errors`",
 }
-
-
-def service() -> PilarApplication:
-    return current_app.extensions["pilar"]
 
 
 def write_options() -> WriteOptions:

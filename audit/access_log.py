@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cases.access import Actor
-from projections.queries import Readers
-from projections.workload import utc_text
+from cases.clock import utc_text
+from store.connection import Readers
 
 ACCESS_LOG_STATEMENTS = [
     """CREATE TABLE IF NOT EXISTS audit_access_log (
@@ -41,9 +41,6 @@ class AccessLog:
                 (str(uuid.uuid4()), utc_text(datetime.now(timezone.utc)), actor.username, actor.role, action,
                  None if case_id is None else str(case_id),
                  None if beneficiary_id is None else str(beneficiary_id), detail))
-
-    def close(self) -> None:
-        self.readers.close()
 
     def search(self, *, username: str | None = None, case_id: str | None = None,
                beneficiary_id: str | None = None, page: int = 1, per_page: int = 100) -> tuple[list[dict[str, Any]], int]:

@@ -9,7 +9,7 @@ from typing import IO
 from audit.entries import entry
 from audit.seals import hashes_between
 from cases.application import PilarApplication
-from projections.db import Connection
+from store.connection import Connection
 
 CSV_COLUMNS = ("position", "stream_id", "stream_type", "version", "type", "at", "actor", "data", "hash")
 

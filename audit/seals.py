@@ -16,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
-from projections.db import Connection
+from store.connection import Connection
 
 SEAL_STATEMENTS = [
     """CREATE TABLE IF NOT EXISTS audit_seals (

@@ -24,9 +24,9 @@ def _hello() -> Flask:
 
 
 def _thin() -> Flask:
-    from cases.settings import Settings, build_application
+    from bootstrap import bootstrap
 
-    service = build_application(Settings.from_env())
+    service = bootstrap().cases
     app = Flask("thin")
     due = date.today() + timedelta(days=30)
 

@@ -10,7 +10,8 @@ import click
 
 from cases import vocab
 from cases.access import SYSTEM, Actor
-from cases.application import PilarApplication, today_in_jakarta
+from cases.application import PilarApplication
+from cases.clock import today_in_jakarta
 from cases.errors import PilarError, RuleBroken
 
 # How often each pillar takes a new case, and what people it serves (rough field proportions).
@@ -54,13 +55,15 @@ def generate_parallel(settings, events: int, *, seed: int = 1, processes: int = 
 
 def generate_into(settings, events: int, seed: int, show_progress: bool) -> None:
     """`generate` in an application of its own, closed afterwards."""
-    from cases.settings import build_application
+    from bootstrap import bootstrap
 
-    app = build_application(settings)
+    services = bootstrap(settings)
+
+    app = services.cases
     try:
         generate(app, events, seed=seed, show_progress=show_progress)
     finally:
-        app.close()
+        services.close()
 
 
 def generate(app: PilarApplication, events: int, *, seed: int = 1, show_progress: bool = True) -> int:

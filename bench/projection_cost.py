@@ -22,9 +22,9 @@ from pathlib import Path
 from bench.generate import generate_into, generate_parallel
 from bench.run import GENERATORS, LARGE, SMALL, cases_shaped_like, catch_up, drop, fresh_settings, open_case_shapes
 from cases.access import Actor
-from cases.settings import build_application
-from cases.sqlite_store import PROJECTION_CHECKPOINT_PAGES
-from projections import db
+from bootstrap import bootstrap
+from store.connection import ViewDB
+from store.sqlite import PROJECTION_CHECKPOINT_PAGES
 from projections.runner import Follower
 
 WRITES = int(os.environ.get("BENCH_PROJECTION_WRITES", "3000"))
@@ -35,23 +35,26 @@ def _io() -> dict[str, int]:
     return {k: int(v) for k, v in (line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())}
 
 
-class _Timed(db.Connection):
-    """A view connection that adds up the time spent inside its write transactions."""
-
-    held = 0.0
+def _timed(conn):
+    """The view connection, adding up the time spent inside its write transactions."""
+    inner = conn.transaction
+    conn.held = 0.0
 
     @contextlib.contextmanager
-    def transaction(self):
+    def transaction():
         started = time.perf_counter()
-        with super().transaction() as inside:
+        with inner() as inside:
             yield inside
-        self.held += time.perf_counter() - started
+        conn.held += time.perf_counter() - started
+
+    conn.transaction = transaction
+    return conn
 
 
 def measure(settings, targets: list[str]) -> dict:
-    app = build_application(settings)
-    opened = db.ViewDB(settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES)
-    conn = _Timed(opened.raw, opened.kind)
+    services = bootstrap(settings)
+    app = services.cases
+    conn = _timed(ViewDB(settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES))
     worker, rng, due = Actor("bench.pkh", "worker", "pkh"), random.Random(5), date.today() + timedelta(days=30)
     try:
         for _ in range(WRITES):
@@ -63,7 +66,7 @@ def measure(settings, targets: list[str]) -> dict:
         seconds, after, events = time.perf_counter() - started, _io(), follower.position - start
     finally:
         conn.close()
-        app.close()
+        services.close()
     return {"events": events, "us_per_event": round(seconds / events * 1e6),
             "us_held_per_event": round(conn.held / events * 1e6),
             "reads_per_event": round((after["syscr"] - before["syscr"]) / events, 1),

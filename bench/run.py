@@ -25,15 +25,17 @@ import psycopg
 from bench.generate import BENCH_PASSWORD, ensure_staff, generate, generate_into, generate_parallel
 from cases.access import SYSTEM
 from cases.errors import RuleBroken
-from cases.settings import PROJECT_ROOT, Settings, build_application, init_store
-from cases.store import StoreConfig
+from bootstrap import bootstrap, init_store
+from settings import PROJECT_ROOT, Settings
+from store.config import StoreConfig
 from cases.wilayah import DEFAULT_WILAYAH_CSV
-from projections.db import ViewDB
-from projections.maintenance import init_views, replay_into
+from store.connection import ViewDB
+from projections.maintenance import replay_into
 from projections.schema import drop_statements
-from projections.queries import Readers, WorkloadQueries
+from projections.queries import WorkloadQueries
+from store.connection import Readers
 from projections.runner import Follower
-from tests.servers import Gunicorn, token
+from testkit.servers import Gunicorn, token
 
 SMALL = int(os.environ.get("BENCH_SMALL_EVENTS", "10000"))
 LARGE = int(os.environ.get("BENCH_EVENTS", "100000"))
@@ -60,7 +62,6 @@ def fresh_settings(kind: str, workdir: Path) -> Settings:
     settings = Settings(instance_path=workdir / "instance", store=StoreConfig(url), wilayah_csv=DEFAULT_WILAYAH_CSV,
                         secret_key="bench-key", max_body_bytes=65536)
     init_store(settings)
-    init_views(settings)
     return settings
 
 
@@ -127,7 +128,8 @@ def alternate(loads: dict[str, tuple], rounds: int = ROUNDS, seconds: float = SE
 
 
 def catch_up(settings: Settings) -> int:
-    app = build_application(settings)
+    services = bootstrap(settings)
+    app = services.cases
     conn = ViewDB(settings.store).connect()
     try:
         follower = Follower(app, conn, settings.audit_key(), 5000)
@@ -136,7 +138,7 @@ def catch_up(settings: Settings) -> int:
         return follower.position
     finally:
         conn.close()
-        app.close()
+        services.close()
 
 
 def open_case_shapes(settings: Settings, pillar: str = "pkh") -> list[tuple[str, int, str]]:
@@ -178,7 +180,8 @@ def cases_shaped_like(settings: Settings, shapes: list[tuple[str, int, str]], pi
 
 def raw_save_rate(settings: Settings, case_ids: list[str], seconds: float = 5.0) -> dict:
     """(c) eventsourcing's own rate for the same work in one process, no HTTP."""
-    app = build_application(settings)
+    services = bootstrap(settings)
+    app = services.cases
     due = date.today() + timedelta(days=30)
     count, deadline = 0, time.perf_counter() + seconds
     try:
@@ -188,7 +191,7 @@ def raw_save_rate(settings: Settings, case_ids: list[str], seconds: float = 5.0)
             app.save(case)
             count += 1
     finally:
-        app.close()
+        services.close()
     return {"saves": count, "per_s": round(count / seconds, 1)}
 
 
@@ -201,7 +204,8 @@ def rss_mb(pid: int) -> float:
 
 def lag_under_write_load(settings: Settings, server: Gunicorn, bearer: str, case_ids: list[str]) -> dict:
     """Projection lag while writing flat out: how long until the views reach the newest position."""
-    app = build_application(settings)
+    services = bootstrap(settings)
+    app = services.cases
     readers = Readers(settings.store)
     queries = WorkloadQueries(readers)
     lags: list[float] = []
@@ -221,7 +225,7 @@ def lag_under_write_load(settings: Settings, server: Gunicorn, bearer: str, case
     stop.set()
     prober.join()
     readers.close()
-    app.close()
+    services.close()
     lags.sort()
     return {"samples": len(lags), "p50_s": round(statistics.median(lags), 3),
             "p99_s": round(lags[max(int(len(lags) * 0.99) - 1, 0)], 3), "writes_per_s": writes["per_s"]}
@@ -230,7 +234,9 @@ def lag_under_write_load(settings: Settings, server: Gunicorn, bearer: str, case
 def verify_rate(settings: Settings) -> dict:
     from audit.seals import verify
 
-    app = build_application(settings)
+    services = bootstrap(settings)
+
+    app = services.cases
     conn = ViewDB(settings.store).connect()
     try:
         start = time.perf_counter()
@@ -238,13 +244,14 @@ def verify_rate(settings: Settings) -> dict:
         elapsed = time.perf_counter() - start
     finally:
         conn.close()
-        app.close()
+        services.close()
     return {"ok": result.ok, "events": result.checked, "seconds": round(elapsed, 2),
             "events_per_s": round(result.checked / elapsed)}
 
 
 def rebuild_rate(settings: Settings) -> dict:
-    app = build_application(settings)
+    services = bootstrap(settings)
+    app = services.cases
     conn = ViewDB(settings.store).connect()
     try:
         start = time.perf_counter()
@@ -255,7 +262,7 @@ def rebuild_rate(settings: Settings) -> dict:
         elapsed = time.perf_counter() - start
     finally:
         conn.close()
-        app.close()
+        services.close()
     return {"events": position, "seconds": round(elapsed, 2), "events_per_s": round(position / elapsed)}
 
 
@@ -263,7 +270,8 @@ def case_load_ratio(settings: Settings) -> dict:
     """A 1,000-event case against a 10-event case. Snapshots (every 50 events) bound the replay,
     so what remains is the size of the state: measured once with events that replace state
     (re-assessments, reassignments) and once with events that add to it (follow-ups)."""
-    app = build_application(settings)
+    services = bootstrap(settings)
+    app = services.cases
     try:
         worker = ensure_staff(app)["psm"]  # cases no load above has written to
         due = date.today() + timedelta(days=1)
@@ -287,7 +295,7 @@ def case_load_ratio(settings: Settings) -> dict:
         timings["ratio_growing"] = round(timings["growing"]["ms"] / timings["short"]["ms"], 2)
         return timings
     finally:
-        app.close()
+        services.close()
 
 
 def bench_store(kind: str) -> dict:
@@ -300,14 +308,15 @@ def bench_store(kind: str) -> dict:
         os.environ.update(PILAR_DATABASE_URL=settings.store.url, PILAR_SECRET_KEY="bench-key",
                           PILAR_INSTANCE_PATH=str(settings.instance_path), PILAR_ACCESS_LOG="")
         try:
-            app = build_application(settings)
+            services = bootstrap(settings)
+            app = services.cases
             try:
                 app.add_user(SYSTEM, "bench.dinsos", "supervisor", None, BENCH_PASSWORD)
             except RuleBroken:
                 pass
             print(f"[{kind}] generating {SMALL} events", flush=True)
             generate(app, SMALL, seed=1)
-            app.close()
+            services.close()
             catch_up(settings)
             generate_into(twin, SMALL, seed=1, show_progress=False)
             catch_up(twin)
@@ -331,9 +340,10 @@ def bench_store(kind: str) -> dict:
                                     "workers": [rss_mb(pid) for pid in server.pids()[1:]]}
                 projector = subprocess.run(["pgrep", "-f", "pilar_cli project"], capture_output=True, text=True)
                 result["rss_mb"]["projector"] = max((rss_mb(int(p)) for p in projector.stdout.split()), default=0)
-            app = build_application(settings)
+            services = bootstrap(settings)
+            app = services.cases
             missing = max(LARGE - (app.recorder.max_notification_id() or 0), 0)
-            app.close()
+            services.close()
             print(f"[{kind}] generating up to {LARGE} events", flush=True)
             generate_parallel(settings, missing, seed=2, processes=GENERATORS)
             start = time.perf_counter()

@@ -25,14 +25,6 @@ class UserAccount(PilarAggregate):
         def apply(self, user: "UserAccount") -> None:
             user.password_hash = self.password_hash
 
-    class ScopeChanged(PilarAggregate.Event):
-        role: str
-        pillar: str | None
-
-        def apply(self, user: "UserAccount") -> None:
-            user.role = self.role
-            user.pillar = self.pillar
-
     class UserDeactivated(PilarAggregate.Event):
         def apply(self, user: "UserAccount") -> None:
             user.active = False
@@ -55,9 +47,6 @@ class UserAccount(PilarAggregate):
 
     def change_password(self, *, actor: str, password_hash: str) -> None:
         self.trigger_event(self.PasswordChanged, actor=actor, password_hash=password_hash)
-
-    def change_scope(self, *, actor: str, role: str, pillar: str | None) -> None:
-        self.trigger_event(self.ScopeChanged, actor=actor, role=role, pillar=pillar)
 
     def deactivate(self, *, actor: str) -> None:
         self.trigger_event(self.UserDeactivated, actor=actor)

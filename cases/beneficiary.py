@@ -90,7 +90,7 @@ class Beneficiary(PilarAggregate):
 
     def correct(self, *, actor: str, changes: dict, reason: str) -> dict:
         """Records only the fields that really change; returns them."""
-        self._require_not_erased()
+        self.require_not_erased()
         changed = {k: v for k, v in changes.items() if getattr(self, k) != v}
         if not changed:
             raise RuleBroken("correction_changes_something", "the correction changes no field")
@@ -98,24 +98,24 @@ class Beneficiary(PilarAggregate):
         return changed
 
     def record_consent(self, *, actor: str, given_by: str, method: str, purpose: str) -> None:
-        self._require_not_erased()
+        self.require_not_erased()
         self.trigger_event(self.ConsentRecorded, actor=actor, given_by=given_by, method=method, purpose=purpose)
 
     def withdraw_consent(self, *, actor: str, reason: str) -> None:
-        self._require_not_erased()
+        self.require_not_erased()
         if not self.consent or self.consent["status"] != "given":
             raise RuleBroken("consent_withdrawn_after_given", "there is no consent in force to withdraw")
         self.trigger_event(self.ConsentWithdrawn, actor=actor, reason=reason)
 
     def erase_personal_data(self, *, actor: str, reason: str) -> None:
-        self._require_not_erased()
+        self.require_not_erased()
         self.trigger_event(self.PersonalDataErased, actor=actor, reason=reason)
 
     def link_case(self, *, actor: str, case_id: UUID, pillar: str) -> None:
-        self._require_not_erased()
+        self.require_not_erased()
         self.trigger_event(self.CaseLinked, actor=actor, case_id=case_id, pillar=pillar)
 
-    def _require_not_erased(self) -> None:
+    def require_not_erased(self) -> None:
         if self.erased_at is not None:
             raise RuleBroken("erased_is_final", "this beneficiary's personal data was erased")
 

@@ -4,6 +4,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
+from cases.clock import is_overdue
 from cases.domain import PilarAggregate, plain
 from cases.errors import NotFound, RuleBroken
 
@@ -237,8 +238,7 @@ class Case(PilarAggregate):
         return min(due) if due else None
 
     def overdue(self, today: date) -> bool:
-        due = self.next_follow_up_due
-        return self.closed_at is None and due is not None and due < today
+        return is_overdue(self.next_follow_up_due, self.closed_at is not None, today)
 
     @property
     def pending_referral(self) -> dict[str, Any] | None:

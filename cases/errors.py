@@ -1,5 +1,7 @@
 """Domain errors. Each maps to one HTTP status in api/errors.py and to one exit message in the CLI."""
 
+from collections.abc import Iterator
+from typing import Any
 from uuid import UUID
 
 
@@ -10,9 +12,9 @@ class PilarError(Exception):
 class InvalidInput(PilarError):
     """Input that is well-formed but not acceptable: each field named with its problems."""
 
-    def __init__(self, errors: dict[str, list[str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+    def __init__(self, errors: dict[str, Any]):
+        self.errors = errors  # field -> messages, or a nested field -> {field -> messages}
+        super().__init__("; ".join(_flat(errors)))
 
     @classmethod
     def one(cls, field: str, message: str) -> "InvalidInput":
@@ -64,3 +66,11 @@ class IdempotencyKeyReused(PilarError):
 
 class Contention(PilarError):
     """Writers kept colliding on the same stream; the caller may retry."""
+
+
+def _flat(errors: dict[str, Any], prefix: str = "") -> Iterator[str]:
+    for name, problems in errors.items():
+        if isinstance(problems, dict):
+            yield from _flat(problems, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}: {', '.join(problems)}"

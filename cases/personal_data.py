@@ -1,46 +1,32 @@
 """Crypto-shredding of a beneficiary's personal data (UU PDP erasure).
 
 The personal fields of a beneficiary's events are stored encrypted (AES-256-GCM) under a key
-of that person alone, kept in `personal_keys` outside the event table. Erasure destroys the
+of that person alone, kept outside the event table (a `KeyStore`). Erasure destroys the
 key: the stored events stay byte-for-byte as they were (so the hash chains still verify), but
 the NIK, name, birth date and the rest can no longer be read by anyone."""
 
 import base64
 import os
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from cases.beneficiary import Beneficiary
+from cases.beneficiary import PERSONAL_FIELDS, Beneficiary
 
-PERSONAL_KEY_STATEMENTS = [
-    "CREATE TABLE IF NOT EXISTS personal_keys (beneficiary_id TEXT PRIMARY KEY, key TEXT NOT NULL)",
-]
-PERSONAL = {"nik", "kk", "name", "birth_date", "sex", "address", "phone"}
+PERSONAL = frozenset(PERSONAL_FIELDS)
 SEALED = "sealed_personal"
 
 
-class PersonalKeys:
-    """One key per beneficiary, in the same database as the events."""
+class KeyStore(Protocol):
+    """Where per-person keys are kept (store/personal_keys.py)."""
 
-    def __init__(self, readers: Any):
-        self.readers = readers
+    def create(self, beneficiary_id: UUID) -> None: ...
 
-    def create(self, beneficiary_id: UUID) -> None:
-        key = base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()
-        with self.readers.connection() as conn:
-            conn.execute("INSERT INTO personal_keys (beneficiary_id, key) VALUES (?, ?)", (str(beneficiary_id), key))
+    def get(self, beneficiary_id: UUID) -> bytes | None: ...
 
-    def get(self, beneficiary_id: UUID) -> bytes | None:
-        with self.readers.connection() as conn:
-            row = conn.one("SELECT key FROM personal_keys WHERE beneficiary_id = ?", (str(beneficiary_id),))
-        return base64.b64decode(row[0]) if row else None
-
-    def destroy(self, beneficiary_id: UUID) -> None:
-        with self.readers.connection() as conn:
-            conn.execute("DELETE FROM personal_keys WHERE beneficiary_id = ?", (str(beneficiary_id),))
+    def destroy(self, beneficiary_id: UUID) -> None: ...
 
 
 def _split(event: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -62,7 +48,7 @@ def _split(event: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
 
 
 class PersonalDataMapper(Mapper):
-    def __init__(self, *args: Any, keys: PersonalKeys, **kwargs: Any):
+    def __init__(self, *args: Any, keys: KeyStore, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.keys = keys
 

@@ -41,15 +41,8 @@ class Wilayah:
         area = self._areas.get(code)
         return area if area and area.level in VILLAGE_LEVELS else None
 
-    def kecamatan(self, code: str) -> Area | None:
-        area = self._areas.get(code)
-        return area if area and area.level == "kecamatan" else None
-
     def villages(self) -> list[Area]:
         return [a for a in self._areas.values() if a.level in VILLAGE_LEVELS]
-
-    def kecamatans(self) -> list[Area]:
-        return [a for a in self._areas.values() if a.level == "kecamatan"]
 
 
 def kecamatan_code_of(desa_code: str) -> str:

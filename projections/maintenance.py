@@ -1,18 +1,16 @@
-"""Set up, rebuild and check the views (`pilar db init`, `pilar projections rebuild|check`)."""
+"""Rebuild and check the views (`pilar projections rebuild|check`)."""
 
 import os
 import time
 from dataclasses import dataclass
 
-from audit.access_log import ACCESS_LOG_STATEMENTS
-from audit.seals import SEAL_STATEMENTS
+from bootstrap import bootstrap
 from cases.application import PilarApplication
-from cases.personal_data import PERSONAL_KEY_STATEMENTS
-from cases.settings import Settings, build_application
-from projections.db import Connection, ViewDB
 from projections.leader import Leadership
 from projections.schema import LIVE, create_statements, drop_statements
-from projections.workload import WorkloadProjector, create_tables
+from projections.workload import WorkloadProjector
+from settings import Settings
+from store.connection import Connection, ViewDB
 
 COMPARED = {
     "cases": "case_id",
@@ -22,17 +20,6 @@ COMPARED = {
     "aid": "pillar, component, item",
     "assessment_days": "pillar, days",
 }
-
-
-def init_views(settings: Settings) -> None:
-    conn = ViewDB(settings.store).connect()
-    try:
-        create_tables(conn)
-        with conn.transaction():
-            for statement in SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS:
-                conn.execute(statement)
-    finally:
-        conn.close()
 
 
 def replay_into(app: PilarApplication, conn: Connection, prefix: str, *, stop: int | None = None,
@@ -57,9 +44,9 @@ class LeaderBusy(RuntimeError):
 def rebuild(settings: Settings, *, wait_seconds: float = 10.0) -> int:
     """Rebuild the live views from event zero in one transaction: readers see the old views
     until the new ones are complete. Takes the projection lock, so no projector writes meanwhile."""
-    app = build_application(settings)
+    services = bootstrap(settings)
     conn = ViewDB(settings.store).connect()
-    leadership = Leadership(settings.store, conn)
+    leadership = Leadership(conn)
     try:
         deadline = time.monotonic() + wait_seconds
         while not leadership.try_acquire():
@@ -68,12 +55,12 @@ def rebuild(settings: Settings, *, wait_seconds: float = 10.0) -> int:
             time.sleep(0.2)
         try:
             with conn.transaction():
-                return replay_into(app, conn, LIVE)
+                return replay_into(services.cases, conn, LIVE)
         finally:
             leadership.release()
     finally:
         conn.close()
-        app.close()
+        services.close()
 
 
 @dataclass
@@ -85,19 +72,19 @@ class Difference:
 
 def check(settings: Settings) -> tuple[int, list[Difference]]:
     """Rebuild into scratch tables up to the live views' position and compare every row."""
-    app = build_application(settings)
+    services = bootstrap(settings)
     live = ViewDB(settings.store).connect()
     scratch = ViewDB(settings.store).connect()
     prefix = f"check{os.getpid()}"
     try:
-        with _snapshot(live):
+        with live.snapshot():
             row = live.one(f"SELECT position FROM {LIVE}_tracking WHERE name = 'workload'")
             position = int(row[0]) if row else 0
             live_rows = {table: _rows(live, LIVE, table) for table in COMPARED}
         try:
             with scratch.transaction():
                 if position:
-                    replay_into(app, scratch, prefix, stop=position)
+                    replay_into(services.cases, scratch, prefix, stop=position)
                 else:
                     for statement in create_statements(prefix):
                         scratch.execute(statement)
@@ -116,21 +103,8 @@ def check(settings: Settings) -> tuple[int, list[Difference]]:
     finally:
         live.close()
         scratch.close()
-        app.close()
+        services.close()
 
 
 def _rows(conn: Connection, prefix: str, table: str) -> set[tuple]:
     return {tuple(row) for row in conn.all(f"SELECT * FROM {prefix}_{table}")}
-
-
-class _snapshot:
-    """A read transaction: every query inside sees the same moment."""
-
-    def __init__(self, conn: Connection):
-        self.conn = conn
-
-    def __enter__(self) -> None:
-        self.conn.execute("BEGIN" if self.conn.kind == "sqlite" else "BEGIN ISOLATION LEVEL REPEATABLE READ")
-
-    def __exit__(self, *exc) -> None:
-        self.conn.execute("ROLLBACK")

@@ -1,19 +1,14 @@
 """The read side for the API: every answer comes from view rows, never from event streams.
 "Overdue" is judged here, at query time, against today in Asia/Jakarta."""
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from psycopg_pool import ConnectionPool
-
 from cases import vocab
-from cases.store import StoreConfig
-from projections.db import Connection, ViewDB
+from cases.clock import is_overdue
 from projections.schema import LIVE
+from store.connection import Readers
 from projections.workload import TRACKING_NAME
 
 CASE_LIST_COLUMNS = ("case_id", "beneficiary_id", "pillar", "status", "priority", "kecamatan_code", "desa_code",
@@ -31,42 +26,6 @@ class CaseFilter:
     overdue: bool | None = None
     beneficiary_id: str | None = None
     pending_referral_to: str | None = None
-
-
-class Readers:
-    """Read connections for request threads: one per thread on SQLite, a pool on PostgreSQL."""
-
-    def __init__(self, store: StoreConfig, pool_size: int = 4):
-        self.db = ViewDB(store)
-        self._local = threading.local()
-        self._pool = None
-        self._opening = threading.Lock()
-        if store.kind == "postgres":
-            # Opened on first use, so that building the app (in each worker) connects nothing yet.
-            # No check on checkout (a round trip per read); a connection broken by a database
-            # restart fails one read with 503 and is then discarded by the pool.
-            self._pool = ConnectionPool(
-                self.db.conninfo(), kwargs=self.db.connect_kwargs(), min_size=1, max_size=pool_size, open=False,
-            )
-
-    @contextmanager
-    def connection(self) -> Iterator[Connection]:
-        if self._pool is None:
-            conn = getattr(self._local, "conn", None)
-            if conn is None:
-                conn = self._local.conn = self.db.connect()
-            yield conn
-            return
-        if self._pool.closed:
-            with self._opening:
-                if self._pool.closed:
-                    self._pool.open(wait=False)
-        with self._pool.connection(timeout=5) as raw:
-            yield Connection(raw, "postgres")
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
 
 
 class WorkloadQueries:
@@ -158,8 +117,7 @@ class WorkloadQueries:
             item = dict(zip(CASE_LIST_COLUMNS, row))
             item["id"] = item.pop("case_id")
             item["categories"] = item["categories"].split(",") if item["categories"] else []
-            item["overdue"] = (item["status"] != "closed" and item["next_follow_up_due"] is not None
-                               and item["next_follow_up_due"] < today.isoformat())
+            item["overdue"] = is_overdue(item["next_follow_up_due"], item["status"] == "closed", today)
             items.append(item)
         return items, int(total)
 
@@ -179,7 +137,7 @@ class WorkloadQueries:
                 "ORDER BY f.due_on, f.case_id, f.follow_up_id LIMIT ? OFFSET ?",
                 [*params, per_page, (page - 1) * per_page])
         keys = ("case_id", "follow_up_id", "pillar", "due_on", "purpose", "worker", "kecamatan_code")
-        items = [dict(zip(keys, row)) | {"overdue": row[3] < today.isoformat()} for row in rows]
+        items = [dict(zip(keys, row)) | {"overdue": is_overdue(row[3], False, today)} for row in rows]
         return items, int(total)
 
 

@@ -19,13 +19,15 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
 from audit.seals import Sealer
+from bootstrap import bootstrap
 from cases.application import PilarApplication
 from cases.beneficiary import Beneficiary
-from cases.settings import Settings, build_application
-from cases.sqlite_store import PROJECTION_CHECKPOINT_PAGES
-from projections.db import Connection, ViewDB
 from projections.leader import Leadership
 from projections.workload import Batch, WorkloadProjector
+from settings import Settings
+from store.connection import Connection, ViewDB
+from store.personal_keys import DESTROY_KEY_SQL
+from store.sqlite import PROJECTION_CHECKPOINT_PAGES
 
 log = logging.getLogger("pilar.projection")
 
@@ -57,22 +59,22 @@ class ProjectionProcess:
                 self.stop.set()
 
     def run(self) -> None:
-        app = build_application(self.settings)
+        services = bootstrap(self.settings)
         try:
             while not self.stop.is_set():
                 try:
-                    self._lead_and_follow(app)
+                    self._lead_and_follow(services.cases)
                 except TRANSIENT as error:
                     log.warning("store unavailable (%s); reconnecting", error)
                     self.state = "reconnecting"
                     self.stop.wait(1.0)
         finally:
-            app.close()
+            services.close()
             self.state = "stopped"
 
     def _lead_and_follow(self, app: PilarApplication) -> None:
         conn = ViewDB(self.settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES)
-        leadership = Leadership(self.settings.store, conn)
+        leadership = Leadership(conn)
         try:
             while not leadership.try_acquire():
                 if self.state != "standby":
@@ -130,7 +132,7 @@ class Follower:
             self.sealer.write(plan.seals)
             for n in notifications:
                 if n.topic == ERASURE_TOPIC:
-                    self.conn.execute("DELETE FROM personal_keys WHERE beneficiary_id = ?", (str(n.originator_id),))
+                    self.conn.execute(DESTROY_KEY_SQL, (str(n.originator_id),))
         self.position = notifications[-1].id
         return len(notifications)
 

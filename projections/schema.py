@@ -4,7 +4,7 @@ scratch rebuilds (`pilar projections check`) and past moments (`pilar audit view
 LIVE = "view"
 
 
-def create_statements(prefix: str) -> list[str]:
+def create_statements(prefix: str = LIVE) -> list[str]:
     p = prefix
     return [
         f"""CREATE TABLE IF NOT EXISTS {p}_cases (

@@ -1,14 +1,17 @@
-"""The read service behind /workloads, /cases (list) and /follow-ups: scope, freshness, paging."""
+"""The read service behind /workloads, /cases (list), /follow-ups and /audit/views: scope (asked of
+cases/policy.py), freshness, paging."""
 
 import time
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from cases import vocab
+from cases import policy, vocab
 from cases.access import Actor
-from cases.application import today_in_jakarta
-from cases.errors import NotAllowed, NotFound
+from cases.application import PilarApplication
+from cases.clock import today_in_jakarta
+from cases.errors import InvalidInput, NotFound
+from projections.as_of import views_as_of
 from projections.queries import CaseFilter, WorkloadQueries
 
 MAX_WAIT_SECONDS = 2.0
@@ -41,8 +44,10 @@ class Freshness:
 
 
 class WorkloadService:
-    def __init__(self, queries: WorkloadQueries, positions_ttl: float = POSITIONS_TTL):
+    def __init__(self, queries: WorkloadQueries, positions_ttl: float = POSITIONS_TTL,
+                 history: PilarApplication | None = None):
         self.queries = queries
+        self.history = history  # the events, replayed for the views at a past moment
         self.positions_ttl = positions_ttl
         self._positions: tuple[float, int, int] = (float("-inf"), 0, 0)  # (read at, position, head)
         # A pillar's workload changes only when the views move or the day turns, so answers are
@@ -73,15 +78,14 @@ class WorkloadService:
         """Where the views stand, and each visible pillar's brief workload. The workloads are the
         kept answers themselves (the same objects until the views move), not copies."""
         fresh = self.freshness(min_position)
-        pillars = _visible_pillars(actor)
+        pillars = policy.visible_pillars(actor)
         return fresh, [self._workload(p, fresh.position, brief=True) for p in pillars]
 
     def detail(self, actor: Actor, pillar: str, min_position: int | None = None) -> tuple[Freshness, dict[str, Any]]:
         """Where the views stand, and the pillar's detailed workload (the kept answer itself)."""
         if pillar not in vocab.PILLARS:
             raise NotFound("pillar", pillar)
-        if pillar not in _visible_pillars(actor):
-            raise NotAllowed(f"pillar {pillar} is outside your scope")
+        policy.require(policy.read_pillar(actor, pillar))
         fresh = self.freshness(min_position)
         return fresh, self._workload(pillar, fresh.position, brief=False)
 
@@ -100,11 +104,10 @@ class WorkloadService:
 
     def cases(self, actor: Actor, where: CaseFilter, page: int, per_page: int,
               min_position: int | None = None) -> dict[str, Any]:
-        visible = _visible_pillars(actor)
+        visible = policy.visible_pillars(actor)
         if where.pillars is not None:
-            outside = [p for p in where.pillars if p not in visible]
-            if outside:
-                raise NotAllowed(f"pillar {outside[0]} is outside your scope")
+            for pillar in where.pillars:
+                policy.require(policy.read_pillar(actor, pillar))
         elif len(visible) < len(vocab.PILLARS):
             where = replace(where, pillars=visible)
         fresh = self.freshness(min_position)
@@ -113,9 +116,9 @@ class WorkloadService:
 
     def follow_up_queue(self, actor: Actor, pillar: str | None, days_ahead: int, page: int, per_page: int,
                         min_position: int | None = None) -> dict[str, Any]:
-        visible = _visible_pillars(actor)
-        if pillar is not None and pillar not in visible:
-            raise NotAllowed(f"pillar {pillar} is outside your scope")
+        visible = policy.visible_pillars(actor)
+        if pillar is not None:
+            policy.require(policy.read_pillar(actor, pillar))
         pillars = (pillar,) if pillar else (None if len(visible) == len(vocab.PILLARS) else visible)
         fresh = self.freshness(min_position)
         today = today_in_jakarta()
@@ -125,9 +128,9 @@ class WorkloadService:
                 "total": total, "items": items}
 
 
-def _visible_pillars(actor: Actor) -> tuple[str, ...]:
-    if actor.reads_everything or (actor.handles_cases and actor.pillar is None):
-        return vocab.PILLARS
-    if actor.handles_cases:
-        return (actor.pillar,)
-    raise NotAllowed("your role does not read workloads")
+    def as_of(self, actor: Actor, as_of: datetime) -> dict[str, Any]:
+        """Every pillar's workload as it was at `as_of`, replayed without touching the live views."""
+        policy.require(policy.audit(actor))
+        if as_of.tzinfo is None:
+            raise InvalidInput.one("as_of", "needs a UTC offset, e.g. 2026-09-30T23:59:59+07:00")
+        return views_as_of(self.history, as_of)

@@ -9,9 +9,9 @@ from typing import Any
 
 from eventsourcing.persistence import Mapper, Notification
 
-from cases.application import JAKARTA
 from cases.case import Case, derive_status
-from projections.db import Connection
+from cases.clock import jakarta_month, parse_utc, utc_text
+from store.connection import Connection
 from projections.schema import LIVE, create_statements
 
 CASE_TOPIC_PREFIX = "cases.case:Case."
@@ -22,19 +22,6 @@ CASE_COLUMNS = (
     "worker", "categories", "opened_at", "assessed_at", "aid_count", "closed_at", "outcome", "open_follow_ups",
     "next_follow_up_due", "pending_referral_to", "version", "updated_at", "position",
 )
-
-
-def utc_text(moment: datetime) -> str:
-    """Fixed-width UTC text, so that text order is time order on every store."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_utc(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-
-
-def jakarta_month(moment: datetime) -> str:
-    return moment.astimezone(JAKARTA).strftime("%Y-%m")
 
 
 def create_tables(conn: Connection, prefix: str = LIVE) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reliability import harness, report
-from tests.conftest import app, auth, catch_up, client, service, settings, staff, store_url  # noqa: F401
+from testkit.fixtures import *  # noqa: F401,F403
 
 _started = time.monotonic()
 

@@ -20,13 +20,14 @@ from cases.access import Actor
 from cases.case import Case
 from cases.idempotency import IdempotencyRecord
 from eventsourcing.application import AggregateNotFoundError
-from cases.settings import PROJECT_ROOT, Settings, build_application
-from cases.store import select_stream
+from bootstrap import bootstrap
+from settings import PROJECT_ROOT, Settings
 from projections.maintenance import check
-from projections.queries import Readers, WorkloadQueries
-from tests import factories
-from tests.conftest import POSTGRES_URL
-from tests.servers import pilar_env
+from projections.queries import WorkloadQueries
+from store.connection import Readers
+from testkit import factories
+from testkit.fixtures import POSTGRES_URL
+from testkit.servers import pilar_env
 
 
 def knob(name: str, default: float) -> float:
@@ -223,14 +224,16 @@ def check_writes(settings: Settings, results: list[dict], case_ids: list[str], *
     if v.statuses.get("500"):
         v.failures.append(f"{v.statuses['500']} answers were 500")
 
-    app = build_application(settings)
+    services = bootstrap(settings)
+
+    app = services.cases
     try:
         stored: dict[str, list[tuple]] = {}  # key -> [(case_id, version, follow_up_id)]
         lengths: dict[str, int] = {}
         for case_id in case_ids:
             events, after = [], 0
             for _ in range(10_000):  # bounded paging
-                page = select_stream(app.recorder, UUID(case_id), after_version=after, limit=1000)
+                page = app.streams.select_stream(UUID(case_id), after_version=after, limit=1000)
                 if not page:
                     break
                 events += page
@@ -275,7 +278,7 @@ def check_writes(settings: Settings, results: list[dict], case_ids: list[str], *
                     if cid == case_id and fid is not None and fid not in follow_up_ids:
                         v.failures.append(f"case {case_id}: follow-up {fid} stored but missing from the state")
     finally:
-        app.close()
+        services.close()
 
     for key, places in stored.items():
         if key in extra_keys:
@@ -310,11 +313,12 @@ def view_position(settings: Settings) -> int:
 
 
 def head(settings: Settings) -> int:
-    app = build_application(settings)
+    services = bootstrap(settings)
+    app = services.cases
     try:
         return app.recorder.max_notification_id() or 0
     finally:
-        app.close()
+        services.close()
 
 
 def views_and_seals(settings: Settings, seconds: float = 120) -> tuple[int, list]:

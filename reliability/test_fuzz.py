@@ -12,7 +12,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from reliability import harness, report
-from tests import factories
+from testkit import factories
 
 TODAY = date.today()
 

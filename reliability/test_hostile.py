@@ -15,8 +15,8 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     content_type_conformance, response_headers_conformance, response_schema_conformance, status_code_conformance)
 
 from reliability import harness, report  # noqa: E402
-from tests.conftest import PASSWORD  # noqa: E402
-from tests.servers import Gunicorn, token  # noqa: E402
+from testkit.fixtures import PASSWORD  # noqa: E402
+from testkit.servers import Gunicorn, token  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -5,8 +5,8 @@ import time
 import pytest
 
 from reliability import harness, report
-from tests.conftest import PASSWORD
-from tests.servers import Gunicorn, token
+from testkit.fixtures import PASSWORD
+from testkit.servers import Gunicorn, token
 
 pytestmark = pytest.mark.slow
 

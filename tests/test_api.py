@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from itsdangerous import URLSafeTimedSerializer
 
 from cases import passwords
-from tests import factories
+from testkit import factories
 
 API = "/api/v1"
 TODAY = date.today()

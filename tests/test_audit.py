@@ -10,8 +10,8 @@ import pytest
 
 from audit.export import entries, read_csv, write
 from audit.seals import verify
-from projections.db import ViewDB
-from tests import factories
+from store.connection import ViewDB
+from testkit import factories
 
 API = "/api/v1"
 

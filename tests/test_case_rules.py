@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 
 from cases import passwords
 from cases.errors import InvalidInput, NotAllowed, NotFound, RuleBroken
-from tests import factories
+from testkit import factories
 
 TODAY = date.today()
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from cases.settings import PROJECT_ROOT
-from tests.servers import free_port, pilar_env
+from settings import PROJECT_ROOT
+from testkit.servers import free_port, pilar_env
 
 PILAR = str(Path(sys.executable).parent / "pilar")
 
@@ -112,7 +112,7 @@ def test_password_change_and_deactivation_retire_old_tokens(settings, app):
     assert client.get("/api/v1/workloads", headers=headers).status_code == 200
 
     assert run(settings, "users", "passwd", "wati", stdin="second-password\n").returncode == 0
-    app.extensions["pilar"]._user_cache.clear()  # another process changed it; this one re-reads after 5 s
+    app.extensions["pilar"].cases._user_cache.clear()  # another process changed it; this one re-reads after 5 s
     assert client.get("/api/v1/workloads", headers=headers).status_code == 401
     assert sign_in(app, "wati", "first-password") == 401 and sign_in(app, "wati", "second-password") == 200
 

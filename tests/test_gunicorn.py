@@ -12,10 +12,10 @@ from uuid import UUID
 import pytest
 import requests
 
-from cases.settings import PROJECT_ROOT
-from tests import factories
-from tests.conftest import PASSWORD
-from tests.servers import Gunicorn, token
+from settings import PROJECT_ROOT
+from testkit import factories
+from testkit.fixtures import PASSWORD
+from testkit.servers import Gunicorn, token
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@
 from datetime import date
 
 from cases.beneficiary import Beneficiary
-from tests import factories
+from testkit import factories
 
 API = "/api/v1"
 

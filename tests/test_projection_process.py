@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from projections.maintenance import check
-from projections.queries import Readers, WorkloadQueries
-from tests import factories
-from tests.servers import pilar_env
+from projections.queries import WorkloadQueries
+from store.connection import Readers
+from testkit import factories
+from testkit.servers import pilar_env
 
 pytestmark = pytest.mark.slow
 PILAR = str(Path(sys.executable).parent / "pilar")

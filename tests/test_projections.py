@@ -9,7 +9,7 @@ from api.workloads import PillarDetail, PillarSummary, WorkloadSummary
 from cases.errors import PilarError
 from projections import service as read_service
 from projections.maintenance import check, rebuild
-from tests import factories
+from testkit import factories
 
 
 def _person(service, actor, n: int, desa: str = "35.01.04.1001") -> UUID:
@@ -133,12 +133,12 @@ def test_min_position_waits_then_answers_503(service, staff, catch_up, client, a
 
 def test_reads_in_one_moment_share_the_views_position_unless_a_newer_one_is_asked_for(service, staff, catch_up,
                                                                                       settings):
-    from cases.store import head_sql
-    from projections.queries import Readers, WorkloadQueries
+    from projections.queries import WorkloadQueries
+    from store.connection import Readers
 
     readers = Readers(settings.store)
     try:
-        queries = WorkloadQueries(readers, head_sql=head_sql(service.recorder))
+        queries = WorkloadQueries(readers, head_sql=service.streams.head_sql())
         views = read_service.WorkloadService(queries, positions_ttl=60)
         before = views.freshness()
         wati = staff["wati"]
@@ -215,7 +215,8 @@ def test_live_views_equal_a_rebuild_after_random_commands(service, staff, settin
     assert position == service.recorder.max_notification_id()
     assert differences == []
     # And against the aggregates themselves, an oracle the projector shares no code with.
-    from projections.queries import CaseFilter, Readers, WorkloadQueries
+    from projections.queries import CaseFilter, WorkloadQueries
+    from store.connection import Readers
 
     readers = Readers(settings.store)
     try:
@@ -280,7 +281,7 @@ def test_case_list_filters_sorts_and_pages_from_the_views(service, staff, catch_
 
 
 def test_cli_check_prints_differences_and_exits_1(service, staff, settings, catch_up):
-    from projections.db import ViewDB
+    from store.connection import ViewDB
     from tests.test_cli import run
 
     wati = staff["wati"]
@@ -318,7 +319,7 @@ def test_a_step_whose_views_moved_while_it_prepared_prepares_again_under_the_loc
     views or seals meanwhile, writing that work would count the batch twice and break the seal
     chain; the step sees the moved heads and prepares again on what is stored."""
     from audit.seals import verify
-    from projections.db import ViewDB
+    from store.connection import ViewDB
     from projections.runner import Follower
 
     wati = staff["wati"]

@@ -1,4 +1,4 @@
-from tests import factories
+from testkit import factories
 
 
 def test_register_open_assess_aid(client, auth):

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 from eventsourcing.application import project_aggregate
 
 from cases.application import SNAPSHOT_INTERVAL
-from tests import factories
+from testkit import factories
 
 
 def test_a_long_case_is_snapshotted_and_loads_the_same(service, staff):

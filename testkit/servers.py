@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from cases.settings import PROJECT_ROOT, Settings
+from settings import PROJECT_ROOT, Settings
 
 
 def free_port() -> int:

@@ -1,4 +1,5 @@
-"""Turn aggregates into the documented answer shapes (SPEC §5)."""
+"""A case and a person as every client sees them (SPEC §5): the API's answers and, later,
+the pages render these shapes; written once here."""
 
 from datetime import date
 from typing import Any

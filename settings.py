@@ -1,4 +1,4 @@
-"""Configuration from the environment, and the one place that builds the application."""
+"""Configuration from the environment (README: the PILAR_* variables)."""
 
 import hashlib
 import hmac
@@ -7,11 +7,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from cases.application import PilarApplication
-from cases.store import StoreConfig
+from store.config import StoreConfig
 from cases.wilayah import DEFAULT_WILAYAH_CSV, Wilayah
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,13 @@ class Settings:
                 f"no signing key: set PILAR_SECRET_KEY or run `pilar db init` to create {self.secret_key_file}"
             ) from None
 
+    def ensure_secret_key(self) -> None:
+        """Write a signing key to the instance folder unless one is configured or written already."""
+        if self.secret_key or self.secret_key_file.exists():
+            return
+        fd = os.open(self.secret_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
 
     def audit_key(self) -> bytes:
         """Keys the seal chain. Kept out of the database, so whoever can write the database
@@ -60,26 +66,3 @@ class Settings:
         if self.audit_secret:
             return self.audit_secret.encode()
         return hmac.new(self.token_secret().encode(), b"pilar-audit-seal", hashlib.sha256).digest()
-
-
-def build_application(settings: Settings, *, create_tables: bool = False) -> PilarApplication:
-    from audit.access_log import AccessLog
-    from cases.personal_data import PersonalKeys
-    from projections.queries import Readers
-
-    readers = Readers(settings.store)
-    return PilarApplication(
-        settings.store.eventsourcing_env(create_table=create_tables),
-        wilayah=Wilayah.from_csv(settings.wilayah_csv),
-        access_log=AccessLog(readers),
-        personal_keys=PersonalKeys(readers),
-    )
-
-
-def init_store(settings: Settings) -> None:
-    """Create every table once, before any worker starts; and the token signing key."""
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
-    if not settings.secret_key and not settings.secret_key_file.exists():
-        settings.secret_key_file.write_text(secrets.token_urlsafe(48))
-        settings.secret_key_file.chmod(0o600)
-    build_application(settings, create_tables=True).close()

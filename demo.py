@@ -9,7 +9,8 @@ from datetime import date, timedelta
 
 from cases import vocab
 from cases.access import SYSTEM, Actor
-from cases.application import PilarApplication, today_in_jakarta
+from cases.application import PilarApplication
+from cases.clock import today_in_jakarta
 from cases.errors import DuplicateNik, RuleBroken
 
 DEMO_PASSWORD = "demo-password"

@@ -1,17 +1,18 @@
 """The workload views as they were at a past instant, rebuilt by replaying the event feed up
 to it into a private in-memory database: the live views are never touched."""
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from cases import vocab
-from cases.application import JAKARTA, PilarApplication
-from projections.db import Connection
+from cases.application import PilarApplication
+from cases.clock import JAKARTA
 from projections.queries import WorkloadQueries
 from projections.workload import WorkloadProjector, create_tables
+from store.connection import Connection
+from store.sqlite import SQLiteConnection
 
 PREFIX = "asof"
 
@@ -26,7 +27,7 @@ class _OneConnection:
 
 
 def views_as_of(app: PilarApplication, as_of: datetime, batch_size: int = 5000) -> dict[str, Any]:
-    conn = Connection(sqlite3.connect(":memory:", isolation_level=None), "sqlite")
+    conn = SQLiteConnection.in_memory()
     try:
         create_tables(conn, PREFIX)
         projector = WorkloadProjector(conn, app.mapper, PREFIX, until=as_of)

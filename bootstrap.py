@@ -1,0 +1,71 @@
+"""The composition root: settings → store → services. The API, the CLI, the projection process
+and the benchmarks get their services here and nowhere else; each process builds its own (under
+gunicorn, each worker after the fork: see wsgi.py)."""
+
+from dataclasses import dataclass
+
+from audit.access_log import ACCESS_LOG_STATEMENTS, AccessLog
+from audit.seals import SEAL_STATEMENTS
+from audit.service import AuditService
+from cases.application import PilarApplication
+from cases.signin import SignIn, Tokens
+from cases.wilayah import Wilayah
+from projections.queries import WorkloadQueries
+from projections.schema import create_statements
+from projections.service import WorkloadService
+from settings import Settings
+from store.connection import Readers, ViewDB
+from store.personal_keys import PERSONAL_KEY_STATEMENTS, PersonalKeys
+from store.streams import streams_for
+
+
+@dataclass
+class Services:
+    settings: Settings
+    cases: PilarApplication  # the application service: every write, and reads of streams
+    views: WorkloadService  # the read side: workloads, case lists, follow-ups, views at a past moment
+    audit: AuditService  # histories, the feed, verification, the access log
+    signin: SignIn
+    readers: Readers  # read connections shared by all of the above (one pool per process)
+
+    def close(self) -> None:
+        self.cases.close()
+        self.readers.close()
+
+
+def bootstrap(settings: Settings | None = None, *, wilayah: Wilayah | None = None,
+              create_tables: bool = False) -> Services:
+    settings = settings or Settings.from_env()
+    readers = Readers(settings.store)
+    access_log = AccessLog(readers)
+    cases = PilarApplication(
+        settings.store.eventsourcing_env(create_table=create_tables),
+        wilayah=wilayah or Wilayah.from_csv(settings.wilayah_csv),
+        access_log=access_log,
+        personal_keys=PersonalKeys(readers),
+        streams=streams_for,
+    )
+    queries = WorkloadQueries(readers, head_sql=cases.streams.head_sql())
+    return Services(
+        settings=settings,
+        cases=cases,
+        views=WorkloadService(queries, history=cases),
+        audit=AuditService(cases, readers, access_log, settings.audit_key()),
+        signin=SignIn(cases, Tokens(settings.token_secret())),
+        readers=readers,
+    )
+
+
+def init_store(settings: Settings) -> None:
+    """Create every table once, before any worker starts (`pilar db init`); and the token
+    signing key. Concurrent CREATE TABLE IF NOT EXISTS races on PostgreSQL, so servers never do this."""
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    settings.ensure_secret_key()
+    bootstrap(settings, create_tables=True).close()
+    conn = ViewDB(settings.store).connect()
+    try:
+        with conn.transaction():
+            for statement in create_statements() + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS:
+                conn.execute(statement)
+    finally:
+        conn.close()

@@ -1,0 +1,195 @@
+"""Case commands (SPEC §4): open, assign, assess, give aid, follow up, refer, close, reopen, and
+reading a case now or as it was. Mixed into PilarApplication."""
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from cases import inputs, policy, vocab
+from cases.access import AccessRecorder, Actor
+from cases.beneficiary import Beneficiary
+from cases.case import Case
+from cases.errors import InvalidInput, NotFound
+from cases.wilayah import Wilayah, kecamatan_code_of
+from cases.write_path import NO_OPTIONS, Work, WriteOptions, WriteResult, check_expected_version
+
+CaseCommand = Callable[[Case], dict[str, Any] | None]
+
+
+class CaseCommands:
+    wilayah: Wilayah
+    access_log: AccessRecorder
+
+    def open_case(
+        self,
+        actor: Actor,
+        *,
+        beneficiary_id: UUID,
+        pillar: str,
+        referral: dict[str, str],
+        categories: list[str],
+        priority: str,
+        desa_code: str | None = None,
+        options: WriteOptions = NO_OPTIONS,
+    ) -> WriteResult:
+        problems = inputs.Problems()
+        problems.choice("pillar", pillar, vocab.PILLARS)
+        problems.choice("priority", priority, vocab.PRIORITIES)
+        inputs.check_referral_in(problems, referral)
+        problems.choices("categories", categories, vocab.PPKS_CATEGORIES, at_most=len(vocab.PPKS_CATEGORIES),
+                         what="PPKS category")
+        if desa_code is not None:
+            inputs.check_desa(problems, "desa_code", desa_code, self.wilayah)
+        problems.check()
+        policy.require(policy.open_case(actor, pillar))
+
+        def decide() -> Work:
+            person = self._load(Beneficiary, beneficiary_id, field_name="beneficiary_id")
+            desa = desa_code or person.desa_code
+            if desa is None:
+                raise InvalidInput.one("desa_code", "the beneficiary's data was erased; name the desa")
+            case = Case.open(
+                actor=actor.username, beneficiary_id=person.id, pillar=pillar, desa_code=desa,
+                kecamatan_code=kecamatan_code_of(desa), referral=dict(referral), categories=list(categories),
+                priority=priority,
+            )
+            person.link_case(actor=actor.username, case_id=case.id, pillar=pillar)
+            return Work(case, [person])
+
+        return self._write(actor, options, decide)
+
+    def get_case(self, actor: Actor, case_id: UUID, *, version: int | None = None,
+                 as_of: datetime | None = None) -> Case:
+        if version is not None and as_of is not None:
+            raise InvalidInput.one("as_of", "give either as_of or version, not both")
+        current = self.readable_case(actor, case_id)
+        self.access_log.record(actor, "read_case", case_id=case_id, beneficiary_id=current.beneficiary_id,
+                               detail=f"as_of={as_of.isoformat()}" if as_of else f"version={version}" if version else "")
+        if as_of is not None:
+            version = self._version_at(case_id, as_of)
+        if version is None or version == current.version:
+            return current
+        if version < 1 or version > current.version:
+            raise NotFound(f"version {version} of case", case_id)
+        return self.repository.get(case_id, version=version)
+
+    def readable_case(self, actor: Actor, case_id: UUID) -> Case:
+        case = self._load(Case, case_id)
+        policy.require(policy.read_case(actor, case))
+        return case
+
+    def _version_at(self, case_id: UUID, as_of: datetime) -> int:
+        if as_of.tzinfo is None:
+            raise InvalidInput.one("as_of", "needs a UTC offset, e.g. 2026-09-30T23:59:59+07:00")
+        version = None
+        for event in self.events.get(case_id):
+            if event.timestamp > as_of:
+                break
+            version = event.originator_version
+        if version is None:
+            raise NotFound(f"state at {as_of.isoformat()} of case", case_id)
+        return version
+
+    def assign_case(self, actor: Actor, case_id: UUID, *, worker: str, options: WriteOptions = NO_OPTIONS) -> WriteResult:
+        problems = inputs.Problems()
+        problems.text("worker", worker, longest=inputs.SHORT_MAX)
+        problems.check()
+
+        def command(case: Case) -> None:
+            policy.require(policy.assign_to(actor, worker))
+            user = self._user(worker)
+            if user is None or not user.active or user.role != "worker" or user.pillar != case.pillar:
+                raise InvalidInput.one("worker", f"{worker!r} is not an active worker of pillar {case.pillar}")
+            case.assign(actor=actor.username, worker=worker)
+
+        return self._case_command(actor, case_id, options, command)
+
+    def assess_case(self, actor: Actor, case_id: UUID, *, needs: list[str], risk: str, summary: str,
+                    desil: dict[str, Any] | None = None, options: WriteOptions = NO_OPTIONS) -> WriteResult:
+        inputs.check_assessment(needs, risk, summary, desil)
+        return self._case_command(
+            actor, case_id, options,
+            lambda c: c.assess(actor=actor.username, needs=list(dict.fromkeys(needs)), risk=risk, desil=desil,
+                               summary=summary),
+        )
+
+    def give_aid(self, actor: Actor, case_id: UUID, *, component: str, item: str, quantity: int, unit: str,
+                 value_idr: int, funding_source: str, given_on: date, options: WriteOptions = NO_OPTIONS) -> WriteResult:
+        aid = dict(component=component, item=item, quantity=quantity, unit=unit, value_idr=value_idr,
+                   funding_source=funding_source, given_on=given_on)
+        inputs.check_aid(**aid)
+        return self._case_command(actor, case_id, options, lambda c: c.give_aid(actor=actor.username, **aid))
+
+    def schedule_follow_up(self, actor: Actor, case_id: UUID, *, due_on: date, purpose: str,
+                           options: WriteOptions = NO_OPTIONS) -> WriteResult:
+        inputs.check_follow_up(due_on, purpose)
+        return self._case_command(
+            actor, case_id, options,
+            lambda c: {"follow_up_id": c.schedule_follow_up(actor=actor.username, due_on=due_on, purpose=purpose)},
+        )
+
+    def complete_follow_up(self, actor: Actor, case_id: UUID, follow_up_id: str, *, outcome: str, notes: str,
+                           options: WriteOptions = NO_OPTIONS) -> WriteResult:
+        inputs.check_outcome("outcome", outcome, vocab.FOLLOW_UP_OUTCOMES, "notes", notes)
+        return self._case_command(
+            actor, case_id, options,
+            lambda c: c.complete_follow_up(actor=actor.username, follow_up_id=follow_up_id, outcome=outcome, notes=notes),
+        )
+
+    def send_referral(self, actor: Actor, case_id: UUID, *, to_pillar: str, reason: str,
+                      options: WriteOptions = NO_OPTIONS) -> WriteResult:
+        problems = inputs.Problems()
+        problems.choice("to_pillar", to_pillar, vocab.PILLARS)
+        problems.text("reason", reason)
+        problems.check()
+        return self._case_command(
+            actor, case_id, options,
+            lambda c: {"referral_id": c.send_referral(actor=actor.username, to_pillar=to_pillar, reason=reason)},
+        )
+
+    def accept_referral(self, actor: Actor, case_id: UUID, referral_id: str,
+                        options: WriteOptions = NO_OPTIONS) -> WriteResult:
+        return self._referral_answer(
+            actor, case_id, referral_id, options,
+            lambda c: c.accept_referral(actor=actor.username, acting_for=actor.pillar, referral_id=referral_id),
+        )
+
+    def decline_referral(self, actor: Actor, case_id: UUID, referral_id: str, *, reason: str,
+                         options: WriteOptions = NO_OPTIONS) -> WriteResult:
+        inputs.check_reason(reason)
+        return self._referral_answer(
+            actor, case_id, referral_id, options,
+            lambda c: c.decline_referral(actor=actor.username, acting_for=actor.pillar, referral_id=referral_id,
+                                         reason=reason),
+        )
+
+    def close_case(self, actor: Actor, case_id: UUID, *, outcome: str, note: str,
+                   options: WriteOptions = NO_OPTIONS) -> WriteResult:
+        inputs.check_outcome("outcome", outcome, vocab.CLOSURE_OUTCOMES, "note", note)
+        return self._case_command(actor, case_id, options,
+                                  lambda c: c.close(actor=actor.username, outcome=outcome, note=note))
+
+    def reopen_case(self, actor: Actor, case_id: UUID, *, reason: str, options: WriteOptions = NO_OPTIONS) -> WriteResult:
+        inputs.check_reason(reason)
+        return self._case_command(actor, case_id, options, lambda c: c.reopen(actor=actor.username, reason=reason))
+
+    def _case_command(self, actor: Actor, case_id: UUID, options: WriteOptions, command: CaseCommand) -> WriteResult:
+        return self._decided(actor, case_id, options, policy.write_case, command)
+
+    def _referral_answer(self, actor: Actor, case_id: UUID, referral_id: str, options: WriteOptions,
+                         command: Callable[[Case], None]) -> WriteResult:
+        return self._decided(actor, case_id, options,
+                             lambda a, case: policy.answer_referral(a, case, referral_id), command)
+
+    def _decided(self, actor: Actor, case_id: UUID, options: WriteOptions,
+                 allowed: Callable[[Actor, Case], policy.Denial], command: CaseCommand) -> WriteResult:
+        policy.require(policy.write_cases(actor))
+
+        def decide() -> Work:
+            case = self._load(Case, case_id)
+            policy.require(allowed(actor, case))
+            check_expected_version(case, options)
+            return Work(case, extra=command(case) or {})
+
+        return self._write(actor, options, decide)

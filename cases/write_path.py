@@ -1,0 +1,137 @@
+"""The write path every command takes: load, check If-Match, decide (the aggregate applies its
+rules), save all touched aggregates and the idempotency record in one transaction.
+
+A version conflict means another writer got there first: the command is decided again on the
+new state, so a racing write is either re-applied with its rule re-checked or refused, never lost."""
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError, Notification
+
+from cases.access import Actor
+from cases.domain import PilarAggregate
+from cases.errors import Contention, IdempotencyKeyReused, InvalidInput, NotFound, StaleVersion
+from cases.idempotency import IdempotencyRecord
+
+WRITE_ATTEMPTS = 8
+
+
+class StreamQueries(Protocol):
+    """What the application asks of the event table beyond eventsourcing's recorder (store/streams.py)."""
+
+    def head_sql(self) -> str: ...
+
+    def position_of(self, originator_id: UUID, version: int) -> int | None: ...
+
+    def select_stream(self, originator_id: UUID, *, after_version: int = 0, limit: int = 100) -> list[Notification]:
+        ...
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def of_request(cls, key: str, *parts: Any) -> "Idempotency":
+        canonical = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+        return cls(key, hashlib.sha256(canonical.encode()).hexdigest())
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    expected_version: int | None = None
+    idempotency: Idempotency | None = None
+
+
+NO_OPTIONS = WriteOptions()
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    id: UUID
+    version: int
+    position: int
+    extra: dict[str, Any] = field(default_factory=dict)
+    replayed: bool = False
+
+    def answer(self) -> dict[str, Any]:
+        return {"id": str(self.id), "version": self.version, "position": self.position, **self.extra}
+
+
+@dataclass
+class Work:
+    """What one decision touched: the aggregate written, plus any others saved atomically with it."""
+
+    primary: PilarAggregate
+    others: list[PilarAggregate] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class WritePath:
+    """Mixed into PilarApplication (an eventsourcing Application, which gives `save` and `repository`)."""
+
+    streams: StreamQueries
+
+    def _write(self, actor: Actor, options: WriteOptions, decide: Callable[[], Work]) -> WriteResult:
+        idem = options.idempotency
+        for _attempt in range(WRITE_ATTEMPTS):
+            if idem is not None and (first := self._first_answer(actor, idem)) is not None:
+                return first
+            work = decide()
+            primary = work.primary
+            answer = {"id": str(primary.id), "version": primary.version, **_jsonable(work.extra)}
+            to_save: list[PilarAggregate] = [primary, *work.others]
+            if idem is not None:
+                to_save.append(
+                    IdempotencyRecord.record(
+                        actor=actor.username, key=idem.key, fingerprint=idem.fingerprint,
+                        aggregate_id=primary.id, aggregate_version=primary.version, answer=answer,
+                    )
+                )
+            try:
+                recordings = self.save(*to_save)
+            except IntegrityError:
+                continue  # someone else wrote first: decide again on what is stored now
+            position = max(r.notification.id for r in recordings if r.domain_event.originator_id == primary.id)
+            return WriteResult(primary.id, primary.version, position, work.extra)
+        raise Contention("the record kept changing under this request; retry it")
+
+    def _first_answer(self, actor: Actor, idem: Idempotency) -> WriteResult | None:
+        try:
+            record: IdempotencyRecord = self.repository.get(IdempotencyRecord.id_for(actor.username, idem.key))
+        except AggregateNotFoundError:
+            return None
+        if record.fingerprint != idem.fingerprint:
+            raise IdempotencyKeyReused(idem.key)
+        answer = dict(record.answer)
+        position = self.streams.position_of(record.aggregate_id, record.aggregate_version)
+        extra = {k: v for k, v in answer.items() if k not in ("id", "version")}
+        return WriteResult(record.aggregate_id, record.aggregate_version, position or 0, extra, replayed=True)
+
+    def _load(self, cls: type, aggregate_id: UUID, field_name: str | None = None) -> Any:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            aggregate = None
+        if not isinstance(aggregate, cls):
+            what = cls.__name__.lower()
+            if field_name:
+                raise InvalidInput.one(field_name, f"no {what} has id {aggregate_id}")
+            raise NotFound(what, aggregate_id)
+        return aggregate
+
+
+def check_expected_version(aggregate: PilarAggregate, options: WriteOptions) -> None:
+    if options.expected_version is not None and options.expected_version != aggregate.version:
+        raise StaleVersion(options.expected_version, aggregate.version)
+
+
+def _jsonable(extra: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(extra, default=str))

@@ -1,0 +1,99 @@
+"""Connections for the read side, in the same database as the events (SQLite file or
+PostgreSQL schema). SQL is written once with `?` placeholders; each store's connection class
+(`store/sqlite.py`, `store/postgres.py`) adapts it and knows its own transactions and locks."""
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from store.config import StoreConfig
+
+
+class Connection:
+    """One connection of either store; subclasses say how their store does each thing."""
+
+    kind = ""
+
+    def __init__(self, raw: Any):
+        self.raw = raw
+
+    def sql(self, statement: str) -> str:
+        return statement
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        return self.raw.execute(self.sql(statement), params)
+
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.raw.executemany(self.sql(statement), rows)
+
+    def all(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return list(self.execute(statement, params).fetchall())
+
+    def one(self, statement: str, params: Sequence[Any] = ()) -> tuple | None:
+        return self.execute(statement, params).fetchone()
+
+    @contextmanager
+    def transaction(self) -> Iterator["Connection"]:
+        """A write transaction."""
+        raise NotImplementedError
+
+    @contextmanager
+    def snapshot(self) -> Iterator["Connection"]:
+        """A read transaction: every query inside sees the same moment."""
+        raise NotImplementedError
+
+    def try_exclusive(self, name: str) -> bool:
+        """Take the store-wide lock `name` for as long as this connection lives, if it is free."""
+        raise NotImplementedError
+
+    def release_exclusive(self, name: str) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class ViewDB:
+    def __init__(self, store: StoreConfig):
+        self.store = store
+        self.kind = store.kind
+
+    def connect(self, *, checkpoint_pages: int | None = None) -> Connection:
+        """`checkpoint_pages` (SQLite): see store/sqlite.py; only the projection process asks for fewer."""
+        if self.kind == "sqlite":
+            from store.sqlite import SQLiteConnection
+
+            return SQLiteConnection.open(self.store.sqlite_path, checkpoint_pages)
+        from store.postgres import PostgresConnection
+
+        return PostgresConnection.open(self.store)
+
+
+class Readers:
+    """Read connections for request threads: one per thread on SQLite, a pool on PostgreSQL."""
+
+    def __init__(self, store: StoreConfig, pool_size: int = 4):
+        self.db = ViewDB(store)
+        self._local = threading.local()
+        self._pool = None
+        if store.kind == "postgres":
+            from store.postgres import ReaderPool
+
+            self._pool = ReaderPool(store, pool_size)
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        if self._pool is not None:
+            with self._pool.connection() as conn:
+                yield conn
+            return
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self.db.connect()
+        yield conn
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()

@@ -1,0 +1,42 @@
+"""The queries on the event table that eventsourcing's recorders do not offer, one class per
+store (`SQLiteStreams`, `PostgresStreams`)."""
+
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, Notification
+
+
+class StreamQueries:
+    def __init__(self, recorder: ApplicationRecorder):
+        self.recorder = recorder
+        self.datastore = recorder.datastore  # type: ignore[attr-defined]
+        self.table = recorder.events_table_name  # type: ignore[attr-defined]
+
+    def head_sql(self) -> str:
+        """SQL for the global position of the newest stored event."""
+        raise NotImplementedError
+
+    def position_of(self, originator_id: UUID, version: int) -> int | None:
+        """The global position (notification id) of one stored event."""
+        raise NotImplementedError
+
+    def select_stream(self, originator_id: UUID, *, after_version: int = 0,
+                      limit: int = 100) -> list[Notification]:
+        """One stream's events in version order, each with its global position."""
+        rows = self._stream_rows(originator_id, after_version, limit)
+        return [Notification(id=p, originator_id=originator_id, originator_version=v, topic=t, state=s)
+                for p, v, t, s in rows]
+
+    def _stream_rows(self, originator_id: UUID, after_version: int, limit: int) -> list[tuple]:
+        raise NotImplementedError
+
+
+def streams_for(recorder: ApplicationRecorder) -> StreamQueries:
+    # eventsourcing's PostgreSQL datastore has a schema; its SQLite one does not.
+    if hasattr(recorder.datastore, "schema"):  # type: ignore[attr-defined]
+        from store.postgres import PostgresStreams
+
+        return PostgresStreams(recorder)
+    from store.sqlite import SQLiteStreams
+
+    return SQLiteStreams(recorder)

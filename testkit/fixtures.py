@@ -1,0 +1,123 @@
+"""Fixtures: every store-touching test runs once on SQLite and once on a real PostgreSQL.
+
+PostgreSQL tests never skip: if the server is not reachable they fail, loudly. Each test gets
+its own schema, so tests cannot see each other's events. The reliability suite shares them.
+"""
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bootstrap import Services, bootstrap, init_store
+from cases.access import SYSTEM, Actor
+from cases.wilayah import DEFAULT_WILAYAH_CSV
+from projections.runner import Follower
+from settings import Settings
+from store.config import StoreConfig
+from store.connection import ViewDB
+from wsgi import create_app
+
+POSTGRES_URL = os.environ.get("PILAR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request, tmp_path: Path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'pilar.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{POSTGRES_URL}?schema={schema}&pool_size=4"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def settings(store_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        instance_path=tmp_path / "instance",
+        store=StoreConfig(store_url),
+        wilayah_csv=DEFAULT_WILAYAH_CSV,
+        secret_key="test-signing-key",
+        max_body_bytes=16 * 1024,
+    )
+
+
+@pytest.fixture
+def services(settings: Settings):
+    init_store(settings)
+    built = bootstrap(settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def service(services: Services):
+    """The application service, as the composition root built it."""
+    return services.cases
+
+
+@pytest.fixture
+def catch_up(settings, service):
+    """catch_up() -> position: project and seal every stored event, as `pilar project` would."""
+    conn = ViewDB(settings.store).connect()
+
+    def run(batch_size: int = 100) -> int:
+        follower = Follower(service, conn, settings.audit_key(), batch_size)
+        while follower.step():
+            pass
+        return follower.position
+
+    yield run
+    conn.close()
+
+
+# A small regency staff: one account per role, workers in two pillars.
+STAFF = {
+    "wati": ("worker", "pkh"),
+    "agus": ("worker", "pkh"),
+    "joko": ("worker", "tksk"),
+    "sri": ("supervisor", "pkh"),
+    "dinsos": ("supervisor", None),
+    "inspektur": ("auditor", None),
+    "root": ("admin", None),
+}
+
+
+@pytest.fixture
+def staff(service) -> dict[str, Actor]:
+    for name, (role, pillar) in STAFF.items():
+        service.add_user(SYSTEM, name, role, pillar, PASSWORD)
+    return {name: Actor(name, role, pillar) for name, (role, pillar) in STAFF.items()}
+
+
+@pytest.fixture
+def app(services: Services):
+    return create_app(services)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def auth(client, staff):
+    """auth("wati") -> headers carrying a fresh bearer token for that user."""
+    tokens: dict[str, str] = {}
+
+    def headers(username: str, **extra: str) -> dict[str, str]:
+        if username not in tokens:
+            response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+            assert response.status_code == 200, response.json
+            tokens[username] = response.json["token"]
+        return {"Authorization": f"Bearer {tokens[username]}", **extra}
+
+    return headers
