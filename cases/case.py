@@ -201,30 +201,11 @@ class Case(PilarAggregate):
             case.closure_note = None
 
     @classmethod
-    def open(
-        cls,
-        *,
-        actor: str,
-        beneficiary_id: UUID,
-        pillar: str,
-        desa_code: str,
-        kecamatan_code: str,
-        referral: dict,
-        categories: list[str],
-        priority: str,
-    ) -> "Case":
-        return cls._create(
-            cls.CaseOpened,
-            id=uuid4(),
-            actor=actor,
-            beneficiary_id=beneficiary_id,
-            pillar=pillar,
-            desa_code=desa_code,
-            kecamatan_code=kecamatan_code,
-            referral=referral,
-            categories=list(categories),
-            priority=priority,
-        )
+    def open(cls, *, actor: str, beneficiary_id: UUID, pillar: str, desa_code: str, kecamatan_code: str,
+             referral: dict, categories: list[str], priority: str) -> "Case":
+        return cls._create(cls.CaseOpened, id=uuid4(), actor=actor, beneficiary_id=beneficiary_id, pillar=pillar,
+                           desa_code=desa_code, kecamatan_code=kecamatan_code, referral=referral,
+                           categories=list(categories), priority=priority)
 
     # --- derived state -------------------------------------------------------------------
     @property
@@ -260,32 +241,13 @@ class Case(PilarAggregate):
             self.NeedsAssessed, actor=actor, needs=list(needs), risk=risk, desil=desil, summary=summary
         )
 
-    def give_aid(
-        self,
-        *,
-        actor: str,
-        component: str,
-        item: str,
-        quantity: int,
-        unit: str,
-        value_idr: int,
-        funding_source: str,
-        given_on: date,
-    ) -> None:
+    def give_aid(self, *, actor: str, component: str, item: str, quantity: int, unit: str, value_idr: int,
+                 funding_source: str, given_on: date) -> None:
         self._require_open()
         if self.assessment is None:
             raise RuleBroken("aid_needs_assessment", "aid can only be given after the needs are assessed")
-        self.trigger_event(
-            self.AidGiven,
-            actor=actor,
-            component=component,
-            item=item,
-            quantity=quantity,
-            unit=unit,
-            value_idr=value_idr,
-            funding_source=funding_source,
-            given_on=given_on,
-        )
+        self.trigger_event(self.AidGiven, actor=actor, component=component, item=item, quantity=quantity, unit=unit,
+                           value_idr=value_idr, funding_source=funding_source, given_on=given_on)
 
     def schedule_follow_up(self, *, actor: str, due_on: date, purpose: str) -> str:
         self._require_open()

@@ -1,0 +1,58 @@
+"""The Flask app is composed at the top (wsgi.create_app): the API's bearer auth and JSON errors
+are scoped to its blueprints, so pages beside it keep cookie sessions and HTML errors."""
+
+from flask import Blueprint, abort, session
+
+from wsgi import create_app
+
+API = "/api/v1"
+
+
+def _app_with_pages(services):
+    app = create_app(services)
+    pages = Blueprint("pages_probe", __name__)
+
+    @pages.get("/probe/remember/<value>")
+    def remember(value):
+        session["remembered"] = value
+        return "<p>ok</p>"
+
+    @pages.get("/probe/recall")
+    def recall():
+        return f"<p>{session.get('remembered', '')}</p>"
+
+    @pages.get("/probe/forbidden")
+    def forbidden():
+        abort(403)
+
+    app.register_blueprint(pages)
+    return app
+
+
+def test_pages_keep_cookie_sessions_without_a_bearer_token(services):
+    client = _app_with_pages(services).test_client()
+    answer = client.get("/probe/remember/sainem")
+    assert answer.status_code == 200
+    cookie = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert client.get("/probe/recall").get_data(as_text=True) == "<p>sainem</p>"
+
+
+def test_page_errors_are_html_and_api_errors_json(services):
+    client = _app_with_pages(services).test_client()
+    for path, status in (("/probe/forbidden", 403), ("/no-such-page", 404)):
+        answer = client.get(path)
+        assert answer.status_code == status
+        assert answer.mimetype == "text/html" and f"{status}" in answer.get_data(as_text=True)
+    for path, status in ((f"{API}/no-such-thing", 404), (f"{API}/cases", 401)):
+        answer = client.get(path)
+        assert answer.status_code == status
+        assert answer.mimetype == "application/json" and answer.json["code"] == status
+    assert client.delete(f"{API}/workloads").status_code == 405
+    assert client.delete(f"{API}/workloads").json["code"] == 405
+
+
+def test_the_api_opens_no_session(services, auth, client):
+    answer = client.get(f"{API}/workloads", headers=auth("wati"))
+    assert answer.status_code == 200
+    assert "Set-Cookie" not in answer.headers
