@@ -166,10 +166,7 @@ class _Waiter:
     def __init__(self, settings: Settings, app: PilarApplication, poll_interval: float, gather: float):
         self.poll_interval = poll_interval
         self.gather = gather
-        self.listener = None
-        if settings.store.kind == "postgres":
-            self.listener = ViewDB(settings.store).connect()
-            self.listener.execute(f'LISTEN "{app.recorder.channel_name}"')
+        self.listener = ViewDB(settings.store).listener(app.recorder)
 
     def wait(self, stop: threading.Event, busy: bool = False) -> None:
         if busy:
@@ -179,14 +176,13 @@ class _Waiter:
         if self.listener is None:
             stop.wait(self.poll_interval)
             return
-        notified = any(True for _ in self.listener.raw.notifies(timeout=self.poll_interval, stop_after=1))
+        notified = self.listener.wait(self.poll_interval)
         if notified and self.gather > 0 and not stop.wait(self.gather):
             self._drain()
 
     def _drain(self) -> None:
         if self.listener is not None:
-            for _ in self.listener.raw.notifies(timeout=0):
-                pass  # already covered by the step that follows
+            self.listener.drain()  # already covered by the step that follows
 
     def close(self) -> None:
         if self.listener is not None:

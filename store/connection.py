@@ -70,6 +70,14 @@ class ViewDB:
 
         return PostgresConnection.open(self.store)
 
+    def listener(self, recorder: Any):
+        """A PostgresListener on the channel `recorder` notifies; None on SQLite, which has none."""
+        if self.kind == "sqlite":
+            return None
+        from store.postgres import PostgresConnection, PostgresListener
+
+        return PostgresListener(PostgresConnection.open(self.store), recorder.channel_name)
+
 
 class Readers:
     """Read connections for request threads: one per thread on SQLite, a pool on PostgreSQL."""

@@ -69,6 +69,26 @@ class PostgresConnection(Connection):
             pass  # a dead connection has released it already
 
 
+class PostgresListener:
+    """LISTENs on the channel eventsourcing notifies after each insert. A notification can be
+    missed (eventsourcing #305), so whoever waits on it polls as well."""
+
+    def __init__(self, conn: PostgresConnection, channel: str):
+        self.conn = conn
+        conn.execute(f'LISTEN "{channel}"')
+
+    def wait(self, timeout: float) -> bool:
+        """Whether a notification came within `timeout` seconds."""
+        return any(True for _ in self.conn.raw.notifies(timeout=timeout, stop_after=1))
+
+    def drain(self) -> None:
+        for _ in self.conn.raw.notifies(timeout=0):
+            pass
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 class ReaderPool:
     """Opened on first use, so that building the services (in each worker) connects nothing yet.
     No check on checkout (a round trip per read); a connection broken by a database restart

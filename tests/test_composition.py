@@ -1,6 +1,7 @@
 """The Flask app is composed at the top (wsgi.create_app): the API's bearer auth and JSON errors
 are scoped to its blueprints, so pages beside it keep cookie sessions and HTML errors."""
 
+import pytest
 from flask import Blueprint, abort, session
 
 from wsgi import create_app
@@ -56,3 +57,33 @@ def test_the_api_opens_no_session(services, auth, client):
     answer = client.get(f"{API}/workloads", headers=auth("wati"))
     assert answer.status_code == 200
     assert "Set-Cookie" not in answer.headers
+
+
+def test_the_composition_root_takes_its_dependencies(settings, tmp_path):
+    """bootstrap() builds every service from settings; what it is handed (here another regency's
+    wilayah) reaches the rules of the application service."""
+    from datetime import date
+
+    from bootstrap import bootstrap, init_store
+    from cases.access import Actor
+    from cases.errors import InvalidInput
+    from cases.wilayah import Wilayah
+    from testkit import factories
+
+    csv = tmp_path / "other.csv"
+    csv.write_text("code,name,level\n35.02,PONOROGO,kabupaten\n35.02.01,NGRAYUN,kecamatan\n"
+                   "35.02.01.2001,BAOSAN LOR,desa\n")
+    init_store(settings)
+    services = bootstrap(settings, wilayah=Wilayah.from_csv(csv))
+    try:
+        worker = Actor("wati", "worker", "pkh")
+        person = factories.person(desa_code="35.02.01.2001")
+        person["birth_date"] = date.fromisoformat(person["birth_date"])
+        assert services.cases.register_beneficiary(worker, **person).version == 1
+        with pytest.raises(InvalidInput) as refused:
+            services.cases.register_beneficiary(worker, **{**person, "nik": factories.person()["nik"],
+                                                           "desa_code": "35.01.04.1001"})
+        assert "PONOROGO" in refused.value.errors["desa_code"][0]
+        assert services.views.queries.readers is services.readers is services.audit.readers
+    finally:
+        services.close()
