@@ -7,13 +7,13 @@ from typing import Any
 
 from cases import vocab
 from cases.clock import is_overdue
-from projections.schema import LIVE
+from projections.schema import CASE_LIST_COLUMNS, LIVE
 from store.connection import Readers
 from projections.workload import TRACKING_NAME
 
-CASE_LIST_COLUMNS = ("case_id", "beneficiary_id", "pillar", "status", "priority", "kecamatan_code", "desa_code",
-                     "worker", "categories", "opened_at", "closed_at", "next_follow_up_due", "pending_referral_to",
-                     "version")
+# `cases.clock.is_overdue` in SQL, with one parameter: today as ISO text. The IS NOT NULL keeps it true or
+# false, never NULL, so that NOT of it selects exactly the cases that are not overdue.
+OVERDUE_SQL = "(status <> 'closed' AND next_follow_up_due IS NOT NULL AND next_follow_up_due < ?)"
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,8 @@ class WorkloadQueries:
             by = {"status": {}, "kecamatan": {}, "worker": {}}
             for dimension, key, count in counts:
                 by[dimension][key] = int(count)
-            overdue = conn.one(
-                f"SELECT COUNT(*) FROM {self.p}_cases WHERE pillar = ? AND next_follow_up_due < ? "
-                "AND status <> 'closed'", (pillar, today.isoformat()))[0]
+            overdue = conn.one(f"SELECT COUNT(*) FROM {self.p}_cases WHERE pillar = ? AND {OVERDUE_SQL}",
+                               (pillar, today.isoformat()))[0]
             monthly = conn.one(f"SELECT opened, closed FROM {self.p}_monthly WHERE pillar = ? AND month = ?",
                                (pillar, month))
             days = conn.all(f"SELECT days, count FROM {self.p}_assessment_days WHERE pillar = ? ORDER BY days",
@@ -99,11 +98,8 @@ class WorkloadQueries:
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
-        if where.overdue is True:
-            clauses.append("status <> 'closed' AND next_follow_up_due < ?")
-            params.append(today.isoformat())
-        elif where.overdue is False:
-            clauses.append("(status = 'closed' OR next_follow_up_due IS NULL OR next_follow_up_due >= ?)")
+        if where.overdue is not None:
+            clauses.append(OVERDUE_SQL if where.overdue else f"NOT {OVERDUE_SQL}")
             params.append(today.isoformat())
         sql_where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self.readers.connection() as conn:

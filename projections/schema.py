@@ -3,32 +3,41 @@ scratch rebuilds (`pilar projections check`) and past moments (`pilar audit view
 
 LIVE = "view"
 
+# The one declaration of the case rows: the DDL, the projector and the queries all read it.
+CASE_TABLE = (
+    ("case_id", "TEXT PRIMARY KEY"),
+    ("beneficiary_id", "TEXT NOT NULL"),
+    ("pillar", "TEXT NOT NULL"),
+    ("status", "TEXT NOT NULL"),
+    ("priority", "TEXT NOT NULL"),
+    ("priority_rank", "INTEGER NOT NULL"),
+    ("kecamatan_code", "TEXT NOT NULL"),
+    ("desa_code", "TEXT NOT NULL"),
+    ("worker", "TEXT"),
+    ("categories", "TEXT NOT NULL"),
+    ("opened_at", "TEXT NOT NULL"),
+    ("assessed_at", "TEXT"),
+    ("aid_count", "INTEGER NOT NULL"),
+    ("closed_at", "TEXT"),
+    ("outcome", "TEXT"),
+    ("open_follow_ups", "TEXT NOT NULL"),
+    ("next_follow_up_due", "TEXT"),
+    ("pending_referral_to", "TEXT"),
+    ("version", "INTEGER NOT NULL"),
+    ("updated_at", "TEXT NOT NULL"),
+    ("position", "BIGINT NOT NULL"),
+)
+CASE_COLUMNS = tuple(name for name, _ in CASE_TABLE)
+# What the case list shows, in table order: named here so that a new column stays out of the API until chosen.
+CASE_LIST_COLUMNS = tuple(name for name in CASE_COLUMNS if name in {
+    "case_id", "beneficiary_id", "pillar", "status", "priority", "kecamatan_code", "desa_code", "worker",
+    "categories", "opened_at", "closed_at", "next_follow_up_due", "pending_referral_to", "version"})
+
 
 def create_statements(prefix: str = LIVE) -> list[str]:
     p = prefix
     return [
-        f"""CREATE TABLE IF NOT EXISTS {p}_cases (
-            case_id TEXT PRIMARY KEY,
-            beneficiary_id TEXT NOT NULL,
-            pillar TEXT NOT NULL,
-            status TEXT NOT NULL,
-            priority TEXT NOT NULL,
-            priority_rank INTEGER NOT NULL,
-            kecamatan_code TEXT NOT NULL,
-            desa_code TEXT NOT NULL,
-            worker TEXT,
-            categories TEXT NOT NULL,
-            opened_at TEXT NOT NULL,
-            assessed_at TEXT,
-            aid_count INTEGER NOT NULL,
-            closed_at TEXT,
-            outcome TEXT,
-            open_follow_ups TEXT NOT NULL,
-            next_follow_up_due TEXT,
-            pending_referral_to TEXT,
-            version INTEGER NOT NULL,
-            updated_at TEXT NOT NULL,
-            position BIGINT NOT NULL)""",
+        f"CREATE TABLE IF NOT EXISTS {p}_cases ({', '.join(f'{name} {sql}' for name, sql in CASE_TABLE)})",
         f"CREATE INDEX IF NOT EXISTS {p}_cases_by_pillar ON {p}_cases (pillar, priority_rank, opened_at, case_id)",
         f"CREATE INDEX IF NOT EXISTS {p}_cases_by_status ON {p}_cases (status, priority_rank, opened_at, case_id)",
         f"CREATE INDEX IF NOT EXISTS {p}_cases_by_due ON {p}_cases (pillar, next_follow_up_due)",

@@ -5,6 +5,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from functools import singledispatchmethod
 from typing import Any
 
 from eventsourcing.persistence import Mapper, Notification
@@ -12,16 +13,11 @@ from eventsourcing.persistence import Mapper, Notification
 from cases.case import Case, derive_status
 from cases.clock import jakarta_month, parse_utc, utc_text
 from store.connection import Connection
-from projections.schema import LIVE, create_statements
+from projections.schema import CASE_COLUMNS, LIVE, create_statements
 
 CASE_TOPIC_PREFIX = "cases.case:Case."
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 TRACKING_NAME = "workload"
-CASE_COLUMNS = (
-    "case_id", "beneficiary_id", "pillar", "status", "priority", "priority_rank", "kecamatan_code", "desa_code",
-    "worker", "categories", "opened_at", "assessed_at", "aid_count", "closed_at", "outcome", "open_follow_ups",
-    "next_follow_up_due", "pending_referral_to", "version", "updated_at", "position",
-)
 
 
 def create_tables(conn: Connection, prefix: str = LIVE) -> None:
@@ -115,7 +111,7 @@ class Batch:
             if row is None:
                 return  # an event of a case this view never saw opened cannot be placed
             new = dict(row)
-            self._change(event, new, at)
+            self._change(event, new)
         new["status"] = _status(new)
         new.update(version=event.originator_version, updated_at=utc_text(at), position=position)
         for dim in _open_dimensions(row) - _open_dimensions(new):
@@ -124,57 +120,77 @@ class Batch:
             self.open_counts[dim] += 1
         self.rows[case_id] = new
 
-    def _change(self, event: Case.Event, row: dict[str, Any], at: datetime) -> None:
+    @singledispatchmethod
+    def _change(self, event: Case.Event, row: dict[str, Any]) -> None:
+        """Apply one event to a copy of its case's row; an event the views do not show changes nothing."""
+
+    @_change.register(Case.CaseAssigned)
+    def _case_assigned(self, event: Case.CaseAssigned, row: dict[str, Any]) -> None:
+        row["worker"] = event.worker
+
+    @_change.register(Case.NeedsAssessed)
+    def _needs_assessed(self, event: Case.NeedsAssessed, row: dict[str, Any]) -> None:
+        if row["assessed_at"] is None:  # only the first assessment counts towards the histogram
+            row["assessed_at"] = utc_text(event.timestamp)
+            days = (event.timestamp - parse_utc(row["opened_at"])).days
+            self.assessment_days[(row["pillar"], days)] += 1
+
+    @_change.register(Case.AidGiven)
+    def _aid_given(self, event: Case.AidGiven, row: dict[str, Any]) -> None:
+        row["aid_count"] += 1
+        totals = self.aid[(row["pillar"], event.component, event.item)]
+        totals[0] += 1
+        totals[1] += event.quantity
+        totals[2] += event.value_idr
+
+    @_change.register(Case.FollowUpScheduled)
+    def _follow_up_scheduled(self, event: Case.FollowUpScheduled, row: dict[str, Any]) -> None:
+        due = event.due_on.isoformat()
+        self._set_follow_ups(row, json.loads(row["open_follow_ups"]) | {event.follow_up_id: due})
+        self.follow_ups[(row["case_id"], event.follow_up_id)] = {
+            "pillar": row["pillar"], "due_on": due, "purpose": event.purpose, "open": 1}
+
+    @_change.register(Case.FollowUpCompleted)
+    def _follow_up_completed(self, event: Case.FollowUpCompleted, row: dict[str, Any]) -> None:
+        open_follow_ups = json.loads(row["open_follow_ups"])
+        open_follow_ups.pop(event.follow_up_id, None)
+        self._set_follow_ups(row, open_follow_ups)
+        key = (row["case_id"], event.follow_up_id)
+        if key not in self.follow_ups:
+            found = self.conn.one(
+                f"SELECT pillar, due_on, purpose FROM {self.p}_follow_ups WHERE case_id = ? AND follow_up_id = ?", key)
+            self.follow_ups[key] = {"pillar": found[0], "due_on": found[1], "purpose": found[2]}
+        self.follow_ups[key]["open"] = 0
+
+    @_change.register(Case.ReferralSent)
+    def _referral_sent(self, event: Case.ReferralSent, row: dict[str, Any]) -> None:
+        row["pending_referral_to"] = event.to_pillar
+
+    @_change.register(Case.ReferralAccepted)
+    def _referral_accepted(self, event: Case.ReferralAccepted, row: dict[str, Any]) -> None:
         case_id = row["case_id"]
-        if isinstance(event, Case.CaseAssigned):
-            row["worker"] = event.worker
-        elif isinstance(event, Case.NeedsAssessed):
-            if row["assessed_at"] is None:
-                row["assessed_at"] = utc_text(at)
-                days = (at - parse_utc(row["opened_at"])).days
-                self.assessment_days[(row["pillar"], days)] += 1
-        elif isinstance(event, Case.AidGiven):
-            row["aid_count"] += 1
-            totals = self.aid[(row["pillar"], event.component, event.item)]
-            totals[0] += 1
-            totals[1] += event.quantity
-            totals[2] += event.value_idr
-        elif isinstance(event, Case.FollowUpScheduled):
-            due = event.due_on.isoformat()
-            open_follow_ups = json.loads(row["open_follow_ups"]) | {event.follow_up_id: due}
-            self._set_follow_ups(row, open_follow_ups)
-            self.follow_ups[(case_id, event.follow_up_id)] = {
-                "pillar": row["pillar"], "due_on": due, "purpose": event.purpose, "open": 1}
-        elif isinstance(event, Case.FollowUpCompleted):
-            open_follow_ups = json.loads(row["open_follow_ups"])
-            open_follow_ups.pop(event.follow_up_id, None)
-            self._set_follow_ups(row, open_follow_ups)
-            key = (case_id, event.follow_up_id)
-            if key not in self.follow_ups:
-                found = self.conn.one(
-                    f"SELECT pillar, due_on, purpose FROM {self.p}_follow_ups WHERE case_id = ? AND follow_up_id = ?",
-                    key)
-                self.follow_ups[key] = {"pillar": found[0], "due_on": found[1], "purpose": found[2]}
-            self.follow_ups[key]["open"] = 0
-        elif isinstance(event, Case.ReferralSent):
-            row["pending_referral_to"] = event.to_pillar
-        elif isinstance(event, Case.ReferralAccepted):
-            row["pillar"] = row["pending_referral_to"]
-            row["worker"] = None
-            row["pending_referral_to"] = None
-            self.pillar_moves.append((row["pillar"], case_id))
-            for (follow_case, _), follow_up in self.follow_ups.items():
-                if follow_case == case_id:
-                    follow_up["pillar"] = row["pillar"]
-        elif isinstance(event, Case.ReferralDeclined):
-            row["pending_referral_to"] = None
-        elif isinstance(event, Case.CaseClosed):
-            row["closed_at"] = utc_text(at)
-            row["outcome"] = event.outcome
-            self.monthly[(row["pillar"], jakarta_month(at))][1] += 1
-        elif isinstance(event, Case.CaseReopened):
-            row["closed_at"] = None
-            row["outcome"] = None
+        row["pillar"] = row["pending_referral_to"]
+        row["worker"] = None
+        row["pending_referral_to"] = None
+        self.pillar_moves.append((row["pillar"], case_id))
+        for (follow_case, _), follow_up in self.follow_ups.items():
+            if follow_case == case_id:
+                follow_up["pillar"] = row["pillar"]
+
+    @_change.register(Case.ReferralDeclined)
+    def _referral_declined(self, event: Case.ReferralDeclined, row: dict[str, Any]) -> None:
+        row["pending_referral_to"] = None
+
+    @_change.register(Case.CaseClosed)
+    def _case_closed(self, event: Case.CaseClosed, row: dict[str, Any]) -> None:
+        row["closed_at"] = utc_text(event.timestamp)
+        row["outcome"] = event.outcome
+        self.monthly[(row["pillar"], jakarta_month(event.timestamp))][1] += 1
+
+    @_change.register(Case.CaseReopened)
+    def _case_reopened(self, event: Case.CaseReopened, row: dict[str, Any]) -> None:
+        row["closed_at"] = None
+        row["outcome"] = None
 
     @staticmethod
     def _set_follow_ups(row: dict[str, Any], open_follow_ups: dict[str, str]) -> None:
