@@ -7,8 +7,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from cases.wilayah import DEFAULT_WILAYAH_CSV
 from store.config import StoreConfig
-from cases.wilayah import DEFAULT_WILAYAH_CSV, Wilayah
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 

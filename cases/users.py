@@ -9,7 +9,7 @@ from eventsourcing.persistence import IntegrityError
 from cases import policy, vocab
 from cases.access import Actor
 from cases.account import UserAccount
-from cases.errors import InvalidInput, NotFound, RuleBroken
+from cases.errors import NotFound, RuleBroken
 from cases.inputs import Problems
 from cases.passwords import hash_password, verify_password
 
