@@ -87,3 +87,23 @@ def test_the_composition_root_takes_its_dependencies(settings, tmp_path):
         assert services.views.queries.readers is services.readers is services.audit.readers
     finally:
         services.close()
+
+
+def test_an_input_rule_answers_the_api_with_the_services_own_message(client, auth, service, staff):
+    """Each rule has one home (cases/inputs.py): the API's 422 carries the service's message."""
+    from cases.errors import InvalidInput
+    from testkit import factories
+
+    person = client.post(f"{API}/beneficiaries", json=factories.person(), headers=auth("wati")).json["id"]
+    case_id = client.post(f"{API}/cases", json=factories.case(person), headers=auth("wati")).json["id"]
+    for path, body, command in [
+        ("closure", {"outcome": "solved", "note": ""},
+         lambda: service.close_case(staff["wati"], case_id, outcome="solved", note="")),
+        ("referrals", {"to_pillar": "dinsos", "reason": " "},
+         lambda: service.send_referral(staff["wati"], case_id, to_pillar="dinsos", reason=" ")),
+    ]:
+        with pytest.raises(InvalidInput) as refused:
+            command()
+        answer = client.post(f"{API}/cases/{case_id}/{path}", json=body, headers=auth("wati"))
+        assert answer.status_code == 422
+        assert answer.json["errors"]["json"] == refused.value.errors

@@ -1,0 +1,52 @@
+"""Marshmallow schemas: the shapes of requests and answers, and the OpenAPI document's source.
+One module per resource; every name is importable from here."""
+
+from api.schemas.auth import TokenAnswer, TokenRequest
+from api.schemas.beneficiaries import (
+    BeneficiaryChanges,
+    BeneficiaryCorrectionIn,
+    BeneficiaryIn,
+    BeneficiaryList,
+    BeneficiaryOut,
+    CaseLink,
+    ConsentIn,
+    ConsentOut,
+    NikQuery,
+)
+from api.schemas.cases import (
+    AidIn,
+    AidOut,
+    AssessmentIn,
+    AssessmentOut,
+    AssignmentIn,
+    CaseIn,
+    CaseOut,
+    CaseQuery,
+    ClosureIn,
+    DesilIn,
+    FollowUpCompletionIn,
+    FollowUpIn,
+    FollowUpOut,
+    ReferralIn,
+    ReferralOut,
+    ReferralSendIn,
+    ReopeningOut,
+)
+from api.schemas.common import (
+    Empty,
+    PageInfo,
+    Problem,
+    ReasonIn,
+    StrictInteger,
+    ViewPosition,
+    WriteAnswer,
+)
+
+__all__ = [
+    "AidIn", "AidOut", "AssessmentIn", "AssessmentOut", "AssignmentIn", "BeneficiaryChanges",
+    "BeneficiaryCorrectionIn", "BeneficiaryIn", "BeneficiaryList", "BeneficiaryOut", "CaseIn", "CaseLink",
+    "CaseOut", "CaseQuery", "ClosureIn", "ConsentIn", "ConsentOut", "DesilIn", "Empty", "FollowUpCompletionIn",
+    "FollowUpIn", "FollowUpOut", "NikQuery", "PageInfo", "Problem", "ReasonIn", "ReferralIn", "ReferralOut",
+    "ReferralSendIn", "ReopeningOut", "StrictInteger", "TokenAnswer", "TokenRequest",
+    "ViewPosition", "WriteAnswer",
+]

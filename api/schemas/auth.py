@@ -1,0 +1,25 @@
+"""Sign-in's request and answer."""
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from cases.inputs import text_problem
+
+
+def _storable(value: str) -> None:
+    # Sign-in passes no input rule of the service, and a lone surrogate cannot even be hashed
+    # into the account's id, so this one text check stays here.
+    if problem := text_problem(value):
+        raise ValidationError(problem)
+
+
+class TokenRequest(Schema):
+    username = fields.String(required=True, validate=[validate.Length(min=1, max=200), _storable])
+    password = fields.String(required=True, validate=[validate.Length(min=1, max=1024), _storable])
+
+
+class TokenAnswer(Schema):
+    token = fields.String(required=True)
+    token_type = fields.String(required=True)
+    expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
+    role = fields.String(required=True)
+    pillar = fields.String(allow_none=True)

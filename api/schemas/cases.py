@@ -1,0 +1,155 @@
+"""Cases: opening from a referral, each case write's body, and the case read back."""
+
+from marshmallow import Schema, fields, validate
+
+from api.schemas.common import choice, choices, text, whole
+from cases import inputs, vocab
+
+
+class ReferralIn(Schema):
+    source = choice(vocab.REFERRAL_SOURCES, required=True)
+    referred_by = text(inputs.SHORT_MAX, required=True)
+    reason = text(required=True)
+
+
+class CaseIn(Schema):
+    beneficiary_id = fields.UUID(required=True)
+    pillar = choice(vocab.PILLARS, required=True)
+    referral = fields.Nested(ReferralIn, required=True)
+    categories = choices(vocab.PPKS_CATEGORIES, required=True)
+    priority = choice(vocab.PRIORITIES, load_default="normal")
+    desa_code = fields.String(
+        load_default=None, metadata={"description": "where the case is handled; the beneficiary's desa by default"}
+    )
+
+
+class CaseQuery(Schema):
+    as_of = fields.AwareDateTime(metadata={"description": "ISO 8601 instant with offset: the state at that moment"})
+    version = fields.Integer(validate=validate.Range(min=1))
+
+
+class AssignmentIn(Schema):
+    worker = text(inputs.SHORT_MAX, required=True)
+
+
+class DesilIn(Schema):
+    value = whole(1, 10, required=True)
+    period = fields.String(required=True, metadata={"pattern": inputs.DESIL_PERIOD.pattern,
+                                                    "description": "a quarter like 2026Q3"})
+
+
+class AssessmentIn(Schema):
+    needs = choices(vocab.AID_COMPONENTS, required=True)
+    risk = choice(vocab.RISKS, required=True)
+    desil = fields.Nested(DesilIn, load_default=None, allow_none=True)
+    summary = text(required=True)
+
+
+class AidIn(Schema):
+    component = choice(vocab.AID_COMPONENTS, required=True)
+    item = text(inputs.SHORT_MAX, required=True)
+    quantity = whole(1, inputs.QUANTITY_MAX, required=True)
+    unit = text(inputs.UNIT_MAX, required=True)
+    value_idr = whole(0, inputs.VALUE_IDR_MAX, required=True, metadata={"description": "value in whole rupiah"})
+    funding_source = choice(vocab.FUNDING_SOURCES, required=True)
+    given_on = fields.Date(required=True, metadata={"description": "not in the future (Asia/Jakarta)"})
+
+
+class FollowUpIn(Schema):
+    due_on = fields.Date(required=True)
+    purpose = text(required=True)
+
+
+class FollowUpCompletionIn(Schema):
+    outcome = choice(vocab.FOLLOW_UP_OUTCOMES, required=True)
+    notes = text(blank=True, load_default="")
+
+
+class ReferralSendIn(Schema):
+    to_pillar = choice(vocab.PILLARS, required=True)
+    reason = text(required=True)
+
+
+class ClosureIn(Schema):
+    outcome = choice(vocab.CLOSURE_OUTCOMES, required=True)
+    note = text(blank=True, load_default="")
+
+
+class AssessmentOut(Schema):
+    needs = fields.List(fields.String())
+    risk = fields.String()
+    desil = fields.Dict(allow_none=True)
+    summary = fields.String()
+    assessed_at = fields.DateTime()
+    assessed_by = fields.String()
+
+
+class AidOut(Schema):
+    component = fields.String()
+    item = fields.String()
+    quantity = fields.Integer()
+    unit = fields.String()
+    value_idr = fields.Integer()
+    funding_source = fields.String()
+    given_on = fields.Date()
+    recorded_at = fields.DateTime()
+    recorded_by = fields.String()
+
+
+class FollowUpOut(Schema):
+    id = fields.String()
+    due_on = fields.Date()
+    purpose = fields.String()
+    scheduled_at = fields.DateTime()
+    scheduled_by = fields.String()
+    completed_at = fields.DateTime(allow_none=True)
+    completed_by = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+
+
+class ReferralOut(Schema):
+    id = fields.String()
+    from_pillar = fields.String()
+    to_pillar = fields.String()
+    reason = fields.String()
+    sent_at = fields.DateTime()
+    sent_by = fields.String()
+    status = fields.String()
+    answered_at = fields.DateTime(allow_none=True)
+    answered_by = fields.String(allow_none=True)
+    decline_reason = fields.String(allow_none=True)
+
+
+class ReopeningOut(Schema):
+    reopened_at = fields.DateTime()
+    reopened_by = fields.String()
+    reason = fields.String()
+    previous_outcome = fields.String(allow_none=True)
+
+
+class CaseOut(Schema):
+    id = fields.UUID()
+    version = fields.Integer()
+    status = fields.String(metadata={"description": "referred, assessed, aided or closed"})
+    pillar = fields.String()
+    beneficiary_id = fields.UUID()
+    worker = fields.String(allow_none=True)
+    categories = fields.List(fields.String())
+    priority = fields.String()
+    desa_code = fields.String()
+    kecamatan_code = fields.String()
+    referral = fields.Nested(ReferralIn)
+    opened_at = fields.DateTime()
+    opened_by = fields.String()
+    assessment = fields.Nested(AssessmentOut, allow_none=True)
+    aid = fields.List(fields.Nested(AidOut))
+    follow_ups = fields.List(fields.Nested(FollowUpOut))
+    next_follow_up_due = fields.Date(allow_none=True)
+    overdue = fields.Boolean(metadata={"description": "the next follow-up is past due (today in Asia/Jakarta)"})
+    referrals = fields.List(fields.Nested(ReferralOut))
+    pending_referral = fields.Nested(ReferralOut, allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    closure_note = fields.String(allow_none=True)
+    reopenings = fields.List(fields.Nested(ReopeningOut))
