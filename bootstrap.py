@@ -3,6 +3,7 @@ and the benchmarks get their services here and nowhere else; each process builds
 gunicorn, each worker after the fork: see wsgi.py)."""
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from audit.access_log import ACCESS_LOG_STATEMENTS, AccessLog
 from audit.seals import SEAL_STATEMENTS
@@ -24,9 +25,19 @@ class Services:
     settings: Settings
     cases: PilarApplication  # the application service: every write, and reads of streams
     views: WorkloadService  # the read side: workloads, case lists, follow-ups, views at a past moment
-    audit: AuditService  # histories, the feed, verification, the access log
-    signin: SignIn
-    readers: Readers  # read connections shared by all of the above (one pool per process)
+    readers: Readers  # read connections shared by every service (one pool per process)
+    access_log: AccessLog
+
+    # Built on first use: a command that needs no key (`pilar users add`, `pilar project` with
+    # PILAR_AUDIT_KEY) runs where the signing key is not configured.
+    @cached_property
+    def audit(self) -> AuditService:
+        """Histories, the feed, verification, the access log."""
+        return AuditService(self.cases, self.readers, self.access_log, self.settings.audit_key())
+
+    @cached_property
+    def signin(self) -> SignIn:
+        return SignIn(self.cases, Tokens(self.settings.token_secret()))
 
     def close(self) -> None:
         self.cases.close()
@@ -50,9 +61,8 @@ def bootstrap(settings: Settings | None = None, *, wilayah: Wilayah | None = Non
         settings=settings,
         cases=cases,
         views=WorkloadService(queries, history=cases),
-        audit=AuditService(cases, readers, access_log, settings.audit_key()),
-        signin=SignIn(cases, Tokens(settings.token_secret())),
         readers=readers,
+        access_log=access_log,
     )
 
 

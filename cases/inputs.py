@@ -46,26 +46,41 @@ class Problems:
             self.add(field, f"{value!r} is not one of: {', '.join(choices)}")
 
     def choices(self, field: Field, values: list[str], choices: tuple[str, ...], *, at_most: int,
-                what: str) -> None:
+                what: str, unique: bool = True) -> None:
+        if not isinstance(values, list):
+            self.add(field, f"must be a list of {what}s")
+            return
         if not values:
             self.add(field, f"name at least one {what}")
         elif len(values) > at_most:
             self.add(field, f"name at most {at_most}")
         for value in values:
             self.choice(field, value, choices)
-        if len(set(values)) != len(values):
+        if unique and len(set(map(str, values))) != len(values):
             self.add(field, "each once")
 
+    def fields(self, field: str, value: Any, known: tuple[str, ...]) -> bool:
+        """Whether `value` is an object with no field but `known` (each named if unknown)."""
+        if not isinstance(value, dict):
+            self.add(field, f"must be an object with {', '.join(known)}")
+            return False
+        for name in value:
+            if name not in known:
+                self.add((field, str(name)), "unknown field")
+        return True
+
     def text(self, field: Field, value: str | None, *, longest: int = TEXT_MAX, required: bool = True) -> None:
-        """Free text: storable and showable, within `longest` characters, not blank if required."""
+        """Free text: storable and showable, within `longest` characters, not empty if required."""
         if value is None:
             return
-        if problem := text_problem(value):
+        if not isinstance(value, str):
+            self.add(field, "must be text")
+        elif problem := text_problem(value):
             self.add(field, problem)
         elif len(value) > longest:
             self.add(field, f"must be at most {longest} characters")
-        elif required and not value.strip():
-            self.add(field, "must not be blank")
+        elif required and not value:
+            self.add(field, "must not be empty")
 
     def whole(self, field: Field, value: int, lowest: int, highest: int) -> None:
         if not lowest <= value <= highest:
@@ -92,32 +107,52 @@ def check_desa(problems: Problems, field: Field, desa_code: str, wilayah: Wilaya
         problems.add(field, f"{desa_code!r} is not a desa or kelurahan of {wilayah.regency.name}")
 
 
-def check_person(details: dict[str, Any], wilayah: Wilayah) -> None:
-    """A person's details as they will stand (after a correction: merged with what is stored)."""
+def check_person_fields(details: dict[str, Any], *, at: tuple[str, ...] = ()) -> None:
+    """Each given field of a person on its own; a correction's under ("changes",), where it was sent."""
     problems = Problems()
-    nik, birth_date, sex = details["nik"], details["birth_date"], details["sex"]
-    if nik_errors := nik_problems(nik):
-        for message in nik_errors:
-            problems.add("nik", message)
-    elif birth_date is not None and sex in vocab.SEXES:
-        for message in nik_birth_problems(nik, birth_date, sex):
-            problems.add("nik", message)
+    _person_fields(problems, details, at)
+    problems.check()
+
+
+def check_person(details: dict[str, Any], wilayah: Wilayah) -> None:
+    """A person as they will stand (after a correction: merged with what is stored): the NIK
+    against birth date and sex, the desa in this regency, each named by its field."""
+    problems = Problems()
+    _person_as_a_whole(problems, details, wilayah)
+    problems.check()
+
+
+def _person_fields(problems: Problems, details: dict[str, Any], at: tuple[str, ...]) -> None:
+    """Each given field on its own."""
+    if "nik" in details:
+        for message in nik_problems(details["nik"]):
+            problems.add((*at, "nik"), message)
     if details.get("kk") is not None:
         for message in kk_problems(details["kk"]):
-            problems.add("kk", message)
-    problems.choice("sex", sex, vocab.SEXES)
+            problems.add((*at, "kk"), message)
+    if "sex" in details:
+        problems.choice((*at, "sex"), details["sex"], vocab.SEXES)
+    if "name" in details:
+        problems.text((*at, "name"), details["name"], longest=SHORT_MAX)
+    problems.text((*at, "address"), details.get("address"), longest=ADDRESS_MAX, required=False)
+    phone = details.get("phone")
+    if phone is not None and not PHONE.match(phone):
+        problems.add((*at, "phone"), "not a phone number")
+
+
+def _person_as_a_whole(problems: Problems, details: dict[str, Any], wilayah: Wilayah) -> None:
+    nik, birth_date, sex = details["nik"], details["birth_date"], details["sex"]
+    if not nik_problems(nik) and birth_date is not None and sex in vocab.SEXES:
+        for message in nik_birth_problems(nik, birth_date, sex):
+            problems.add("nik", message)
     if birth_date is not None:
         if birth_date > today_in_jakarta():
             problems.add("birth_date", "is in the future")
         elif birth_date.year < 1900:
             problems.add("birth_date", "is before 1900")
     check_desa(problems, "desa_code", details["desa_code"], wilayah)
-    problems.text("name", details.get("name") or "", longest=SHORT_MAX)
-    problems.text("address", details.get("address"), longest=ADDRESS_MAX, required=False)
-    phone = details.get("phone")
-    if phone is not None and not PHONE.match(phone):
-        problems.add("phone", "not a phone number")
-    problems.check()
+    if isinstance(details.get("name"), str) and details["name"] and not details["name"].strip():
+        problems.add("name", "must not be blank")
 
 
 def check_consent(given_by: str, method: str, purpose: str) -> None:
@@ -135,6 +170,8 @@ def check_reason(reason: str, field: str = "reason") -> None:
 
 
 def check_referral_in(problems: Problems, referral: dict[str, Any]) -> None:
+    if not problems.fields("referral", referral, ("source", "referred_by", "reason")):
+        return
     problems.choice(("referral", "source"), referral.get("source"), vocab.REFERRAL_SOURCES)
     problems.text(("referral", "referred_by"), referral.get("referred_by", ""), longest=SHORT_MAX)
     problems.text(("referral", "reason"), referral.get("reason", ""))
@@ -142,9 +179,11 @@ def check_referral_in(problems: Problems, referral: dict[str, Any]) -> None:
 
 def check_assessment(needs: list[str], risk: str, summary: str, desil: dict[str, Any] | None) -> None:
     problems = Problems()
-    problems.choices("needs", needs, vocab.AID_COMPONENTS, at_most=len(vocab.AID_COMPONENTS), what="aid component")
+    # A need named twice is recorded once (the command keeps the first), as before.
+    problems.choices("needs", needs, vocab.AID_COMPONENTS, at_most=len(vocab.AID_COMPONENTS), what="aid component",
+                     unique=False)
     problems.choice("risk", risk, vocab.RISKS)
-    if desil is not None:
+    if desil is not None and problems.fields("desil", desil, ("value", "period")):
         value = desil.get("value")
         if isinstance(value, bool) or not isinstance(value, int):
             problems.add(("desil", "value"), "must be a whole number from 1 to 10")

@@ -36,9 +36,10 @@ class BeneficiaryCommands:
         phone: str | None = None,
         options: WriteOptions = NO_OPTIONS,
     ) -> WriteResult:
-        policy.require(policy.register_beneficiary(actor))
         details = dict(nik=nik, kk=kk, name=name, birth_date=birth_date, sex=sex, desa_code=desa_code,
                        address=address, phone=phone)
+        inputs.check_person_fields(details)
+        policy.require(policy.register_beneficiary(actor))
         inputs.check_person(details, self.wilayah)
         details["kecamatan_code"] = kecamatan_code_of(desa_code)
 
@@ -81,11 +82,12 @@ class BeneficiaryCommands:
         self, actor: Actor, beneficiary_id: UUID, *, changes: dict[str, Any], reason: str,
         options: WriteOptions = NO_OPTIONS,
     ) -> WriteResult:
+        inputs.check_person_fields(changes, at=("changes",))
+        inputs.check_reason(reason)
         policy.require(policy.correct_beneficiary(actor))
         unknown = set(changes) - set(CORRECTABLE_FIELDS)
         if unknown:
             raise InvalidInput({f: ["cannot be corrected"] for f in sorted(unknown)})
-        inputs.check_reason(reason)
 
         def decide() -> Work:
             person = self._load(Beneficiary, beneficiary_id)
@@ -117,8 +119,8 @@ class BeneficiaryCommands:
 
     def record_consent(self, actor: Actor, beneficiary_id: UUID, *, given_by: str, method: str, purpose: str,
                        options: WriteOptions = NO_OPTIONS) -> WriteResult:
-        policy.require(policy.record_consent(actor))
         inputs.check_consent(given_by, method, purpose)
+        policy.require(policy.record_consent(actor))
         return self._beneficiary_command(
             actor, beneficiary_id, options,
             lambda p: p.record_consent(actor=actor.username, given_by=given_by, method=method, purpose=purpose),
@@ -126,16 +128,16 @@ class BeneficiaryCommands:
 
     def withdraw_consent(self, actor: Actor, beneficiary_id: UUID, *, reason: str,
                          options: WriteOptions = NO_OPTIONS) -> WriteResult:
-        policy.require(policy.record_consent(actor))
         inputs.check_reason(reason)
+        policy.require(policy.record_consent(actor))
         return self._beneficiary_command(
             actor, beneficiary_id, options, lambda p: p.withdraw_consent(actor=actor.username, reason=reason)
         )
 
     def erase_personal_data(self, actor: Actor, beneficiary_id: UUID, *, reason: str,
                             options: WriteOptions = NO_OPTIONS) -> WriteResult:
-        policy.require(policy.erase_personal_data(actor))
         inputs.check_reason(reason)
+        policy.require(policy.erase_personal_data(actor))
 
         def decide() -> Work:
             person = self._load(Beneficiary, beneficiary_id)

@@ -121,3 +121,16 @@ def test_password_change_and_deactivation_retire_old_tokens(settings, app):
     again = run(settings, "users", "deactivate", "wati")
     assert again.returncode == 1 and "already" in again.stderr
     assert run(settings, "users", "passwd", "nobody", stdin="whatever-password\n").returncode == 1
+
+
+def test_commands_that_need_no_signing_key_run_without_one(settings):
+    """The signing key may be configured for the servers only: user management and the
+    projection's maintenance do not need it (the audit key can be set on its own)."""
+    assert run(settings, "db", "init").returncode == 0  # PILAR_SECRET_KEY is set: no key file is written
+    env = pilar_env(settings) | {"PILAR_SECRET_KEY": ""}
+    added = subprocess.run([PILAR, "users", "add", "bob", "--role", "admin"], input="long-password-1\n",
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert added.returncode == 0, added.stderr
+    checked = subprocess.run([PILAR, "projections", "check"], capture_output=True, text=True, timeout=120,
+                             env=env | {"PILAR_AUDIT_KEY": "an-audit-key"})
+    assert checked.returncode == 0, checked.stderr

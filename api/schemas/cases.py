@@ -39,7 +39,8 @@ class DesilIn(Schema):
 
 
 class AssessmentIn(Schema):
-    needs = choices(vocab.AID_COMPONENTS, required=True)
+    needs = choices(vocab.AID_COMPONENTS, unique=False, required=True,
+                    metadata={"description": "a need named twice is recorded once"})
     risk = choice(vocab.RISKS, required=True)
     desil = fields.Nested(DesilIn, load_default=None, allow_none=True)
     summary = text(required=True)

@@ -28,10 +28,10 @@ def choice(vocabulary: Iterable[str], **kwargs) -> fields.Field:
     return documented(fields.String, {"enum": list(vocabulary)}, **kwargs)
 
 
-def choices(vocabulary: tuple[str, ...], **kwargs) -> fields.Field:
-    """At least one string from the vocabulary, each at most once."""
-    return documented(fields.List, {"minItems": 1, "maxItems": len(vocabulary), "uniqueItems": True},
-                      choice(vocabulary), **kwargs)
+def choices(vocabulary: tuple[str, ...], *, unique: bool = True, **kwargs) -> fields.Field:
+    """At least one string from the vocabulary; each at most once if `unique`."""
+    limits = {"minItems": 1, "maxItems": len(vocabulary)} | ({"uniqueItems": True} if unique else {})
+    return documented(fields.List, limits, choice(vocabulary), **kwargs)
 
 
 def text(longest: int = inputs.TEXT_MAX, *, blank: bool = False, **kwargs) -> fields.Field:
