@@ -16,6 +16,7 @@ from projections.schema import create_statements
 from projections.service import WorkloadService
 from settings import Settings
 from store.connection import Readers, ViewDB
+from store.kek import FileSource, KeyRing
 from store.personal_keys import PERSONAL_KEY_STATEMENTS, PersonalKeys
 from store.streams import streams_for
 
@@ -53,7 +54,7 @@ def bootstrap(settings: Settings | None = None, *, wilayah: Wilayah | None = Non
         settings.store.eventsourcing_env(create_table=create_tables),
         wilayah=wilayah or Wilayah.from_csv(settings.wilayah_csv),
         access_log=access_log,
-        personal_keys=PersonalKeys(readers),
+        personal_keys=PersonalKeys(readers, KeyRing(settings.kek_source())),
         streams=streams_for,
     )
     queries = WorkloadQueries(readers, head_sql=cases.streams.head_sql())
@@ -68,9 +69,13 @@ def bootstrap(settings: Settings | None = None, *, wilayah: Wilayah | None = Non
 
 def init_store(settings: Settings) -> None:
     """Create every table once, before any worker starts (`pilar db init`); and the token
-    signing key. Concurrent CREATE TABLE IF NOT EXISTS races on PostgreSQL, so servers never do this."""
+    signing key and the key-encryption key file, unless they are configured. Concurrent CREATE
+    TABLE IF NOT EXISTS races on PostgreSQL, so servers never do this."""
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     settings.ensure_secret_key()
+    source = settings.kek_source()
+    if isinstance(source, FileSource):
+        source.create()
     bootstrap(settings, create_tables=True).close()
     conn = ViewDB(settings.store).connect()
     try:

@@ -10,6 +10,7 @@ from cases import vocab
 from cases.access import SYSTEM, Actor
 from cases.errors import PilarError
 from projections.maintenance import LeaderBusy, check, rebuild
+from store.kek import FileSource, KekError
 from settings import Settings
 
 
@@ -81,6 +82,63 @@ def users_ensure_admin() -> None:
     click.echo(f"  Created user 'admin' with one-time password:  {password}")
     click.echo("  It is not stored anywhere in clear: note it now.")
     click.echo("=" * 64)
+
+
+@main.group()
+def keys() -> None:
+    """Key-encryption keys (KEKs), which wrap every person's key and never enter the database."""
+
+
+@keys.command("status")
+def keys_status() -> None:
+    """How many live person keys each KEK wraps; the current KEK first."""
+    def run(services: Services) -> None:
+        ring = services.cases.personal_keys.keks
+        counts = services.cases.personal_keys.by_kek()
+        for kek_id in ring.ids():
+            click.echo(f"{kek_id}{' (current)' if kek_id == ring.current_id else ''}: {counts.pop(kek_id, 0)} keys")
+        for kek_id, count in counts.items():
+            click.echo(f"{kek_id or '(not wrapped)'}: {count} keys" + ("" if kek_id is None else " (KEK not configured!)"))
+
+    _run(run)
+
+
+@keys.command("rotate")
+@click.option("--grace", default=2.0, show_default=True,
+              help="Seconds for running servers to notice a new key file before keys are re-wrapped.")
+def keys_rotate(grace: float) -> None:
+    """Wrap every live person key under a new KEK, online. With a key file, a new KEK is made and
+    put first; with PILAR_KEK, put the new entry first yourself. Then `pilar keys retire`."""
+    import time
+
+    def run(services: Services) -> int:
+        source = services.settings.kek_source()
+        if isinstance(source, FileSource):
+            source.prepend_new()
+            time.sleep(grace)
+        return services.cases.personal_keys.rewrap()
+
+    moved = _run(run)
+    click.echo(f"re-wrapped {moved} person keys under the current KEK; now `pilar keys retire` destroys the old ones")
+
+
+@keys.command("retire")
+def keys_retire() -> None:
+    """Destroy every KEK but the current one, once no live key needs it: old backups of the
+    database then decrypt nothing, erased persons' keys included."""
+    def run(services: Services) -> list[str]:
+        ring = services.cases.personal_keys.keks
+        waiting = {k: n for k, n in services.cases.personal_keys.by_kek().items() if k != ring.current_id}
+        if waiting:
+            raise click.ClickException(f"keys not yet under the current KEK: {waiting}; run `pilar keys rotate`")
+        source = services.settings.kek_source()
+        if isinstance(source, FileSource):
+            return [f"destroyed KEK(s): {', '.join(source.keep_only_current()) or 'none'}"]
+        old = ", ".join(ring.ids()[1:]) or "none"
+        return [f"no live key needs KEK(s) {old}: remove them from PILAR_KEK and destroy them"]
+
+    for line in _run(run):
+        click.echo(line)
 
 
 @main.command()
@@ -160,7 +218,7 @@ def _run(command):
     services = bootstrap()
     try:
         return command(services)
-    except PilarError as e:
+    except (PilarError, KekError) as e:
         raise click.ClickException(str(e)) from None
     finally:
         services.close()

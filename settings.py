@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cases.wilayah import DEFAULT_WILAYAH_CSV
 from store.config import StoreConfig
+from store.kek import EnvSource, FileSource, KekSource
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
@@ -21,6 +22,8 @@ class Settings:
     secret_key: str | None
     max_body_bytes: int
     audit_secret: str | None = None
+    kek: str | None = None  # PILAR_KEK: `id:base64` entries, the current one first
+    kek_file: Path | None = None  # PILAR_KEK_FILE; instance/kek when neither is set
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -34,6 +37,8 @@ class Settings:
             secret_key=env.get("PILAR_SECRET_KEY") or None,
             max_body_bytes=int(env.get("PILAR_MAX_BODY_BYTES") or 64 * 1024),
             audit_secret=env.get("PILAR_AUDIT_KEY") or None,
+            kek=env.get("PILAR_KEK") or None,
+            kek_file=Path(env["PILAR_KEK_FILE"]) if env.get("PILAR_KEK_FILE") else None,
         )
 
     @property
@@ -51,6 +56,12 @@ class Settings:
             raise RuntimeError(
                 f"no signing key: set PILAR_SECRET_KEY or run `pilar db init` to create {self.secret_key_file}"
             ) from None
+
+    def kek_source(self) -> KekSource:
+        """Where the key-encryption keys come from (store/kek.py); never the database."""
+        if self.kek:
+            return EnvSource(self.kek)
+        return FileSource(self.kek_file or self.instance_path / "kek")
 
     def ensure_secret_key(self) -> None:
         """Write a signing key to the instance folder unless one is configured or written already."""

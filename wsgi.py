@@ -35,6 +35,7 @@ class PageSessions(SecureCookieSessionInterface):
 def create_app(services: Services | None = None) -> Flask:
     services = services or bootstrap()
     settings = services.settings
+    services.cases.personal_keys.keks.check()  # without a key-encryption key, refuse to start
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
