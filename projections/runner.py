@@ -25,8 +25,8 @@ from cases.beneficiary import Beneficiary
 from projections.leader import Leadership
 from projections.workload import Batch, WorkloadProjector
 from settings import Settings
-from store.connection import Connection, ViewDB
-from store.personal_keys import DESTROY_KEY_SQL
+from store.connection import Connection, ViewDB, shred_quietly
+from store.personal_keys import DESTROY_KEY_SQL, TABLE as PERSONAL_KEYS
 from store.sqlite import PROJECTION_CHECKPOINT_PAGES
 
 log = logging.getLogger("pilar.projection")
@@ -112,9 +112,12 @@ class Follower:
         self.sealer = Sealer(conn, audit_key)
         # The views may have been rebuilt from zero; the seals never are.
         self.position = min(self.projector.position(), self.sealer.last()[0])
+        self.shred_pending = False
 
     def step(self) -> int:
         """How many events this step carried (0: none were new)."""
+        if self.shred_pending:
+            self._shred()
         notifications = self.app.recorder.select_notifications(
             start=self.position, limit=self.batch_size, inclusive_of_start=False)
         if not notifications:
@@ -130,11 +133,17 @@ class Follower:
             if plan.batch is not None:
                 self.projector.write(plan.batch)
             self.sealer.write(plan.seals)
-            for n in notifications:
-                if n.topic == ERASURE_TOPIC:
-                    self.conn.execute(DESTROY_KEY_SQL, (str(n.originator_id),))
+            erased = [str(n.originator_id) for n in notifications if n.topic == ERASURE_TOPIC]
+            for beneficiary_id in erased:
+                self.conn.execute(DESTROY_KEY_SQL, (beneficiary_id,))
         self.position = notifications[-1].id
+        if erased:
+            self._shred()
         return len(notifications)
+
+    def _shred(self) -> None:
+        """Erased keys leave nothing in the live files; if readers hold that back, the next steps retry."""
+        self.shred_pending = not shred_quietly(self.conn, PERSONAL_KEYS)
 
     def _heads(self) -> tuple[int, tuple[int, str]]:
         return self.projector.position(), self.sealer.last()

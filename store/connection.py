@@ -2,12 +2,15 @@
 PostgreSQL schema). SQL is written once with `?` placeholders; each store's connection class
 (`store/sqlite.py`, `store/postgres.py`) adapts it and knows its own transactions and locks."""
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from store.config import StoreConfig
+
+log = logging.getLogger(__name__)
 
 
 class Connection:
@@ -44,6 +47,10 @@ class Connection:
         """A read transaction: every query inside sees the same moment."""
         raise NotImplementedError
 
+    def shred(self, table: str) -> None:
+        """Leave nothing of `table`'s deleted rows in the live database files."""
+        raise NotImplementedError
+
     def try_exclusive(self, name: str) -> bool:
         """Take the store-wide lock `name` for as long as this connection lives, if it is free."""
         raise NotImplementedError
@@ -53,6 +60,16 @@ class Connection:
 
     def close(self) -> None:
         self.raw.close()
+
+
+def shred_quietly(conn: Connection, table: str) -> bool:
+    """conn.shred(table); whether it was done (a failure is logged: the caller's write stands)."""
+    try:
+        conn.shred(table)
+        return True
+    except Exception:  # noqa: BLE001 - e.g. a reader held the SQLite log past the wait
+        log.warning("could not yet clear deleted rows of %s from the database files", table, exc_info=True)
+        return False
 
 
 class ViewDB:

@@ -9,12 +9,14 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from store.connection import shred_quietly
 from store.kek import KeyRing, kek_id_of
 
 PERSONAL_KEY_STATEMENTS = [
     "CREATE TABLE IF NOT EXISTS personal_keys (beneficiary_id TEXT PRIMARY KEY, key TEXT NOT NULL)",
 ]
-DESTROY_KEY_SQL = "DELETE FROM personal_keys WHERE beneficiary_id = ?"
+TABLE = "personal_keys"
+DESTROY_KEY_SQL = f"DELETE FROM {TABLE} WHERE beneficiary_id = ?"
 
 
 class PersonalKeys:
@@ -35,8 +37,12 @@ class PersonalKeys:
         return self.keks.unwrap(row[0], beneficiary_id) if row else None
 
     def destroy(self, beneficiary_id: UUID) -> None:
+        """Delete the person's key, and leave nothing of it in the live database files."""
         with self.readers.connection() as conn:
             conn.execute(DESTROY_KEY_SQL, (str(beneficiary_id),))
+            # Done here so that erasure has happened when it is answered; should readers hold it
+            # back, the projection process does it again when it passes the erasure.
+            shred_quietly(conn, TABLE)
 
     def by_kek(self) -> dict[str | None, int]:
         """How many live keys each KEK wraps (None: not wrapped yet)."""

@@ -53,6 +53,12 @@ class PostgresConnection(Connection):
         finally:
             self.raw.execute("ROLLBACK")
 
+    def shred(self, table: str) -> None:
+        # A deleted row stays in the table's file as a dead tuple; VACUUM FULL writes the live rows
+        # to a new file and removes the old one. (WAL archives and base backups keep their copies:
+        # KEK rotation covers those, docs/operations.md.)
+        self.execute(f"VACUUM FULL {table}")
+
     def _lock_key(self, name: str) -> int:
         # Advisory locks are per database; the schema is part of the key so that stores sharing
         # a database (one schema each) do not block each other.

@@ -12,6 +12,7 @@ runs, so that a request is not the one that pays."""
 import fcntl
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,6 +62,7 @@ class SQLiteConnection(Connection):
         raw = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         raw.execute("PRAGMA journal_mode=WAL")
         raw.execute(checkpoint_pragma(checkpoint_pages or STORE_CHECKPOINT_PAGES))
+        raw.execute("PRAGMA secure_delete = ON")  # a deleted row's bytes are overwritten, not left in free space
         return cls(raw, path)
 
     @classmethod
@@ -86,6 +88,19 @@ class SQLiteConnection(Connection):
             yield self
         finally:
             self.raw.execute("ROLLBACK")
+
+    def shred(self, table: str, wait: float = 5.0) -> None:
+        # secure_delete overwrote the row in its page, but earlier images of that page are still
+        # in the write-ahead log: copy the log into the database file and empty it. A reader in
+        # the middle of the log holds the checkpoint back, so it is retried for a moment.
+        deadline = time.monotonic() + wait
+        while True:
+            busy, _, _ = self.raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return
+            if time.monotonic() > deadline:
+                raise sqlite3.OperationalError(f"could not empty the write-ahead log after deleting from {table}")
+            time.sleep(0.05)
 
     def try_exclusive(self, name: str) -> bool:
         # SQLite is one machine's store, so a file lock beside the database file is enough.

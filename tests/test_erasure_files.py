@@ -1,0 +1,56 @@
+"""Erasure leaves nothing of the person's key in the live database files, tried as someone who
+reads those files byte by byte (SQLite's db, -wal and -shm files; PostgreSQL's table files)."""
+
+import base64
+from datetime import date
+from pathlib import Path
+
+import psycopg
+
+from testkit import factories
+from testkit.fixtures import POSTGRES_URL
+
+
+def _live_files(settings) -> bytes:
+    if settings.store.kind == "sqlite":
+        path = settings.store.sqlite_path
+        return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file())
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")  # what is in shared buffers reaches the files
+        data = Path(conn.execute("SHOW data_directory").fetchone()[0])
+        oid = conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()[0]
+    return b"".join(p.read_bytes() for p in (data / "base" / str(oid)).iterdir() if p.is_file())
+
+
+def test_erasure_leaves_no_trace_of_the_key_in_the_live_files(service, staff, settings):
+    body = factories.person(name="Mbah Sainem Shredded")
+    body["birth_date"] = date.fromisoformat(body["birth_date"])
+    person_id = service.register_beneficiary(staff["wati"], **body).id
+    raw = service.personal_keys.get(person_id)
+    with service.personal_keys.readers.connection() as conn:
+        [(stored,)] = conn.all("SELECT key FROM personal_keys WHERE beneficiary_id = ?", (str(person_id),))
+    traces = [stored.encode(), stored.split(":", 1)[1].encode(), raw, base64.b64encode(raw)]
+    before = _live_files(settings)
+    assert stored.encode() in before  # the search can find it
+
+    service.erase_personal_data(staff["sri"], person_id, reason="she asked")
+
+    after = _live_files(settings)
+    assert [t for t in traces if t in after] == []
+    for plain in (b"Mbah Sainem Shredded", body["nik"].encode(), body["phone"].encode()):
+        assert plain not in after  # personal fields were never stored in clear
+    assert service.repository.get(person_id).nik is None
+
+
+def test_the_projection_process_clears_an_interrupted_erasure_from_the_files(service, staff, settings, catch_up):
+    body = factories.person()
+    body["birth_date"] = date.fromisoformat(body["birth_date"])
+    person_id = service.register_beneficiary(staff["wati"], **body).id
+    with service.personal_keys.readers.connection() as conn:
+        [(stored,)] = conn.all("SELECT key FROM personal_keys WHERE beneficiary_id = ?", (str(person_id),))
+    person = service.repository.get(person_id)
+    person.erase_personal_data(actor="sri", reason="asked")
+    service.save(person)  # as if the server died before destroying the key
+    assert stored.encode() in _live_files(settings)
+    catch_up()
+    assert stored.encode() not in _live_files(settings)
