@@ -16,7 +16,9 @@ from projections.schema import create_statements
 from projections.service import WorkloadService
 from settings import Settings
 from store.connection import Readers, ViewDB
-from store.kek import FileSource, KeyRing
+from store import key_checks
+from store.kek import FileSource, KekError, KeyRing
+from store.key_checks import KEY_CHECK_STATEMENTS, KeyMismatch
 from store.personal_keys import PERSONAL_KEY_STATEMENTS, PersonalKeys
 from store.streams import streams_for
 
@@ -68,19 +70,61 @@ def bootstrap(settings: Settings | None = None, *, wilayah: Wilayah | None = Non
 
 
 def init_store(settings: Settings) -> None:
-    """Create every table once, before any worker starts (`pilar db init`); and the token
-    signing key and the key-encryption key file, unless they are configured. Concurrent CREATE
-    TABLE IF NOT EXISTS races on PostgreSQL, so servers never do this."""
+    """Create every table once, before any worker starts (`pilar db init`). Concurrent CREATE
+    TABLE IF NOT EXISTS races on PostgreSQL, so servers never do this.
+
+    On a new store it also writes whichever keys are not configured (signing key, audit key,
+    key-encryption key: files in the instance folder, 0600) and records the audit key's check
+    value. On a store set up before, it makes no key: it checks the keys at hand against the
+    store and refuses, saying which, when one is missing or is not the store's."""
     settings.instance_path.mkdir(parents=True, exist_ok=True)
-    settings.ensure_secret_key()
-    source = settings.kek_source()
-    if isinstance(source, FileSource):
-        source.create()
     bootstrap(settings, create_tables=True).close()
     conn = ViewDB(settings.store).connect()
     try:
         with conn.transaction():
-            for statement in create_statements() + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS:
+            for statement in (create_statements() + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS
+                              + KEY_CHECK_STATEMENTS):
                 conn.execute(statement)
+        if key_checks.recorded(conn, "audit") is None:
+            _make_missing_keys(settings, conn)
+        else:
+            _require_keys(settings, conn)
     finally:
         conn.close()
+
+
+def _make_missing_keys(settings: Settings, conn) -> None:
+    settings.ensure_secret_key()
+    settings.ensure_audit_key(sealed_before=conn.one("SELECT 1 FROM audit_seals LIMIT 1") is not None)
+    source = settings.kek_source()
+    if isinstance(source, FileSource):
+        source.create()
+    with conn.transaction():
+        key_checks.record(conn, "audit", settings.audit_key())
+
+
+def _require_keys(settings: Settings, conn) -> None:
+    """The keys of a store set up before: present, and the store's own."""
+    refusal = "this store is set up already, so `pilar db init` makes no new keys: "
+    try:
+        settings.token_secret()
+    except RuntimeError:
+        raise KeyMismatch(refusal + "set PILAR_SECRET_KEY (or copy instance/secret_key) to the signing key its "
+                                    "servers use") from None
+    try:
+        KeyRing(settings.kek_source()).check()
+    except KekError:
+        raise KeyMismatch(refusal + "set PILAR_KEK (or copy the key file) to the key-encryption key its servers "
+                                    "use") from None
+    check_audit_key(settings, conn)
+
+
+def check_audit_key(settings: Settings, conn) -> None:
+    """Refuse an audit key that is not the one the store's history was sealed under: seals made
+    with it would not verify, and verify would report a break where there is none."""
+    try:
+        key = settings.audit_key()
+    except RuntimeError as missing:
+        raise KeyMismatch(str(missing)) from None
+    key_checks.require_match(conn, "audit", key, "set PILAR_AUDIT_KEY to the store's audit key (the file "
+                                                 "instance/audit_key where `pilar db init` first ran)")

@@ -5,12 +5,13 @@ import sys
 
 import click
 
-from bootstrap import Services, bootstrap, init_store
+from bootstrap import Services, bootstrap, check_audit_key, init_store
 from cases import vocab
 from cases.access import SYSTEM, Actor
 from cases.errors import PilarError
 from projections.maintenance import LeaderBusy, check, rebuild
 from store.kek import FileSource, KekError
+from store.key_checks import KeyMismatch
 from settings import Settings
 
 
@@ -28,7 +29,10 @@ def db() -> None:
 def db_init() -> None:
     """Create every table (once, before starting any server or worker)."""
     settings = Settings.from_env()
-    init_store(settings)
+    try:
+        init_store(settings)
+    except KeyMismatch as e:
+        raise click.ClickException(str(e)) from None
     click.echo(f"store ready: {settings.store.kind} ({_safe_url(settings.store.url)})")
 
 
@@ -218,7 +222,7 @@ def _run(command):
     services = bootstrap()
     try:
         return command(services)
-    except (PilarError, KekError) as e:
+    except (PilarError, KekError, KeyMismatch) as e:
         raise click.ClickException(str(e)) from None
     finally:
         services.close()
@@ -231,6 +235,7 @@ def audit_verify() -> None:
 
     def run(services: Services):
         with services.readers.connection() as conn:
+            check_audit_key(services.settings, conn)
             return verify(services.cases.recorder, conn, services.settings.audit_key())
 
     result = _run(run)
@@ -248,16 +253,29 @@ def audit_verify() -> None:
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--from", "start", default=None, help="A position (exclusive) or an ISO 8601 instant.")
 @click.option("--to", "end", default=None, help="A position (inclusive) or an ISO 8601 instant.")
-@click.option("--output", type=click.File("w", encoding="utf-8"), default="-", show_default=True)
-def audit_export(fmt: str, start: str | None, end: str | None, output) -> None:
+@click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
+              help="A new file, readable by its owner only (it holds personal data); - for standard output.")
+def audit_export(fmt: str, start: str | None, end: str | None, output: str) -> None:
     """Stream events in position order without loading them all into memory."""
+    import contextlib
+    import os
+
     from audit.export import entries, write
 
     bounds = {**_bound("from", start), **_bound("to", end)}
+    if output == "-":
+        opened = contextlib.nullcontext(click.get_text_stream("stdout"))
+    else:
+        try:
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as e:
+            raise click.BadParameter(str(e), param_hint="--output") from None
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+        opened = open(fd, "w", encoding="utf-8", newline="")
 
     def run(services: Services) -> int:
-        with services.readers.connection() as conn:
-            count = write(entries(services.cases, conn, **bounds), output, fmt)
+        with services.readers.connection() as conn, opened as out:
+            count = write(entries(services.cases, conn, **bounds), out, fmt)
         services.cases.access_log.record(_cli_auditor(), "export",
                                          detail=f"format={fmt} from={start} to={end} events={count}")
         return count

@@ -65,15 +65,43 @@ class Settings:
 
     def ensure_secret_key(self) -> None:
         """Write a signing key to the instance folder unless one is configured or written already."""
-        if self.secret_key or self.secret_key_file.exists():
-            return
-        fd = os.open(self.secret_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(48))
+        if not self.secret_key and not self.secret_key_file.exists():
+            create_private_file(self.secret_key_file, secrets.token_urlsafe(48))
+
+    @property
+    def audit_key_file(self) -> Path:
+        return self.instance_path / "audit_key"
 
     def audit_key(self) -> bytes:
         """Keys the seal chain. Kept out of the database, so whoever can write the database
-        still cannot forge seals. PILAR_AUDIT_KEY, else derived from the signing key."""
+        still cannot forge seals: PILAR_AUDIT_KEY, else the file `pilar db init` wrote."""
         if self.audit_secret:
             return self.audit_secret.encode()
+        try:
+            return bytes.fromhex(self.audit_key_file.read_text().strip())
+        except FileNotFoundError:
+            pass
+        try:
+            return self._derived_audit_key()
+        except RuntimeError:
+            raise RuntimeError(f"no audit key: set PILAR_AUDIT_KEY or run `pilar db init` to create "
+                               f"{self.audit_key_file}") from None
+
+    def _derived_audit_key(self) -> bytes:
+        # Stores set up before the audit key had a file of its own were sealed under this.
         return hmac.new(self.token_secret().encode(), b"pilar-audit-seal", hashlib.sha256).digest()
+
+    def ensure_audit_key(self, *, sealed_before: bool) -> None:
+        """Write an audit key of its own, unless one is configured: a store sealed before keeps
+        the key it was sealed under, so its history still verifies; a new store gets a random one."""
+        if self.audit_secret or self.audit_key_file.exists():
+            return
+        key = self._derived_audit_key() if sealed_before else secrets.token_bytes(32)
+        create_private_file(self.audit_key_file, key.hex())
+
+
+def create_private_file(path: Path, text: str) -> None:
+    """A new file readable by its owner only, from its first byte; never overwrites one."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)

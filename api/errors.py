@@ -24,6 +24,7 @@ from cases.errors import (
 )
 from projections.service import ViewBehind
 from store.config import StoreUrlError
+from store.key_checks import KeyMismatch
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,11 @@ def register_error_handlers(blp: Blueprint) -> None:
     @blp.errorhandler(Contention)
     def contention(exc: Contention):
         return error_response(409, str(exc), rule="concurrent_writes")
+
+    @blp.errorhandler(KeyMismatch)
+    def misconfigured(exc: KeyMismatch):
+        log.error("%s", exc)
+        return error_response(503, f"The server is misconfigured: {exc}")
 
     @blp.errorhandler(ViewBehind)
     def behind(exc: ViewBehind):

@@ -10,6 +10,7 @@ from audit.seals import hashes_between, stream_hashes, verify
 from cases import policy
 from cases.access import Actor
 from cases.application import PilarApplication
+from store import key_checks
 from store.connection import Readers
 
 
@@ -59,6 +60,8 @@ class AuditService:
     def verify(self, actor: Actor) -> dict[str, Any]:
         policy.require(policy.audit(actor))
         with self.readers.connection() as conn:
+            # A key that is not the store's would report every seal as a break.
+            key_checks.require_match(conn, "audit", self.audit_key, "set PILAR_AUDIT_KEY to the store's audit key")
             return verify(self.app.recorder, conn, self.audit_key).as_dict()
 
     def access(self, actor: Actor, *, username: str | None, case_id: UUID | None, beneficiary_id: UUID | None,

@@ -19,13 +19,14 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
 from audit.seals import Sealer
-from bootstrap import bootstrap
+from bootstrap import bootstrap, check_audit_key
 from cases.application import PilarApplication
 from cases.beneficiary import Beneficiary
 from projections.leader import Leadership
 from projections.workload import Batch, WorkloadProjector
 from settings import Settings
 from store.connection import Connection, ViewDB, shred_quietly
+from store.key_checks import KeyMismatch
 from store.personal_keys import DESTROY_KEY_SQL, TABLE as PERSONAL_KEYS
 from store.sqlite import PROJECTION_CHECKPOINT_PAGES
 
@@ -68,6 +69,13 @@ class ProjectionProcess:
                     log.warning("store unavailable (%s); reconnecting", error)
                     self.state = "reconnecting"
                     self.stop.wait(1.0)
+                except KeyMismatch as error:
+                    # Sealing under a key that is not the store's would make verify report breaks
+                    # that are not there: seal nothing, and say why until the key is fixed.
+                    if self.state != "misconfigured":
+                        log.error("not projecting: %s", error)
+                    self.state = "misconfigured"
+                    self.stop.wait(5.0)
         finally:
             services.close()
             self.state = "stopped"
@@ -82,6 +90,7 @@ class ProjectionProcess:
                 self.state = "standby"
                 if self.stop.wait(self.poll_interval * 2):
                     return
+            check_audit_key(self.settings, conn)
             log.info("leader: keeping the views current")
             self.state = "active"
             follower = Follower(app, conn, self.settings.audit_key(), self.batch_size)

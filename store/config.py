@@ -1,5 +1,6 @@
 """Which store the events live in, chosen by one URL (PILAR_DATABASE_URL)."""
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -46,6 +47,11 @@ class StoreConfig:
         if self.kind == "sqlite":
             path = self.sqlite_path
             path.parent.mkdir(parents=True, exist_ok=True)
+            if create_table:
+                # Readable by its owner only, before SQLite writes a byte; its -wal and -shm files
+                # take the same mode from it.
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+                path.chmod(0o600)
             env.update(PERSISTENCE_MODULE="store.sqlite:PilarSQLiteFactory", SQLITE_DBNAME=str(path),
                        SQLITE_LOCK_TIMEOUT="30")
             return env

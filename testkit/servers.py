@@ -25,6 +25,8 @@ def pilar_env(settings: Settings) -> dict[str, str]:
         PILAR_DATABASE_URL=settings.store.url,
         PILAR_INSTANCE_PATH=str(settings.instance_path),
         PILAR_SECRET_KEY=settings.secret_key or "",
+        PILAR_AUDIT_KEY=settings.audit_secret or "",
+        PILAR_KEK=settings.kek or "",
         PILAR_WILAYAH_CSV=str(settings.wilayah_csv),
         PILAR_MAX_BODY_BYTES=str(settings.max_body_bytes),
         PILAR_ACCESS_LOG="",

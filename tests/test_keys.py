@@ -1,0 +1,166 @@
+"""Keys are managed, not derived: made once with their final permissions, checked against the
+store they belong to, never made again for a store that has them; rotating the signing key
+never makes verify report a break."""
+
+import stat
+from dataclasses import replace
+
+import pytest
+
+from bootstrap import bootstrap, check_audit_key, init_store
+from cases.access import SYSTEM
+from store.key_checks import KeyMismatch
+from testkit.fixtures import PASSWORD
+from tests.test_cli import run
+
+pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _sealed_history(settings) -> None:
+    assert run(settings, "db", "init").returncode == 0
+    assert run(settings, "users", "add", "wati", "--role", "worker", "--pillar", "pkh",
+               stdin=PASSWORD + "\n").returncode == 0
+    services = bootstrap(settings)
+    try:
+        from projections.runner import Follower
+        from store.connection import ViewDB
+
+        conn = ViewDB(settings.store).connect()
+        try:
+            Follower(services.cases, conn, settings.audit_key(), 100).step()
+        finally:
+            conn.close()
+    finally:
+        services.close()
+
+
+def test_a_new_store_gets_keys_of_its_own_readable_by_the_owner_only(settings):
+    bare = replace(settings, secret_key=None)
+    init_store(bare)
+    instance = bare.instance_path
+    for name in ("secret_key", "audit_key", "kek"):
+        assert _mode(instance / name) == 0o600, name
+    audit = bytes.fromhex((instance / "audit_key").read_text())
+    assert len(audit) == 32 and audit != bare._derived_audit_key()  # not derived from the signing key
+    db = bare.store.sqlite_path
+    services = bootstrap(bare)
+    try:
+        services.cases.add_user(SYSTEM, "wati", "worker", "pkh", PASSWORD)  # the log exists while in use
+        for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            assert _mode(path) == 0o600, path
+    finally:
+        services.close()
+    init_store(bare)  # again: the same keys
+    assert bytes.fromhex((instance / "audit_key").read_text()) == audit
+
+
+def test_db_init_makes_no_key_for_a_store_that_has_them_and_refuses_a_foreign_one(settings):
+    _sealed_history(settings)
+    (settings.instance_path / "audit_key").rename(settings.instance_path / "audit_key.kept")
+    refused = run(settings, "db", "init")
+    assert refused.returncode != 0 and "not the one this store was set up with" in refused.stderr
+    assert not (settings.instance_path / "audit_key").exists()
+    (settings.instance_path / "audit_key.kept").rename(settings.instance_path / "audit_key")
+    assert run(settings, "db", "init").returncode == 0
+
+    no_kek = settings.instance_path / "kek"
+    no_kek.rename(settings.instance_path / "kek.kept")
+    refused = run(settings, "db", "init")
+    assert refused.returncode != 0 and "makes no new keys" in refused.stderr and "PILAR_KEK" in refused.stderr
+    assert not no_kek.exists()
+
+
+def test_rotating_the_signing_key_leaves_verify_intact(settings):
+    _sealed_history(settings)
+    rotated = replace(settings, secret_key="a-new-signing-key-after-a-leak")
+    verified = run(rotated, "audit", "verify")
+    assert verified.returncode == 0 and "ok: the history is intact" in verified.stdout
+    assert run(rotated, "db", "init").returncode == 0
+
+
+def test_a_wrong_audit_key_is_refused_not_reported_as_a_break(settings, tmp_path):
+    _sealed_history(settings)
+    wrong = replace(settings, audit_secret="not-the-stores-audit-key")
+    answer = run(wrong, "audit", "verify")
+    assert answer.returncode != 0 and "BROKEN" not in answer.stderr
+    assert "not the one this store was set up with" in answer.stderr
+    from store.connection import ViewDB
+
+    conn = ViewDB(settings.store).connect()
+    try:
+        with pytest.raises(KeyMismatch):
+            check_audit_key(wrong, conn)
+        check_audit_key(settings, conn)
+    finally:
+        conn.close()
+
+
+def test_a_store_sealed_before_audit_keys_had_files_keeps_verifying(settings):
+    _sealed_history(settings)
+    # As set up by an older Pilar: seals under the key derived from the signing key, no file, no check.
+    legacy_key = settings._derived_audit_key()
+    services = bootstrap(settings)
+    try:
+        with services.readers.connection() as conn:
+            conn.execute("DELETE FROM pilar_key_checks")
+            conn.execute("DELETE FROM audit_seals")
+    finally:
+        services.close()
+    (settings.instance_path / "audit_key").unlink()
+    legacy = replace(settings, audit_secret=None)
+    services = bootstrap(legacy)
+    try:
+        from projections.runner import Follower
+        from store.connection import ViewDB
+
+        conn = ViewDB(settings.store).connect()
+        try:
+            Follower(services.cases, conn, legacy_key, 100).step()
+        finally:
+            conn.close()
+    finally:
+        services.close()
+    assert run(legacy, "db", "init").returncode == 0
+    assert bytes.fromhex((settings.instance_path / "audit_key").read_text()) == legacy_key
+    assert run(legacy, "audit", "verify").returncode == 0
+
+
+def test_with_a_wrong_audit_key_nothing_is_sealed_and_verify_answers_503(services, staff, settings, catch_up):
+    import threading
+    import time
+
+    from projections.runner import ProjectionProcess
+    from wsgi import create_app
+
+    catch_up()
+    wrong = replace(settings, audit_secret="not-the-stores-audit-key")
+    misconfigured = bootstrap(wrong)
+    try:
+        client = create_app(misconfigured).test_client()
+        token = client.post("/api/v1/auth/token", json={"username": "inspektur", "password": PASSWORD}).json["token"]
+        answer = client.get("/api/v1/audit/verify", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 503 and "misconfigured" in answer.json["message"]
+    finally:
+        misconfigured.close()
+
+    with services.readers.connection() as conn:
+        sealed = conn.one("SELECT COUNT(*) FROM audit_seals")[0]
+    services.cases.add_user(SYSTEM, "late", "worker", "pkh", PASSWORD)  # a new event to seal
+    stop = threading.Event()
+    process = ProjectionProcess(wrong, poll_interval=0.1, stop=stop)
+    runner = threading.Thread(target=process.run)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while process.state != "misconfigured" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.state == "misconfigured"
+    finally:
+        stop.set()
+        runner.join(timeout=10)
+    with services.readers.connection() as conn:
+        assert conn.one("SELECT COUNT(*) FROM audit_seals")[0] == sealed
