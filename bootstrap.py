@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from audit.access_log import ACCESS_LOG_STATEMENTS, AccessLog
-from audit.seals import SEAL_STATEMENTS
+from audit.seals import SEAL_STATEMENTS, chain_hash
 from audit.service import AuditService
 from cases.application import PilarApplication
 from cases.signin import SignIn, Tokens
@@ -19,7 +19,7 @@ from store.connection import Readers, ViewDB
 from store import key_checks
 from store.kek import FileSource, KekError, KeyRing
 from store.key_checks import KEY_CHECK_STATEMENTS, KeyMismatch
-from store.personal_keys import PERSONAL_KEY_STATEMENTS, PersonalKeys
+from store.personal_keys import PERSONAL_KEY_STATEMENTS, PersonalKeys, kek_check_name, require_known_kek
 from store.streams import streams_for
 
 
@@ -78,44 +78,79 @@ def init_store(settings: Settings) -> None:
     value. On a store set up before, it makes no key: it checks the keys at hand against the
     store and refuses, saying which, when one is missing or is not the store's."""
     settings.instance_path.mkdir(parents=True, exist_ok=True)
-    bootstrap(settings, create_tables=True).close()
+    services = bootstrap(settings, create_tables=True)
+    has_events = bool(services.cases.recorder.max_notification_id())
+    services.close()
     conn = ViewDB(settings.store).connect()
     try:
         with conn.transaction():
             for statement in (create_statements() + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS
                               + KEY_CHECK_STATEMENTS):
                 conn.execute(statement)
-        if key_checks.recorded(conn, "audit") is None:
-            _make_missing_keys(settings, conn)
-        else:
+        if key_checks.recorded(conn, "audit") is not None:
             _require_keys(settings, conn)
+        elif has_events:
+            _adopt_keys(settings, conn)
+        else:
+            _make_missing_keys(settings, conn)
     finally:
         conn.close()
 
 
 def _make_missing_keys(settings: Settings, conn) -> None:
     settings.ensure_secret_key()
-    settings.ensure_audit_key(sealed_before=conn.one("SELECT 1 FROM audit_seals LIMIT 1") is not None)
+    settings.ensure_audit_key(derived=False)
+    _ensure_kek_file(settings)
+    with conn.transaction():
+        key_checks.record(conn, "audit", settings.audit_key())
+        _record_kek(settings, conn)
+
+
+def _record_kek(settings: Settings, conn) -> None:
+    kek_id, kek = KeyRing(settings.kek_source()).current()
+    key_checks.record(conn, kek_check_name(kek_id), kek)
+
+
+def _adopt_keys(settings: Settings, conn) -> None:
+    """A store set up by a Pilar that kept no check values: it has a signing key already (none is
+    made), and was sealed under the audit key derived from it, unless one is configured. The key
+    is recorded only if it verifies the oldest seal."""
+    _require_signing_key(settings)
+    settings.ensure_audit_key(derived=True)
+    key = settings.audit_key()
+    first = conn.one("SELECT position, event_hash, chain_hash FROM audit_seals ORDER BY position LIMIT 1")
+    if first is not None and chain_hash(key, "", int(first[0]), first[1]) != first[2]:
+        raise KeyMismatch("the audit key at hand does not verify this store's seals: set PILAR_AUDIT_KEY to the "
+                          "key it was sealed under (or PILAR_SECRET_KEY to the signing key it was derived from)")
+    if conn.one("SELECT 1 FROM personal_keys WHERE key LIKE '%:%' LIMIT 1") is None:
+        _ensure_kek_file(settings)  # no key is wrapped yet: this store never had a KEK
+    with conn.transaction():
+        key_checks.record(conn, "audit", key)
+        _record_kek(settings, conn)
+
+
+def _ensure_kek_file(settings: Settings) -> None:
     source = settings.kek_source()
     if isinstance(source, FileSource):
         source.create()
-    with conn.transaction():
-        key_checks.record(conn, "audit", settings.audit_key())
+
+
+def _require_signing_key(settings: Settings) -> None:
+    try:
+        settings.token_secret()
+    except RuntimeError:
+        raise KeyMismatch("this store is set up already, so `pilar db init` makes no new keys: set "
+                          "PILAR_SECRET_KEY (or copy instance/secret_key) to the signing key its servers use") from None
 
 
 def _require_keys(settings: Settings, conn) -> None:
     """The keys of a store set up before: present, and the store's own."""
-    refusal = "this store is set up already, so `pilar db init` makes no new keys: "
+    _require_signing_key(settings)
     try:
-        settings.token_secret()
-    except RuntimeError:
-        raise KeyMismatch(refusal + "set PILAR_SECRET_KEY (or copy instance/secret_key) to the signing key its "
-                                    "servers use") from None
-    try:
-        KeyRing(settings.kek_source()).check()
-    except KekError:
-        raise KeyMismatch(refusal + "set PILAR_KEK (or copy the key file) to the key-encryption key its servers "
-                                    "use") from None
+        require_known_kek(conn, KeyRing(settings.kek_source()))
+    except KekError as foreign:
+        raise KeyMismatch("this store is set up already, so `pilar db init` makes no new keys: set PILAR_KEK (or "
+                          f"copy the key file) to the key-encryption key its servers use ({foreign})") from None
     check_audit_key(settings, conn)
 
 

@@ -10,7 +10,7 @@ from cases import vocab
 from cases.access import SYSTEM, Actor
 from cases.errors import PilarError
 from projections.maintenance import LeaderBusy, check, rebuild
-from store.kek import FileSource, KekError
+from store.kek import FileSource, KekError, KeyRing, StaticSource
 from store.key_checks import KeyMismatch
 from settings import Settings
 
@@ -127,19 +127,31 @@ def keys_rotate(grace: float) -> None:
 
 
 @keys.command("retire")
-def keys_retire() -> None:
+@click.option("--grace", default=2.0, show_default=True,
+              help="Seconds for running servers to notice the rewritten key file.")
+def keys_retire(grace: float) -> None:
     """Destroy every KEK but the current one, once no live key needs it: old backups of the
     database then decrypt nothing, erased persons' keys included."""
+    import time
+
     def run(services: Services) -> list[str]:
         ring = services.cases.personal_keys.keks
         waiting = {k: n for k, n in services.cases.personal_keys.by_kek().items() if k != ring.current_id}
         if waiting:
             raise click.ClickException(f"keys not yet under the current KEK: {waiting}; run `pilar keys rotate`")
+        old = ring.ids()[1:]
+        services.cases.personal_keys.forget_keks(old)
         source = services.settings.kek_source()
-        if isinstance(source, FileSource):
-            return [f"destroyed KEK(s): {', '.join(source.keep_only_current()) or 'none'}"]
-        old = ", ".join(ring.ids()[1:]) or "none"
-        return [f"no live key needs KEK(s) {old}: remove them from PILAR_KEK and destroy them"]
+        if not isinstance(source, FileSource):
+            return [f"no live key needs KEK(s) {', '.join(old) or 'none'}: remove them from PILAR_KEK and destroy them"]
+        # A registration that read the ring just before may still wrap under an old KEK: keep the
+        # old KEKs in memory until the file is rewritten and every such key is re-wrapped.
+        holding = KeyRing(StaticSource(source.entries()))
+        source.keep_only_current()
+        time.sleep(grace)
+        while services.cases.personal_keys.rewrap(opener=holding):
+            pass
+        return [f"destroyed KEK(s): {', '.join(old) or 'none'}"]
 
     for line in _run(run):
         click.echo(line)

@@ -76,9 +76,9 @@ class Settings:
         """Keys the seal chain. Kept out of the database, so whoever can write the database
         still cannot forge seals: PILAR_AUDIT_KEY, else the file `pilar db init` wrote."""
         if self.audit_secret:
-            return self.audit_secret.encode()
+            return _key_bytes(self.audit_secret)
         try:
-            return bytes.fromhex(self.audit_key_file.read_text().strip())
+            return _key_bytes(self.audit_key_file.read_text().strip())
         except FileNotFoundError:
             pass
         try:
@@ -91,13 +91,14 @@ class Settings:
         # Stores set up before the audit key had a file of its own were sealed under this.
         return hmac.new(self.token_secret().encode(), b"pilar-audit-seal", hashlib.sha256).digest()
 
-    def ensure_audit_key(self, *, sealed_before: bool) -> None:
-        """Write an audit key of its own, unless one is configured: a store sealed before keeps
-        the key it was sealed under, so its history still verifies; a new store gets a random one."""
+    def ensure_audit_key(self, *, derived: bool) -> None:
+        """Write an audit key of its own, unless one is configured: a store set up before keeps the
+        key derived from its signing key, so its history still verifies; a new store gets a random
+        one. The file's text is the key as PILAR_AUDIT_KEY would give it."""
         if self.audit_secret or self.audit_key_file.exists():
             return
-        key = self._derived_audit_key() if sealed_before else secrets.token_bytes(32)
-        create_private_file(self.audit_key_file, key.hex())
+        text = f"hex:{self._derived_audit_key().hex()}" if derived else secrets.token_urlsafe(32)
+        create_private_file(self.audit_key_file, text)
 
 
 def create_private_file(path: Path, text: str) -> None:
@@ -105,3 +106,8 @@ def create_private_file(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(text)
+
+
+def _key_bytes(text: str) -> bytes:
+    """A key as configured: `hex:` and hex digits for raw bytes, any other text as it is."""
+    return bytes.fromhex(text[4:]) if text.startswith("hex:") else text.encode()

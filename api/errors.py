@@ -24,6 +24,7 @@ from cases.errors import (
 )
 from projections.service import ViewBehind
 from store.config import StoreUrlError
+from store.kek import KekError
 from store.key_checks import KeyMismatch
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,8 @@ def register_error_handlers(blp: Blueprint) -> None:
         return error_response(409, str(exc), rule="concurrent_writes")
 
     @blp.errorhandler(KeyMismatch)
-    def misconfigured(exc: KeyMismatch):
+    @blp.errorhandler(KekError)
+    def misconfigured(exc: Exception):
         log.error("%s", exc)
         return error_response(503, f"The server is misconfigured: {exc}")
 

@@ -49,9 +49,11 @@ class StoreConfig:
             path.parent.mkdir(parents=True, exist_ok=True)
             if create_table:
                 # Readable by its owner only, before SQLite writes a byte; its -wal and -shm files
-                # take the same mode from it.
+                # take the same mode from it (those left by an older Pilar are set here too).
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-                path.chmod(0o600)
+                for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                    if file.exists():
+                        file.chmod(0o600)
             env.update(PERSISTENCE_MODULE="store.sqlite:PilarSQLiteFactory", SQLITE_DBNAME=str(path),
                        SQLITE_LOCK_TIMEOUT="30")
             return env

@@ -56,6 +56,16 @@ def new_entry() -> str:
     return entry_text(secrets.token_hex(4), secrets.token_bytes(KEK_BYTES))
 
 
+class StaticSource:
+    """Entries held in memory (e.g. KEKs being retired, until no key needs them)."""
+
+    def __init__(self, entries: list[tuple[str, bytes]]):
+        self._entries = list(entries)
+
+    def entries(self) -> list[tuple[str, bytes]]:
+        return self._entries
+
+
 class EnvSource:
     def __init__(self, text: str):
         self.text = text
@@ -67,7 +77,7 @@ class EnvSource:
 class FileSource:
     def __init__(self, path: Path):
         self.path = path
-        self._seen: tuple[int, int] | None = None
+        self._seen: tuple[int, ...] | None = None
         self._entries: list[tuple[str, bytes]] = []
 
     def entries(self) -> list[tuple[str, bytes]]:
@@ -75,14 +85,17 @@ class FileSource:
             stat = self.path.stat()
         except FileNotFoundError:
             raise KekError(f"no key-encryption key: set PILAR_KEK or run `pilar db init` to create {self.path}") from None
-        if (stat.st_mtime_ns, stat.st_size) != self._seen:
+        # A rewrite is a new file (os.replace): its inode tells it apart even within one timestamp tick.
+        seen = (stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size)
+        if seen != self._seen:
             self._entries = parse_entries(self.path.read_text(), str(self.path))
-            self._seen = (stat.st_mtime_ns, stat.st_size)
+            self._seen = seen
         return self._entries
 
     def write(self, entries: list[str]) -> None:
         """Replace the file atomically; the new file is 0600 from its first byte."""
         fresh = self.path.with_name(f".{self.path.name}.{os.getpid()}.new")
+        fresh.unlink(missing_ok=True)  # left by a write that died: it may hold KEKs meant to be destroyed
         fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write("\n".join(entries) + "\n")
@@ -120,6 +133,9 @@ class KeyRing:
     @property
     def current_id(self) -> str:
         return self.source.entries()[0][0]
+
+    def current(self) -> tuple[str, bytes]:
+        return self.source.entries()[0]
 
     def ids(self) -> list[str]:
         return [kek_id for kek_id, _ in self.source.entries()]

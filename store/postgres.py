@@ -57,7 +57,13 @@ class PostgresConnection(Connection):
         # A deleted row stays in the table's file as a dead tuple; VACUUM FULL writes the live rows
         # to a new file and removes the old one. (WAL archives and base backups keep their copies:
         # KEK rotation covers those, docs/operations.md.)
-        self.execute(f"VACUUM FULL {table}")
+        # Bounded: a long transaction holding the table (a pg_dump) must not queue every reader of
+        # it behind this; the projection process retries.
+        self.execute("SET lock_timeout = '2s'")
+        try:
+            self.execute(f"VACUUM FULL {table}")
+        finally:
+            self.execute("RESET lock_timeout")
 
     def _lock_key(self, name: str) -> int:
         # Advisory locks are per database; the schema is part of the key so that stores sharing

@@ -93,14 +93,24 @@ class SQLiteConnection(Connection):
         # secure_delete overwrote the row in its page, but earlier images of that page are still
         # in the write-ahead log: copy the log into the database file and empty it. A reader in
         # the middle of the log holds the checkpoint back, so it is retried for a moment.
+        # Each attempt gives up at once rather than wait on the busy handler while holding the
+        # write lock (which would stall every writer); the attempts are spaced out here instead.
         deadline = time.monotonic() + wait
-        while True:
-            busy, _, _ = self.raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            if not busy:
-                return
-            if time.monotonic() > deadline:
-                raise sqlite3.OperationalError(f"could not empty the write-ahead log after deleting from {table}")
-            time.sleep(0.05)
+        timeout = self.raw.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    busy, _, _ = self.raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                except sqlite3.OperationalError:
+                    busy = 1
+                if not busy:
+                    return
+                if time.monotonic() > deadline:
+                    raise sqlite3.OperationalError(f"could not empty the write-ahead log after deleting from {table}")
+                time.sleep(0.05)
+        finally:
+            self.raw.execute(f"PRAGMA busy_timeout = {int(timeout)}")
 
     def try_exclusive(self, name: str) -> bool:
         # SQLite is one machine's store, so a file lock beside the database file is enough.

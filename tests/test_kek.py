@@ -86,6 +86,9 @@ def test_keks_from_the_environment(services, staff, settings):
     current, old = new_entry(), new_entry()
     configured = bootstrap(replace(settings, kek=f"{current},{old}"))
     try:
+        with pytest.raises(KekError, match="not one this store knows"):
+            _register(configured.cases, staff["wati"])  # a foreign KEK wraps nothing
+        configured.cases.personal_keys.rewrap()  # what `pilar keys rotate` does: the store now knows it
         person_id = _register(configured.cases, staff["wati"])
         assert configured.cases.personal_keys.by_kek() == {current.split(":")[0]: 1}
         assert configured.cases.get_beneficiary(staff["wati"], person_id).name == "Mbah Sainem"
@@ -110,7 +113,7 @@ def test_rotation_rewraps_online_and_a_retired_kek_leaves_old_copies_useless(ser
     assert "re-wrapped 1 person keys" in rotated.stdout
     status = run(settings, "keys", "status").stdout
     assert "(current): 1 keys" in status and "0 keys" in status
-    retired = run(settings, "keys", "retire")
+    retired = run(settings, "keys", "retire", "--grace", "0")
     assert retired.returncode == 0 and "destroyed KEK(s): " + old_kek.split(":")[0] in retired.stdout
 
     # The running service re-reads the key file: the person still reads back.
@@ -131,11 +134,35 @@ def test_retire_waits_until_every_key_is_rewrapped_and_unwrapped_keys_are_wrappe
     assert service.get_beneficiary(staff["wati"], person_id).name == "Mbah Sainem"
     assert "(not wrapped): 1 keys" in run(settings, "keys", "status").stdout
     FileSource(settings.instance_path / "kek").prepend_new()
-    refused = run(settings, "keys", "retire")
+    refused = run(settings, "keys", "retire", "--grace", "0")
     assert refused.returncode != 0 and "pilar keys rotate" in refused.stderr
     assert run(settings, "keys", "rotate", "--grace", "0").returncode == 0
-    assert run(settings, "keys", "retire").returncode == 0
+    assert run(settings, "keys", "retire", "--grace", "0").returncode == 0
     with services_readers(service) as conn:
         [(stored,)] = conn.all("SELECT key FROM personal_keys WHERE beneficiary_id = ?", (str(person_id),))
     assert stored != plain and stored.startswith(service.personal_keys.keks.current_id + ":")
     assert service.get_beneficiary(staff["wati"], UUID(str(person_id))).name == "Mbah Sainem"
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_late_key_under_a_retiring_kek_is_rewrapped_and_a_retired_kek_wraps_nothing(service, staff, settings):
+    from store.kek import StaticSource
+    from store.personal_keys import PersonalKeys
+
+    keys = service.personal_keys
+    _register(service, staff["wati"])
+    file = FileSource(settings.instance_path / "kek")
+    old = file.entries()
+    file.prepend_new()
+    keys.rewrap()  # rotated: the new KEK is current and known
+    stale = PersonalKeys(keys.readers, KeyRing(StaticSource(old)))  # a server that has not re-read the file
+    late = _register(service, staff["wati"])
+    stale.destroy(late)
+    stale.create(late)  # its key wrapped under the old KEK, after the rotation
+    assert keys.by_kek().get(old[0][0]) == 1
+
+    keys.forget_keks([old[0][0]])
+    with pytest.raises(KekError, match="not one this store knows"):
+        stale.create(UUID(int=7))  # a retired KEK wraps nothing more
+    assert keys.rewrap(opener=KeyRing(StaticSource([*file.entries(), *old]))) == 1
+    assert keys.by_kek() == {keys.keks.current_id: 2}

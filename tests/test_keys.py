@@ -44,8 +44,8 @@ def test_a_new_store_gets_keys_of_its_own_readable_by_the_owner_only(settings):
     instance = bare.instance_path
     for name in ("secret_key", "audit_key", "kek"):
         assert _mode(instance / name) == 0o600, name
-    audit = bytes.fromhex((instance / "audit_key").read_text())
-    assert len(audit) == 32 and audit != bare._derived_audit_key()  # not derived from the signing key
+    audit = bare.audit_key()
+    assert len(audit) >= 32 and audit != bare._derived_audit_key()  # not derived from the signing key
     db = bare.store.sqlite_path
     services = bootstrap(bare)
     try:
@@ -55,7 +55,9 @@ def test_a_new_store_gets_keys_of_its_own_readable_by_the_owner_only(settings):
     finally:
         services.close()
     init_store(bare)  # again: the same keys
-    assert bytes.fromhex((instance / "audit_key").read_text()) == audit
+    assert bare.audit_key() == audit
+    # The file's text, given as PILAR_AUDIT_KEY (as a second server would be), is the same key.
+    assert replace(bare, audit_secret=(instance / "audit_key").read_text()).audit_key() == audit
 
 
 def test_db_init_makes_no_key_for_a_store_that_has_them_and_refuses_a_foreign_one(settings):
@@ -125,7 +127,8 @@ def test_a_store_sealed_before_audit_keys_had_files_keeps_verifying(settings):
     finally:
         services.close()
     assert run(legacy, "db", "init").returncode == 0
-    assert bytes.fromhex((settings.instance_path / "audit_key").read_text()) == legacy_key
+    assert legacy.audit_key() == legacy_key
+    assert replace(legacy, audit_secret=(settings.instance_path / "audit_key").read_text()).audit_key() == legacy_key
     assert run(legacy, "audit", "verify").returncode == 0
 
 
@@ -164,3 +167,38 @@ def test_with_a_wrong_audit_key_nothing_is_sealed_and_verify_answers_503(service
         runner.join(timeout=10)
     with services.readers.connection() as conn:
         assert conn.one("SELECT COUNT(*) FROM audit_seals")[0] == sealed
+
+
+def test_a_store_set_up_before_check_values_gets_no_new_signing_key_and_no_wrong_audit_key(settings):
+    _sealed_history(settings)
+    services = bootstrap(settings)
+    try:
+        with services.readers.connection() as conn:
+            conn.execute("DELETE FROM pilar_key_checks")  # as an older Pilar left it
+    finally:
+        services.close()
+    (settings.instance_path / "audit_key").unlink()
+    unsigned = replace(settings, secret_key=None)
+    refused = run(unsigned, "db", "init")
+    assert refused.returncode != 0 and "makes no new keys" in refused.stderr and "PILAR_SECRET_KEY" in refused.stderr
+    assert not (settings.instance_path / "secret_key").exists()
+    # Sealed under a random audit key, not the derived one: a derived key is not adopted.
+    foreign = run(replace(settings, secret_key="some-other-signing-key"), "db", "init")
+    assert foreign.returncode != 0 and "does not verify this store's seals" in foreign.stderr
+
+
+def test_a_foreign_kek_is_refused_by_db_init_and_wraps_nothing(services, staff, settings, auth):
+    from store.kek import new_entry
+    from testkit import factories
+    from wsgi import create_app
+
+    foreign = replace(settings, kek=new_entry())
+    refused = run(foreign, "db", "init")
+    assert refused.returncode != 0 and "not one this store knows" in refused.stderr
+    elsewhere = bootstrap(foreign)
+    try:
+        client = create_app(elsewhere).test_client()
+        answer = client.post("/api/v1/beneficiaries", json=factories.person(), headers=auth("wati"))
+        assert answer.status_code == 503 and "not one this store knows" in answer.json["message"]
+    finally:
+        elsewhere.close()
