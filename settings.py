@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cases.wilayah import DEFAULT_WILAYAH_CSV
 from store.config import StoreConfig
-from store.kek import EnvSource, FileSource, KekSource
+from store.kek import EnvSource, FileSource, KekSource, create_private_file
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
@@ -99,13 +99,6 @@ class Settings:
             return
         text = f"hex:{self._derived_audit_key().hex()}" if derived else secrets.token_urlsafe(32)
         create_private_file(self.audit_key_file, text)
-
-
-def create_private_file(path: Path, text: str) -> None:
-    """A new file readable by its owner only, from its first byte; never overwrites one."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
 
 
 def _key_bytes(text: str) -> bytes:

@@ -59,9 +59,7 @@ def open_case(actor: Actor, pillar: str) -> Denial:
 def read_case(actor: Actor, case: Any) -> Denial:
     if reads_everything(actor):
         return None
-    pending = case.pending_referral
-    involved = covers(actor, case.pillar) or (pending is not None and covers(actor, pending["to_pillar"]))
-    return _unless(handles_cases(actor) and involved, "this case is outside your pillar")
+    return _unless(handles_cases(actor) and _holds_or_is_asked(actor, case), "this case is outside your pillar")
 
 
 def write_cases(actor: Actor) -> Denial:
@@ -78,15 +76,15 @@ def answer_referral(actor: Actor, case: Any, referral_id: str) -> Denial:
     """The receiving pillar answers a case that is still with the sending pillar. A pillar a
     referral was sent to stays involved after answering, so a repeated answer is told the rule
     (referral_answered_once) rather than that the case is not theirs."""
-    pending = case.pending_referral
     addressed = any(r["id"] == referral_id and covers(actor, r["to_pillar"]) for r in case.referrals)
-    involved = covers(actor, case.pillar) or addressed or (pending is not None and covers(actor, pending["to_pillar"]))
-    return write_cases(actor) or _unless(involved, "this case is outside your pillar")
+    return write_cases(actor) or _unless(_holds_or_is_asked(actor, case) or addressed,
+                                         "this case is outside your pillar")
 
 
-def acting_pillar(actor: Actor) -> str | None:
-    """The pillar a referral answer is given for (None: an all-pillar supervisor)."""
-    return actor.pillar
+def _holds_or_is_asked(actor: Actor, case: Any) -> bool:
+    """The actor's pillar holds the case, or a pending referral asks it to."""
+    pending = case.pending_referral
+    return covers(actor, case.pillar) or (pending is not None and covers(actor, pending["to_pillar"]))
 
 
 def assign_to(actor: Actor, worker: str) -> Denial:

@@ -20,6 +20,16 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 KEK_BYTES = 32
 
 
+def create_private_file(path: Path, text: str) -> None:
+    """A new file readable by its owner only, from its first byte, and on disk when this returns;
+    never overwrites one. For every secret Pilar writes (keys, key files)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+
+
 class KekError(RuntimeError):
     """A missing, malformed or wrong key-encryption key: the operator must act."""
 
@@ -96,11 +106,7 @@ class FileSource:
         """Replace the file atomically; the new file is 0600 from its first byte."""
         fresh = self.path.with_name(f".{self.path.name}.{os.getpid()}.new")
         fresh.unlink(missing_ok=True)  # left by a write that died: it may hold KEKs meant to be destroyed
-        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write("\n".join(entries) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
+        create_private_file(fresh, "\n".join(entries) + "\n")
         os.replace(fresh, self.path)
 
     def prepend_new(self) -> None:
