@@ -8,8 +8,12 @@ re-read when it changes, so that `pilar keys rotate` reaches running servers wit
 Another source (a KMS, Vault) is a class with the same `entries()`."""
 
 import base64
+import fcntl
 import os
 import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 from uuid import UUID
@@ -62,8 +66,12 @@ def entry_text(kek_id: str, key: bytes) -> str:
     return f"{kek_id}:{base64.b64encode(key).decode()}"
 
 
+def new_kek() -> tuple[str, bytes]:
+    return secrets.token_hex(4), secrets.token_bytes(KEK_BYTES)
+
+
 def new_entry() -> str:
-    return entry_text(secrets.token_hex(4), secrets.token_bytes(KEK_BYTES))
+    return entry_text(*new_kek())
 
 
 class StaticSource:
@@ -102,30 +110,69 @@ class FileSource:
             self._seen = seen
         return self._entries
 
-    def write(self, entries: list[str]) -> None:
-        """Replace the file atomically; the new file is 0600 from its first byte."""
-        fresh = self.path.with_name(f".{self.path.name}.{os.getpid()}.new")
-        fresh.unlink(missing_ok=True)  # left by a write that died: it may hold KEKs meant to be destroyed
+    @contextmanager
+    def _locked(self, wait: float = 30.0) -> Iterator[None]:
+        """Held while the file is read, changed and written back, so that two writers (two
+        commands, or two stores sharing the file) never lose each other's entries."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = self.path.with_name(f".{self.path.name}.lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise KekError(f"{self.path} is being changed by another process (it holds {lock}); "
+                                       "try again once it has finished") from None
+                    time.sleep(0.05)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _write(self, entries: list[str]) -> None:
+        """Replace the file atomically and durably (the lock held); the new file is 0600 from its
+        first byte. A copy left by a writer that died may hold KEKs meant to be destroyed: removed."""
+        for left in self.path.parent.glob(f".{self.path.name}.*new"):
+            left.unlink(missing_ok=True)
+        fresh = self.path.with_name(f".{self.path.name}.new")
         create_private_file(fresh, "\n".join(entries) + "\n")
         os.replace(fresh, self.path)
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the rename itself survives a power cut
+        finally:
+            os.close(directory)
+
+    def _read(self) -> list[tuple[str, bytes]]:
+        return parse_entries(self.path.read_text(), str(self.path))
+
+    def prepend(self, kek_id: str, key: bytes) -> None:
+        """Make a KEK current; the others still unwrap until retired."""
+        with self._locked():
+            self._write([entry_text(kek_id, key), *(entry_text(*entry) for entry in self._read())])
 
     def prepend_new(self) -> None:
-        """A new current KEK; the others still unwrap until retired."""
-        self.write([new_entry(), *(entry_text(*entry) for entry in self.entries())])
+        self.prepend(*new_kek())
 
-    def keep_only_current(self) -> list[str]:
-        """Destroy every KEK but the current one; their ids."""
-        current, *old = self.entries()
-        self.write([entry_text(*current)])
-        return [kek_id for kek_id, _ in old]
+    def remove(self, kek_ids: list[str], current: str) -> None:
+        """Destroy the KEKs `kek_ids`, provided `current` is still the current one."""
+        with self._locked():
+            entries = self._read()
+            if entries[0][0] != current:
+                raise KekError(f"{self.path} changed meanwhile (its current KEK is now {entries[0][0]!r}, "
+                               f"not {current!r}): nothing destroyed; run the command again")
+            self._write([entry_text(*entry) for entry in entries if entry[0] not in kek_ids])
 
     def create(self) -> bool:
         """Write a first key, unless the file exists. Whether it wrote one."""
-        if self.path.exists():
-            return False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.write([new_entry()])
-        return True
+        with self._locked():
+            if self.path.exists():
+                return False
+            self._write([new_entry()])
+            return True
 
 
 class KeyRing:
@@ -146,8 +193,9 @@ class KeyRing:
     def ids(self) -> list[str]:
         return [kek_id for kek_id, _ in self.source.entries()]
 
-    def wrap(self, key: bytes, beneficiary_id: UUID) -> str:
-        kek_id, kek = self.source.entries()[0]
+    def wrap(self, key: bytes, beneficiary_id: UUID, entry: tuple[str, bytes] | None = None) -> str:
+        """Under `entry` (one of current()'s answers), else under the current KEK."""
+        kek_id, kek = entry or self.source.entries()[0]
         nonce = os.urandom(12)
         sealed = AESGCM(kek).encrypt(nonce, key, _bound(beneficiary_id))
         return f"{kek_id}:{base64.b64encode(nonce + sealed).decode()}"
