@@ -9,6 +9,7 @@ from audit.access_log import ACCESS_LOG_STATEMENTS, AccessLog
 from audit.seals import SEAL_STATEMENTS, chain_hash
 from audit.service import AuditService
 from cases.application import PilarApplication
+from cases.event_mac import BOUNDARY_NAME, boundary_value, event_key
 from cases.signin import SignIn, Tokens
 from cases.wilayah import Wilayah
 from projections.queries import WorkloadQueries
@@ -36,7 +37,8 @@ class Services:
     @cached_property
     def audit(self) -> AuditService:
         """Histories, the feed, verification, the access log."""
-        return AuditService(self.cases, self.readers, self.access_log, self.settings.audit_key())
+        return AuditService(self.cases, self.readers, self.access_log, self.settings.audit_key(),
+                            heads_file=self.settings.heads_path)
 
     @cached_property
     def signin(self) -> SignIn:
@@ -48,9 +50,19 @@ class Services:
 
 
 def bootstrap(settings: Settings | None = None, *, wilayah: Wilayah | None = None,
-              create_tables: bool = False) -> Services:
+              create_tables: bool = False, lookup_checked: bool = True) -> Services:
     settings = settings or Settings.from_env()
     readers = Readers(settings.store)
+
+    def lookup_key() -> bytes:
+        key = _lookup_key(settings)
+        if lookup_checked:
+            with readers.connection() as conn:
+                if key_checks.recorded(conn, "lookup") is None:
+                    raise KeyMismatch("this store's NIK claims are not yet under the keyed hash: run `pilar db init`")
+                key_checks.require_match(conn, "lookup", key, LOOKUP_HINT)
+        return key
+
     access_log = AccessLog(readers)
     cases = PilarApplication(
         settings.store.eventsourcing_env(create_table=create_tables),
@@ -58,6 +70,8 @@ def bootstrap(settings: Settings | None = None, *, wilayah: Wilayah | None = Non
         access_log=access_log,
         personal_keys=PersonalKeys(readers, KeyRing(settings.kek_source())),
         streams=streams_for,
+        audit_key=settings.audit_key,
+        lookup_key=lookup_key,
     )
     queries = WorkloadQueries(readers, head_sql=cases.streams.head_sql())
     return Services(
@@ -79,7 +93,8 @@ def init_store(settings: Settings) -> None:
     store and refuses, saying which, when one is missing or is not the store's."""
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     services = bootstrap(settings, create_tables=True)
-    has_events = bool(services.cases.recorder.max_notification_id())
+    head = services.cases.recorder.max_notification_id() or 0
+    has_events = head > 0
     services.close()
     conn = ViewDB(settings.store).connect()
     try:
@@ -93,8 +108,40 @@ def init_store(settings: Settings) -> None:
             _adopt_keys(settings, conn)
         else:
             _make_missing_keys(settings, conn)
+        _upgrade(settings, conn, head)
     finally:
         conn.close()
+
+
+LOOKUP_HINT = "set PILAR_LOOKUP_KEY to the store's lookup key (the file instance/lookup_key where `pilar db init` first ran)"
+
+
+def _lookup_key(settings: Settings) -> bytes:
+    try:
+        return settings.lookup_key()
+    except RuntimeError as missing:
+        raise KeyMismatch(str(missing)) from None
+
+
+def _upgrade(settings: Settings, conn, head: int) -> None:
+    """What a store set up by an older Pilar lacks: a lookup key, with its NIK claims moved from
+    an unkeyed hash of the NIK to the keyed one; and the point before which events carry no MAC."""
+    if key_checks.recorded(conn, "lookup") is None:
+        settings.ensure_lookup_key()  # a new kind of key: no store has one to be matched yet
+        if head:
+            services = bootstrap(settings, lookup_checked=False)
+            try:
+                services.cases.move_nik_claims()
+            finally:
+                services.close()
+        with conn.transaction():
+            key_checks.record(conn, "lookup", _lookup_key(settings))
+    else:
+        key_checks.require_match(conn, "lookup", _lookup_key(settings), LOOKUP_HINT)
+    if key_checks.recorded(conn, BOUNDARY_NAME) is None:
+        # Events up to the head as it was before this Pilar first ran were written without a MAC.
+        with conn.transaction():
+            key_checks.record_value(conn, BOUNDARY_NAME, boundary_value(event_key(settings.audit_key()), head))
 
 
 def _make_missing_keys(settings: Settings, conn) -> None:

@@ -24,6 +24,8 @@ class Settings:
     audit_secret: str | None = None
     kek: str | None = None  # PILAR_KEK: `id:base64` entries, the current one first
     kek_file: Path | None = None  # PILAR_KEK_FILE; instance/kek when neither is set
+    lookup_secret: str | None = None  # PILAR_LOOKUP_KEY
+    heads_file: Path | None = None  # PILAR_HEADS_FILE: where the seals' signed heads are published
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -39,7 +41,14 @@ class Settings:
             audit_secret=env.get("PILAR_AUDIT_KEY") or None,
             kek=env.get("PILAR_KEK") or None,
             kek_file=Path(env["PILAR_KEK_FILE"]) if env.get("PILAR_KEK_FILE") else None,
+            lookup_secret=env.get("PILAR_LOOKUP_KEY") or None,
+            heads_file=Path(env["PILAR_HEADS_FILE"]) if env.get("PILAR_HEADS_FILE") else None,
         )
+
+    @property
+    def heads_path(self) -> Path:
+        """The heads file (audit/heads.py): PILAR_HEADS_FILE, else instance/audit_heads."""
+        return self.heads_file or self.instance_path / "audit_heads"
 
     @property
     def secret_key_file(self) -> Path:
@@ -86,6 +95,25 @@ class Settings:
         except RuntimeError:
             raise RuntimeError(f"no audit key: set PILAR_AUDIT_KEY or run `pilar db init` to create "
                                f"{self.audit_key_file}") from None
+
+    @property
+    def lookup_key_file(self) -> Path:
+        return self.instance_path / "lookup_key"
+
+    def lookup_key(self) -> bytes:
+        """Keys the hashes NIKs are found by (cases/lookup.py): PILAR_LOOKUP_KEY, else the file
+        `pilar db init` wrote. Never derived and never made on the fly: another key would find nobody."""
+        if self.lookup_secret:
+            return _key_bytes(self.lookup_secret)
+        try:
+            return _key_bytes(self.lookup_key_file.read_text().strip())
+        except FileNotFoundError:
+            raise RuntimeError(f"no lookup key: set PILAR_LOOKUP_KEY or run `pilar db init` to create "
+                               f"{self.lookup_key_file}") from None
+
+    def ensure_lookup_key(self) -> None:
+        if not self.lookup_secret and not self.lookup_key_file.exists():
+            create_private_file(self.lookup_key_file, secrets.token_urlsafe(32))
 
     def _derived_audit_key(self) -> bytes:
         # Stores set up before the audit key had a file of its own were sealed under this.

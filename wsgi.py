@@ -36,6 +36,7 @@ def create_app(services: Services | None = None) -> Flask:
     services = services or bootstrap()
     settings = services.settings
     services.cases.personal_keys.keks.check()  # without a key-encryption key, refuse to start
+    services.cases.lookup  # nor without the store's lookup key  # noqa: B018
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,

@@ -74,7 +74,6 @@ class FollowUpItem(Schema):
     follow_up_id = fields.String()
     pillar = fields.String()
     due_on = fields.String()
-    purpose = fields.String()
     worker = fields.String(allow_none=True)
     kecamatan_code = fields.String()
     overdue = fields.Boolean()

@@ -69,10 +69,16 @@ class Beneficiary(PilarAggregate):
 
     class PersonalDataErased(PilarAggregate.Event):
         reason: str
+        # Every key destroyed with the person's (their cases', their NIK claim's holding), so
+        # that the projection process can destroy them again should the eraser die (older
+        # erasures: the person's key only).
+        keys: tuple = ()
 
         def apply(self, person: "Beneficiary") -> None:
             for field in PERSONAL_FIELDS:
                 setattr(person, field, None)
+            if person.consent:
+                person.consent = {**person.consent, "given_by": None, "purpose": None, "withdrawal_reason": None}
             person.erased_at = self.timestamp
 
     class CaseLinked(PilarAggregate.Event):
@@ -107,9 +113,9 @@ class Beneficiary(PilarAggregate):
             raise RuleBroken("consent_withdrawn_after_given", "there is no consent in force to withdraw")
         self.trigger_event(self.ConsentWithdrawn, actor=actor, reason=reason)
 
-    def erase_personal_data(self, *, actor: str, reason: str) -> None:
+    def erase_personal_data(self, *, actor: str, reason: str, keys: list[UUID]) -> None:
         self.require_not_erased()
-        self.trigger_event(self.PersonalDataErased, actor=actor, reason=reason)
+        self.trigger_event(self.PersonalDataErased, actor=actor, reason=reason, keys=[str(k) for k in keys])
 
     def link_case(self, *, actor: str, case_id: UUID, pillar: str) -> None:
         self.require_not_erased()
@@ -121,32 +127,38 @@ class Beneficiary(PilarAggregate):
 
 
 class NikClaim(PilarAggregate):
-    """At most one beneficiary holds a NIK; the claim's id is derived from the NIK so that a
-    second registration collides in the store instead of racing past a lookup."""
+    """At most one beneficiary holds a NIK; the claim's id is derived from the NIK (a keyed hash
+    of it: cases/lookup.py) so that a second registration collides in the store instead of
+    racing past a lookup. Each holding is encrypted under a key of its own, destroyed when it
+    ends by erasure or correction (cases/personal_fields.py)."""
 
     class NikClaimed(PilarAggregate.Created):
         beneficiary_id: UUID
 
         def apply(self, claim: "NikClaim") -> None:
             claim.beneficiary_id = self.beneficiary_id
+            claim.held_since = self.originator_version
 
     class NikReclaimed(PilarAggregate.Event):
         beneficiary_id: UUID
 
         def apply(self, claim: "NikClaim") -> None:
             claim.beneficiary_id = self.beneficiary_id
+            claim.held_since = self.originator_version
 
     class NikReleased(PilarAggregate.Event):
         def apply(self, claim: "NikClaim") -> None:
             claim.beneficiary_id = None
+            claim.held_since = None
 
     @staticmethod
-    def id_for(nik: str) -> UUID:
+    def legacy_id_for(nik: str) -> UUID:
+        """Claims made before the keyed hash: an unkeyed function of the NIK (moved by `pilar db init`)."""
         return stable_id("nik", nik)
 
     @classmethod
-    def claim(cls, *, actor: str, nik: str, beneficiary_id: UUID) -> "NikClaim":
-        return cls._create(cls.NikClaimed, id=cls.id_for(nik), actor=actor, beneficiary_id=beneficiary_id)
+    def claim(cls, *, actor: str, claim_id: UUID, beneficiary_id: UUID) -> "NikClaim":
+        return cls._create(cls.NikClaimed, id=claim_id, actor=actor, beneficiary_id=beneficiary_id)
 
     def reclaim(self, *, actor: str, beneficiary_id: UUID) -> None:
         self.trigger_event(self.NikReclaimed, actor=actor, beneficiary_id=beneficiary_id)

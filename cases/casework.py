@@ -72,7 +72,8 @@ class CaseCommands:
             return current
         if version < 1 or version > current.version:
             raise NotFound(f"version {version} of case", case_id)
-        return self.repository.get(case_id, version=version)
+        with self.mapper.key_scope():
+            return self.repository.get(case_id, version=version)
 
     def readable_case(self, actor: Actor, case_id: UUID) -> Case:
         case = self._load(Case, case_id)

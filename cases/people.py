@@ -6,13 +6,16 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.utils import get_topic
 
 from cases import inputs, policy
-from cases.access import AccessRecorder, Actor
+from cases.access import SYSTEM, AccessRecorder, Actor
 from cases.beneficiary import CORRECTABLE_FIELDS, Beneficiary, NikClaim
 from cases.case import Case
 from cases.errors import DuplicateNik, InvalidInput
+from cases.lookup import LookupKey
 from cases.personal_data import KeyStore
+from cases.personal_fields import holder_key_id
 from cases.wilayah import Wilayah, kecamatan_code_of
 from cases.write_path import NO_OPTIONS, Work, WriteOptions, WriteResult, check_expected_version
 
@@ -21,6 +24,7 @@ class BeneficiaryCommands:
     wilayah: Wilayah
     access_log: AccessRecorder
     personal_keys: KeyStore
+    lookup: LookupKey
 
     def register_beneficiary(
         self,
@@ -49,11 +53,7 @@ class BeneficiaryCommands:
                 raise DuplicateNik(claim.beneficiary_id)
             person = Beneficiary.register(actor=actor.username, **details)
             self.personal_keys.create(person.id)
-            if claim is None:
-                claim = NikClaim.claim(actor=actor.username, nik=nik, beneficiary_id=person.id)
-            else:
-                claim.reclaim(actor=actor.username, beneficiary_id=person.id)
-            return Work(person, [claim])
+            return Work(person, [self._hold_nik(actor, nik, claim, person.id)])
 
         return self._write(actor, options, decide)
 
@@ -63,7 +63,7 @@ class BeneficiaryCommands:
         found = None if claim is None else claim.beneficiary_id
         self.access_log.record(actor, "find_beneficiary_by_nik", beneficiary_id=found,
                                detail="found" if found else "not found")
-        return None if found is None else self.repository.get(found)
+        return None if found is None else self._load(Beneficiary, found)
 
     def get_beneficiary(self, actor: Actor, beneficiary_id: UUID) -> Beneficiary:
         person = self.readable_beneficiary(actor, beneficiary_id)
@@ -88,6 +88,7 @@ class BeneficiaryCommands:
         unknown = set(changes) - set(CORRECTABLE_FIELDS)
         if unknown:
             raise InvalidInput({f: ["cannot be corrected"] for f in sorted(unknown)})
+        ended: list[UUID] = []  # the key of a NIK holding the correction ends: whose it was goes with it
 
         def decide() -> Work:
             person = self._load(Beneficiary, beneficiary_id)
@@ -105,17 +106,17 @@ class BeneficiaryCommands:
                 claim = self._nik_claim(changed["nik"])
                 if claim is not None and claim.beneficiary_id is not None:
                     raise DuplicateNik(claim.beneficiary_id)
-                if claim is None:
-                    claim = NikClaim.claim(actor=actor.username, nik=changed["nik"], beneficiary_id=person.id)
-                else:
-                    claim.reclaim(actor=actor.username, beneficiary_id=person.id)
                 old_claim = self._nik_claim(old_nik)
+                ended[:] = [holder_key_id(old_claim.id, old_claim.held_since)]
                 old_claim.release(actor=actor.username)
-                work.others += [claim, old_claim]
+                work.others += [self._hold_nik(actor, changed["nik"], claim, person.id), old_claim]
             work.extra["changed"] = sorted(changed)
             return work
 
-        return self._write(actor, options, decide)
+        result = self._write(actor, options, decide)
+        if ended:
+            self.personal_keys.destroy(*ended)
+        return result
 
     def record_consent(self, actor: Actor, beneficiary_id: UUID, *, given_by: str, method: str, purpose: str,
                        options: WriteOptions = NO_OPTIONS) -> WriteResult:
@@ -139,21 +140,27 @@ class BeneficiaryCommands:
         inputs.check_reason(reason)
         policy.require(policy.erase_personal_data(actor))
 
+        keys: list[UUID] = []
+
         def decide() -> Work:
             person = self._load(Beneficiary, beneficiary_id)
             check_expected_version(person, options)
             claim = self._nik_claim(person.nik) if person.nik else None
-            person.erase_personal_data(actor=actor.username, reason=reason)
+            held = claim is not None and claim.beneficiary_id == person.id
+            keys[:] = [person.id, *(link["case_id"] for link in person.cases),
+                       *([holder_key_id(claim.id, claim.held_since)] if held else [])]
+            person.erase_personal_data(actor=actor.username, reason=reason, keys=keys)
             work = Work(person)
-            if claim is not None and claim.beneficiary_id == person.id:
+            if held:
                 claim.release(actor=actor.username)
                 work.others.append(claim)
             return work
 
         result = self._write(actor, options, decide)
-        # Destroying the key is the erasure; the projection process also destroys it when it
+        # Destroying the keys is the erasure; the projection process also destroys them when it
         # passes the event, in case this process dies right here.
-        self.personal_keys.destroy(beneficiary_id)
+        if keys:
+            self.personal_keys.destroy(*keys)
         return result
 
     def _beneficiary_command(self, actor: Actor, beneficiary_id: UUID, options: WriteOptions,
@@ -166,8 +173,38 @@ class BeneficiaryCommands:
 
         return self._write(actor, options, decide)
 
+    def move_nik_claims(self) -> int:
+        """Upgrade (`pilar db init`): each NIK held under the unkeyed claim id of an older Pilar is
+        claimed under the keyed one, and the old claim released, in one transaction per person."""
+        moved, position = 0, 0
+        topic = get_topic(Beneficiary.BeneficiaryRegistered)
+        while batch := self.recorder.select_notifications(position, 500, topics=[topic], inclusive_of_start=False):
+            position = batch[-1].id
+            for registered in batch:
+                person = self._load(Beneficiary, registered.originator_id)
+                if person.nik is None:
+                    continue  # erased: the old claim was released
+                try:
+                    old = self.repository.get(NikClaim.legacy_id_for(person.nik))
+                except AggregateNotFoundError:
+                    continue
+                if old.beneficiary_id != person.id:
+                    continue
+                old.release(actor=SYSTEM.username)
+                self.save(self._hold_nik(SYSTEM, person.nik, self._nik_claim(person.nik), person.id), old)
+                moved += 1
+        return moved
+
     def _nik_claim(self, nik: str) -> NikClaim | None:
         try:
-            return self.repository.get(NikClaim.id_for(nik))
+            with self.mapper.key_scope():
+                return self.repository.get(self.lookup.nik_claim_id(nik))
         except AggregateNotFoundError:
             return None
+
+    def _hold_nik(self, actor: Actor, nik: str, claim: NikClaim | None, beneficiary_id: UUID) -> NikClaim:
+        if claim is None:
+            return NikClaim.claim(actor=actor.username, claim_id=self.lookup.nik_claim_id(nik),
+                                  beneficiary_id=beneficiary_id)
+        claim.reclaim(actor=actor.username, beneficiary_id=beneficiary_id)
+        return claim

@@ -1,86 +1,131 @@
-"""Crypto-shredding of a beneficiary's personal data (UU PDP erasure).
+"""Crypto-shredding of personal data (UU PDP erasure), and the MAC every stored event carries.
 
-The personal fields of a beneficiary's events are stored encrypted (AES-256-GCM) under a key
-of that person alone, kept outside the event table (a `KeyStore`). Erasure destroys the
-key: the stored events stay byte-for-byte as they were (so the hash chains still verify), but
-the NIK, name, birth date and the rest can no longer be read by anyone."""
+The personal parts of events (cases/personal_fields.py) are stored encrypted (AES-256-GCM)
+under a key of their subject alone, kept outside the event table (a `KeyStore`). Erasure
+destroys the keys: the stored events stay byte-for-byte as they were (so the hash chains still
+verify), but the NIK, name, free text and the rest can no longer be read by anyone.
+
+Keys are read once per `key_scope()` (one load or one write), never cached longer: an erased
+key is gone from every process at the next request."""
 
 import base64
+import contextlib
+import copy
+import hashlib
+import hmac
 import os
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import replace
 from typing import Any, Protocol
 from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from cases.beneficiary import PERSONAL_FIELDS, Beneficiary
+from cases import event_mac
+from cases.personal_fields import key_id, made_on_demand, paths_of, put, take
 
-PERSONAL = frozenset(PERSONAL_FIELDS)
-SEALED = "sealed_personal"
+SEALED_V1 = "sealed_personal"  # a nested dict merged into the event (events written before 2026-12)
+SEALED = "sealed_paths"  # {"a.0.b": value}: see cases/personal_fields.py
+SEALED_UNDER = "sealed_under"  # which key: a case written to after an erasure has a new one
+_scope: ContextVar[dict[UUID, bytes | None] | None] = ContextVar("pilar_key_scope", default=None)
 
 
 class KeyStore(Protocol):
-    """Where per-person keys are kept (store/personal_keys.py)."""
+    """Where per-subject keys are kept (store/personal_keys.py)."""
 
-    def create(self, beneficiary_id: UUID) -> None: ...
+    def create(self, subject_id: UUID) -> None: ...
 
-    def get(self, beneficiary_id: UUID) -> bytes | None: ...
+    def get(self, subject_id: UUID) -> bytes | None: ...
 
-    def destroy(self, beneficiary_id: UUID) -> None: ...
-
-
-def _split(event: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(what is stored in clear, what is encrypted) for events that carry personal data."""
-    state = dict(vars(event))
-    if isinstance(event, Beneficiary.BeneficiaryRegistered):
-        personal = {name: state[name] for name in PERSONAL}
-        clear = {**state, **{name: None for name in PERSONAL}}
-    elif isinstance(event, Beneficiary.BeneficiaryDetailsCorrected):
-        personal = {"changes": {k: v for k, v in state["changes"].items() if k in PERSONAL}, "reason": state["reason"]}
-        clear = {**state, "changes": {k: (None if k in PERSONAL else v) for k, v in state["changes"].items()},
-                 "reason": None}
-    elif isinstance(event, Beneficiary.ConsentRecorded):
-        personal = {"given_by": state["given_by"]}
-        clear = {**state, "given_by": None}
-    else:
-        return None
-    return clear, personal
+    def destroy(self, *subject_ids: UUID) -> None: ...
 
 
 class PersonalDataMapper(Mapper):
-    def __init__(self, *args: Any, keys: KeyStore, **kwargs: Any):
+    def __init__(self, *args: Any, keys: KeyStore, event_key: Callable[[], bytes], opens: bool = True,
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.keys = keys
+        self._event_key = event_key
+        self.opens = opens  # False: personal fields stay None (the views need none of them)
+
+    def without_personal_data(self) -> "PersonalDataMapper":
+        return PersonalDataMapper(transcoder=self.transcoder, keys=self.keys, event_key=self._event_key, opens=False)
+
+    @contextlib.contextmanager
+    def key_scope(self) -> Iterator[None]:
+        if _scope.get() is not None:
+            yield
+            return
+        token = _scope.set({})
+        try:
+            yield
+        finally:
+            _scope.reset(token)
+
+    def forget(self, subject_id: UUID) -> None:
+        """Drop a destroyed key from the current scope."""
+        if (cache := _scope.get()) is not None:
+            cache.pop(subject_id, None)
+
+    def _key(self, subject_id: UUID) -> bytes | None:
+        cache = _scope.get()
+        if cache is None:
+            return self.keys.get(subject_id)
+        if subject_id not in cache:
+            cache[subject_id] = self.keys.get(subject_id)
+        return cache[subject_id]
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        split = _split(domain_event)
-        if split is None:
+        stored = self._encrypted(domain_event)
+        return replace(stored, state=event_mac.sign(self._event_key(), stored.originator_id,
+                                                    stored.originator_version, stored.topic, stored.state))
+
+    def _encrypted(self, domain_event: Any) -> StoredEvent:
+        paths = paths_of(type(domain_event))
+        state = copy.deepcopy(vars(domain_event)) if paths else None
+        personal = take(state, paths) if paths else {}
+        if not personal:
             return super().to_stored_event(domain_event)
-        clear, personal = split
-        key = self.keys.get(domain_event.originator_id)
+        subject = key_id(type(domain_event), domain_event.originator_id, domain_event.originator_version)
+        key = self._key(subject)
+        if key is None and made_on_demand(type(domain_event)):
+            self.keys.create(subject)
+            self.forget(subject)
+            key = self._key(subject)
         if key is None:
-            raise RuntimeError(f"no personal-data key for beneficiary {domain_event.originator_id}")
+            raise RuntimeError(f"no personal-data key for {subject}")
         nonce = os.urandom(12)
-        sealed = AESGCM(key).encrypt(nonce, self.transcoder.encode(personal), _bound(domain_event.originator_id,
-                                                                                    domain_event.originator_version))
+        sealed = AESGCM(key).encrypt(nonce, self.transcoder.encode(personal),
+                                     _bound(domain_event.originator_id, domain_event.originator_version))
         shadow = object.__new__(type(domain_event))
-        object.__setattr__(shadow, "__dict__", {**clear, SEALED: base64.b64encode(nonce + sealed).decode()})
+        object.__setattr__(shadow, "__dict__", {**state, SEALED: base64.b64encode(nonce + sealed).decode(),
+                                                SEALED_UNDER: _key_id(key)})
         return super().to_stored_event(shadow)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        event = super().to_domain_event(stored_event)
-        sealed = vars(event).pop(SEALED, None)
-        if sealed is None:
+        event = super().to_domain_event(replace(stored_event, state=event_mac.payload(stored_event.state)))
+        fields = vars(event)
+        sealed, nested, under = fields.pop(SEALED, None), fields.pop(SEALED_V1, None), fields.pop(SEALED_UNDER, None)
+        if (sealed or nested) is None or not self.opens:
             return event
-        key = self.keys.get(stored_event.originator_id)
-        if key is None:
+        key = self._key(key_id(type(event), stored_event.originator_id, stored_event.originator_version))
+        if key is None or (under is not None and under != _key_id(key)):
             return event  # erased: the personal fields stay None
-        raw = base64.b64decode(sealed)
-        personal = self.transcoder.decode(
-            AESGCM(key).decrypt(raw[:12], raw[12:], _bound(stored_event.originator_id, stored_event.originator_version)))
-        for name, value in personal.items():
-            vars(event)[name] = {**vars(event)[name], **value} if name == "changes" else value
+        raw = base64.b64decode(sealed or nested)
+        personal = self.transcoder.decode(AESGCM(key).decrypt(
+            raw[:12], raw[12:], _bound(stored_event.originator_id, stored_event.originator_version)))
+        if sealed is not None:
+            put(fields, personal)
+        else:
+            for name, value in personal.items():
+                fields[name] = {**fields[name], **value} if name == "changes" else value
         return event
+
+
+def _key_id(key: bytes) -> str:
+    return hmac.new(key, b"pilar-key-id", hashlib.sha256).hexdigest()[:8]
 
 
 def _bound(originator_id: UUID, version: int) -> bytes:

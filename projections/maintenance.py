@@ -27,7 +27,7 @@ def replay_into(app: PilarApplication, conn: Connection, prefix: str, *, stop: i
     """Build the views of `prefix` from event zero up to `stop` (inclusive), in the caller's transaction."""
     for statement in drop_statements(prefix) + create_statements(prefix):
         conn.execute(statement)
-    projector = WorkloadProjector(conn, app.mapper, prefix)
+    projector = WorkloadProjector(conn, app.view_mapper, prefix)
     position = 0
     while True:
         notifications = app.recorder.select_notifications(

@@ -129,10 +129,10 @@ class WorkloadQueries:
         with self.readers.connection() as conn:
             total = conn.one(f"SELECT COUNT(*) {join}", params)[0]
             rows = conn.all(
-                f"SELECT f.case_id, f.follow_up_id, f.pillar, f.due_on, f.purpose, c.worker, c.kecamatan_code {join} "
+                f"SELECT f.case_id, f.follow_up_id, f.pillar, f.due_on, c.worker, c.kecamatan_code {join} "
                 "ORDER BY f.due_on, f.case_id, f.follow_up_id LIMIT ? OFFSET ?",
                 [*params, per_page, (page - 1) * per_page])
-        keys = ("case_id", "follow_up_id", "pillar", "due_on", "purpose", "worker", "kecamatan_code")
+        keys = ("case_id", "follow_up_id", "pillar", "due_on", "worker", "kecamatan_code")
         items = [dict(zip(keys, row)) | {"overdue": is_overdue(row[3], False, today)} for row in rows]
         return items, int(total)
 

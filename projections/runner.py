@@ -18,6 +18,8 @@ from eventsourcing.persistence import OperationalError as StoreOperationalError
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
+from audit.heads import HeadsFile, SealsCutBack
+from audit.keeper import SealKeeper
 from audit.seals import Sealer
 from bootstrap import bootstrap, check_audit_key
 from cases.application import PilarApplication
@@ -76,6 +78,13 @@ class ProjectionProcess:
                         log.error("not projecting: %s", error)
                     self.state = "misconfigured"
                     self.stop.wait(5.0)
+                except SealsCutBack as error:
+                    # The seals end before a head published earlier: regrowing them would vouch for a
+                    # history nobody can vouch for. Seal nothing until the store is restored.
+                    if self.state != "refusing":
+                        log.error("not projecting: %s", error)
+                    self.state = "refusing"
+                    self.stop.wait(5.0)
         finally:
             services.close()
             self.state = "stopped"
@@ -93,7 +102,8 @@ class ProjectionProcess:
             check_audit_key(self.settings, conn)
             log.info("leader: keeping the views current")
             self.state = "active"
-            follower = Follower(app, conn, self.settings.audit_key(), self.batch_size)
+            key = self.settings.audit_key()
+            follower = Follower(app, conn, key, self.batch_size, heads=HeadsFile(self.settings.heads_path, key))
             waiter = _Waiter(self.settings, app, self.poll_interval, self.gather)
             try:
                 while not self.stop.is_set():
@@ -101,6 +111,7 @@ class ProjectionProcess:
                     if carried < self.batch_size:
                         waiter.wait(self.stop, busy=carried > 0)
             finally:
+                follower.keeper.publish(force=True)
                 waiter.close()
         finally:
             leadership.release()
@@ -113,12 +124,15 @@ ERASURE_TOPIC = get_topic(Beneficiary.PersonalDataErased)
 class Follower:
     """One step = one batch of the global order into the views and the seals, in one transaction."""
 
-    def __init__(self, app: PilarApplication, conn: Connection, audit_key: bytes, batch_size: int):
+    def __init__(self, app: PilarApplication, conn: Connection, audit_key: bytes, batch_size: int, *,
+                 heads: HeadsFile | None = None, access_min_age: float = 2.0):
         self.app = app
         self.conn = conn
         self.batch_size = batch_size
-        self.projector = WorkloadProjector(conn, app.mapper)
+        self.projector = WorkloadProjector(conn, app.view_mapper)
         self.sealer = Sealer(conn, audit_key)
+        # Refuses (SealsCutBack) seals cut back behind the published head; seals the access log; publishes heads.
+        self.keeper = SealKeeper(conn, audit_key, heads, access_min_age=access_min_age)
         # The views may have been rebuilt from zero; the seals never are.
         self.position = min(self.projector.position(), self.sealer.last()[0])
         self.shred_pending = False
@@ -127,9 +141,11 @@ class Follower:
         """How many events this step carried (0: none were new)."""
         if self.shred_pending:
             self._shred()
+        self.keeper.seal_access_log(self.batch_size)
         notifications = self.app.recorder.select_notifications(
             start=self.position, limit=self.batch_size, inclusive_of_start=False)
         if not notifications:
+            self.keeper.publish()
             return 0
         # The work is prepared before the write transaction: on SQLite that transaction holds
         # the one write lock every writer of events waits for.
@@ -142,13 +158,18 @@ class Follower:
             if plan.batch is not None:
                 self.projector.write(plan.batch)
             self.sealer.write(plan.seals)
-            erased = [str(n.originator_id) for n in notifications if n.topic == ERASURE_TOPIC]
-            for beneficiary_id in erased:
-                self.conn.execute(DESTROY_KEY_SQL, (beneficiary_id,))
+            erased = [key for n in notifications if n.topic == ERASURE_TOPIC for key in self._erased_keys(n)]
+            for key in erased:
+                self.conn.execute(DESTROY_KEY_SQL, (key,))
         self.position = notifications[-1].id
+        self.keeper.sealed_events(plan.seals)
         if erased:
             self._shred()
         return len(notifications)
+
+    def _erased_keys(self, erasure: Notification) -> list[str]:
+        # Erasures recorded before they listed their keys destroyed the person's key alone.
+        return list(self.app.view_mapper.to_domain_event(erasure).keys) or [str(erasure.originator_id)]
 
     def _shred(self) -> None:
         """Erased keys leave nothing in the live files; if readers hold that back, the next steps retry."""
@@ -159,6 +180,7 @@ class Follower:
 
     def _prepare(self, notifications: Sequence[Notification]) -> "_Plan":
         heads = self._heads()
+        self.keeper.guard(heads[1])
         unseen = [n for n in notifications if n.id > heads[0]]
         return _Plan(heads, self.projector.prepare(unseen) if unseen else None,
                      self.sealer.prepare(notifications, heads[1]))

@@ -147,8 +147,10 @@ class Batch:
     def _follow_up_scheduled(self, event: Case.FollowUpScheduled, row: dict[str, Any]) -> None:
         due = event.due_on.isoformat()
         self._set_follow_ups(row, json.loads(row["open_follow_ups"]) | {event.follow_up_id: due})
+        # The purpose is the case's free text, encrypted under its key (cases/personal_fields.py):
+        # the views keep none of it (the column stays empty, for tables made before).
         self.follow_ups[(row["case_id"], event.follow_up_id)] = {
-            "pillar": row["pillar"], "due_on": due, "purpose": event.purpose, "open": 1}
+            "pillar": row["pillar"], "due_on": due, "purpose": "", "open": 1}
 
     @_change.register(Case.FollowUpCompleted)
     def _follow_up_completed(self, event: Case.FollowUpCompleted, row: dict[str, Any]) -> None:

@@ -29,6 +29,12 @@ def record(conn: Connection, name: str, key: bytes) -> None:
                  (name, check_value(key, name)))
 
 
+def record_value(conn: Connection, name: str, value: str) -> None:
+    """A value kept beside the check values (e.g. a position signed under a key), once."""
+    conn.execute("INSERT INTO pilar_key_checks (name, check_value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                 (name, value))
+
+
 def require_match(conn: Connection, name: str, key: bytes, hint: str) -> None:
     expected = recorded(conn, name)
     if expected is not None and not hmac.compare_digest(expected, check_value(key, name)):

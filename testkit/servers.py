@@ -27,6 +27,8 @@ def pilar_env(settings: Settings) -> dict[str, str]:
         PILAR_SECRET_KEY=settings.secret_key or "",
         PILAR_AUDIT_KEY=settings.audit_secret or "",
         PILAR_KEK=settings.kek or "",
+        PILAR_LOOKUP_KEY=settings.lookup_secret or "",
+        PILAR_HEADS_FILE=str(settings.heads_file or ""),
         PILAR_WILAYAH_CSV=str(settings.wilayah_csv),
         PILAR_MAX_BODY_BYTES=str(settings.max_body_bytes),
         PILAR_ACCESS_LOG="",

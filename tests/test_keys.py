@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from bootstrap import bootstrap, check_audit_key, init_store
+from cases import event_mac
 from cases.access import SYSTEM
 from store.key_checks import KeyMismatch
 from testkit.fixtures import PASSWORD
@@ -110,6 +111,11 @@ def test_a_store_sealed_before_audit_keys_had_files_keeps_verifying(settings):
         with services.readers.connection() as conn:
             conn.execute("DELETE FROM pilar_key_checks")
             conn.execute("DELETE FROM audit_seals")
+            table = services.cases.recorder.events_table_name
+            for n in services.cases.recorder.select_notifications(start=0, limit=100):
+                # An older Pilar wrote its events without a MAC.
+                position = "rowid" if settings.store.kind == "sqlite" else "notification_id"
+                conn.execute(f"UPDATE {table} SET state = ? WHERE {position} = ?", (event_mac.payload(n.state), n.id))
     finally:
         services.close()
     (settings.instance_path / "audit_key").unlink()

@@ -53,7 +53,7 @@ def test_erasure_makes_history_unreadable_but_still_verifiable(service, staff, c
 def test_the_projection_process_finishes_an_interrupted_erasure(service, staff, catch_up):
     person_id, body = _register(service, staff["wati"])
     person = service.repository.get(person_id)
-    person.erase_personal_data(actor="sri", reason="asked")
+    person.erase_personal_data(actor="sri", reason="asked", keys=[person_id])
     service.save(person)  # as if the server died before destroying the key
     assert service.personal_keys.get(person_id) is not None
     catch_up()
