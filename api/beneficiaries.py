@@ -1,8 +1,9 @@
-"""Beneficiaries: register, look up by NIK, read with all their cases, correct, consent, erase."""
+"""Beneficiaries: register, search by NIK, read with all their cases, correct, consent, erase."""
 
 from uuid import UUID
 
 from flask.views import MethodView
+from werkzeug.exceptions import BadRequest
 
 from api.blueprint import Blueprint, current_actor, services
 from api.documented import errors
@@ -12,11 +13,12 @@ from api.schemas import (
     BeneficiaryList,
     BeneficiaryOut,
     ConsentIn,
-    NikQuery,
+    Problem,
     ReasonIn,
     WriteAnswer,
 )
 from api.audit import AUDIT_ERRORS, History, HistoryQuery
+from api.schemas.beneficiaries import NikSearchIn
 from api.writes import WRITE_ERRORS, actor_and_options, answered
 from cases.presenters import beneficiary_view
 
@@ -25,20 +27,24 @@ blp = Blueprint("beneficiaries", __name__, url_prefix="/api/v1/beneficiaries",
 
 ERRORS = {**WRITE_ERRORS, 404: "No such beneficiary", 409: "The NIK is already registered (see `existing_id`), "
                                                              "or a rule is broken (see `rule`)"}
+SEARCH_ERRORS = {400: "Malformed JSON", 401: "No valid bearer token", 403: "Your role does not read beneficiaries",
+                 413: "The body is too large", 422: "`nik` is missing or not a well-formed NIK (see `errors`)"}
+
+
+# A NIK never travels in a URL: URLs land in gunicorn's and proxies' access logs. The look-up
+# that used to be `GET ?nik=` is refused with a pointer to the search, without reading the NIK.
+SEARCH_INSTEAD = ("A beneficiary is looked up by NIK with POST /api/v1/beneficiaries/search and the JSON body "
+                  '{"nik": "<16 digits>"}; a NIK is never sent in a URL.')
 
 
 @blp.route("")
 class Beneficiaries(MethodView):
-    @blp.arguments(NikQuery, location="query")
-    @blp.response(200, BeneficiaryList)
-    @errors(blp, ERRORS, 401, 403, 422)
-    def get(self, query):
-        """Look a person up by NIK (zero or one match), with all their cases across pillars"""
-        app = services().cases
-        person = app.find_beneficiary_by_nik(current_actor(), query["nik"])
-        if person is None:
-            return {"items": []}
-        return {"items": [beneficiary_view(person, app.beneficiary_cases(current_actor(), person))]}
+    @blp.doc(deprecated=True)
+    @blp.alt_response(400, schema=Problem, description="Always: use POST /api/v1/beneficiaries/search")
+    @errors(blp, ERRORS, 401)
+    def get(self):
+        """Removed: look a person up with POST /beneficiaries/search (a NIK never travels in a URL)"""
+        raise BadRequest(SEARCH_INSTEAD)
 
     @blp.arguments(BeneficiaryIn)
     @blp.response(201, WriteAnswer)
@@ -47,6 +53,23 @@ class Beneficiaries(MethodView):
         """Register a beneficiary; the same NIK twice is refused with the existing id"""
         actor, options = actor_and_options()
         return answered(services().cases.register_beneficiary(actor, **details, options=options))
+
+
+@blp.route("/search")
+class BeneficiarySearch(MethodView):
+    @blp.arguments(NikSearchIn)
+    @blp.response(200, BeneficiaryList)
+    @errors(blp, SEARCH_ERRORS, 400, 401, 403, 413, 422)
+    def post(self, body):
+        """Look a person up by NIK (zero or one match), with all their cases across pillars
+
+        The NIK travels in the body, never in a URL. A read: nothing is written but the access
+        log's entry, and no Idempotency-Key is needed."""
+        app = services().cases
+        person = app.find_beneficiary_by_nik(current_actor(), body["nik"])
+        if person is None:
+            return {"items": []}
+        return {"items": [beneficiary_view(person, app.beneficiary_cases(current_actor(), person))]}
 
 
 @blp.route("/<uuid:beneficiary_id>")

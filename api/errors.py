@@ -3,6 +3,7 @@ statuses. Registered on each API blueprint (api/blueprint.py), never app-wide.""
 
 import logging
 import sqlite3
+import traceback
 
 import psycopg
 from psycopg_pool import PoolTimeout
@@ -130,5 +131,17 @@ def register_error_handlers(blp: Blueprint) -> None:
 
     @blp.errorhandler(Exception)
     def unexpected(exc: Exception):
-        log.exception("unhandled error")
+        log.error("unhandled error\n%s", _where(exc))
         return error_response(500, "An unexpected error occurred; it has been logged.")
+
+
+def _where(exc: BaseException) -> str:
+    """The exception's kind and where it was raised (with its causes), but not its message: a
+    message may quote the input (a NIK, a name, a phone number), and no log line may hold one."""
+    parts, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        parts.append("".join(traceback.format_tb(exc.__traceback__))
+                     + f"{type(exc).__module__}.{type(exc).__qualname__} (message not logged)\n")
+        exc = exc.__cause__ or exc.__context__
+    return "\nwhile handling an earlier error:\n".join(reversed(parts))

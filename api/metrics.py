@@ -31,6 +31,11 @@ class StoreCollector:
                                 value=max(fresh.head - fresh.position, 0))
 
 
+# Labels are bounded and hold no input: the route's template (never the raw path, which may
+# hold ids or a mistyped NIK), a known method, the status.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def init_metrics(app: Flask) -> None:
     @app.before_request
     def start_timer() -> None:
@@ -39,10 +44,11 @@ def init_metrics(app: Flask) -> None:
     @app.after_request
     def count(response: Response) -> Response:
         route = request.url_rule.rule if request.url_rule else "unmatched"
+        method = request.method if request.method in _METHODS else "other"
         started = g.get("request_started")
         if started is not None:
-            LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+            LATENCY.labels(method, route).observe(time.perf_counter() - started)
+        REQUESTS.labels(method, route, str(response.status_code)).inc()
         return response
 
 

@@ -5,7 +5,7 @@ import re
 from flask import request
 from werkzeug.exceptions import BadRequest
 
-from api.blueprint import current_actor
+from api.blueprint import current_actor, services
 from cases.write_path import Idempotency, WriteOptions, WriteResult
 
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
@@ -36,8 +36,9 @@ def write_options() -> WriteOptions:
     if (key := request.headers.get("Idempotency-Key")) is not None:
         if not _KEY.match(key):
             raise BadRequest("Idempotency-Key must be 1–255 printable ASCII characters without spaces")
+        # Fingerprinted with the application's lookup key: the record keeps no guessable hash of the body.
         idempotency = Idempotency.of_request(
-            key, request.method, request.path, request.get_json(silent=True)
+            services().cases.lookup, key, request.method, request.path, request.get_json(silent=True)
         )
     return WriteOptions(expected_version=expected, idempotency=idempotency)
 

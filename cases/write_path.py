@@ -5,6 +5,7 @@ A version conflict means another writer got there first: the command is decided 
 new state, so a racing write is either re-applied with its rule re-checked or refused, never lost."""
 
 import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from cases.access import Actor
 from cases.domain import PilarAggregate
 from cases.errors import Contention, IdempotencyKeyReused, InvalidInput, NotFound, StaleVersion
 from cases.idempotency import IdempotencyRecord
+from cases.lookup import FINGERPRINT_PREFIX, LookupKey
 
 WRITE_ATTEMPTS = 8
 
@@ -35,13 +37,24 @@ class StreamQueries(Protocol):
 
 @dataclass(frozen=True)
 class Idempotency:
+    """An Idempotency-Key and the fingerprint of its request: a keyed hash (cases/lookup.py), so
+    the stored record cannot be matched against guessed bodies without the lookup key."""
+
     key: str
     fingerprint: str
+    # The plain SHA-256 of the same request, kept in memory only: records written before
+    # fingerprints were keyed hold it, and their keys must still replay.
+    unkeyed: str = field(default="", repr=False, compare=False)
 
     @classmethod
-    def of_request(cls, key: str, *parts: Any) -> "Idempotency":
-        canonical = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
-        return cls(key, hashlib.sha256(canonical.encode()).hexdigest())
+    def of_request(cls, lookup: LookupKey, key: str, *parts: Any) -> "Idempotency":
+        canonical = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":")).encode()
+        return cls(key, lookup.fingerprint(canonical), hashlib.sha256(canonical).hexdigest())
+
+    def matches(self, stored: str) -> bool:
+        """Whether a stored fingerprint is of this same request, keyed (`h1:`) or of an older version."""
+        mine = self.fingerprint if stored.startswith(FINGERPRINT_PREFIX) else self.unkeyed
+        return bool(mine) and hmac.compare_digest(stored, mine)
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,11 @@ class WritePath:
     streams: StreamQueries
 
     def _write(self, actor: Actor, options: WriteOptions, decide: Callable[[], Work]) -> WriteResult:
+        # Each personal-data key the write needs is read once, not once per event loaded.
+        with self.mapper.key_scope():
+            return self._write_once(actor, options, decide)
+
+    def _write_once(self, actor: Actor, options: WriteOptions, decide: Callable[[], Work]) -> WriteResult:
         idem = options.idempotency
         for _attempt in range(WRITE_ATTEMPTS):
             if idem is not None and (first := self._first_answer(actor, idem)) is not None:
@@ -108,7 +126,7 @@ class WritePath:
             record: IdempotencyRecord = self.repository.get(IdempotencyRecord.id_for(actor.username, idem.key))
         except AggregateNotFoundError:
             return None
-        if record.fingerprint != idem.fingerprint:
+        if not idem.matches(record.fingerprint):
             raise IdempotencyKeyReused(idem.key)
         answer = dict(record.answer)
         position = self.streams.position_of(record.aggregate_id, record.aggregate_version)
@@ -117,7 +135,8 @@ class WritePath:
 
     def _load(self, cls: type, aggregate_id: UUID, field_name: str | None = None) -> Any:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            with self.mapper.key_scope():
+                aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             aggregate = None
         if not isinstance(aggregate, cls):

@@ -119,7 +119,7 @@ def test_401_without_or_with_a_bad_token(client, auth, service, authorization):
     calls = [
         lambda: client.post(f"{API}/beneficiaries", json=factories.person(), headers=headers),
         lambda: client.get(f"{API}/beneficiaries/{beneficiary_id}", headers=headers),
-        lambda: client.get(f"{API}/beneficiaries", query_string={"nik": "3501041403500001"}, headers=headers),
+        lambda: client.post(f"{API}/beneficiaries/search", json={"nik": "3501041403500001"}, headers=headers),
         lambda: client.post(f"{API}/cases", json=factories.case(beneficiary_id), headers=headers),
         lambda: client.get(f"{API}/cases/{case_id}", headers=headers),
         lambda: client.post(f"{API}/cases/{case_id}/assessments", json=factories.assessment(), headers=headers),
@@ -231,7 +231,8 @@ def test_look_up_by_nik_with_cases_across_pillars(client, auth, service):
     pkh_case = open_case(client, auth, "wati", person_id)
     tksk_case = open_case(client, auth, "joko", person_id, pillar="tksk", categories=["odgj"])
     for user in ("wati", "joko", "dinsos", "inspektur"):
-        found = client.get(f"{API}/beneficiaries", query_string={"nik": body["nik"]}, headers=auth(user))
+        with nothing_appended(service):
+            found = client.post(f"{API}/beneficiaries/search", json={"nik": body["nik"]}, headers=auth(user))
         assert found.status_code == 200, found.json
         [person] = found.json["items"]
         assert person["id"] == person_id and person["nik"] == body["nik"]
@@ -240,18 +241,47 @@ def test_look_up_by_nik_with_cases_across_pillars(client, auth, service):
     by_id = client.get(f"{API}/beneficiaries/{person_id}", headers=auth("joko")).json
     assert {c["id"] for c in by_id["cases"]} == {pkh_case, tksk_case}
 
-    unknown = client.get(f"{API}/beneficiaries", query_string={"nik": factories.person()["nik"]},
-                         headers=auth("wati"))
+    unknown = client.post(f"{API}/beneficiaries/search", json={"nik": factories.person()["nik"]},
+                          headers=auth("wati"))
     assert unknown.status_code == 200 and unknown.json == {"items": []}
-    for bad in ("123", "3501045403500000", "350104540350000３"):
-        answer = rejected(service, lambda: client.get(f"{API}/beneficiaries", query_string={"nik": bad},
-                                                      headers=auth("wati")), 422)
-        assert_field_named(answer, "nik", "query")
-    answer = rejected(service, lambda: client.get(f"{API}/beneficiaries", headers=auth("wati")), 422)
-    assert_field_named(answer, "nik", "query")
-    rejected(service, lambda: client.get(f"{API}/beneficiaries", query_string={"nik": body["nik"]},
-                                         headers=auth("root")), 403)
+    for bad in ("123", "3501045403500000", "350104540350000３", 3501041403500001, None):
+        answer = rejected(service, lambda: client.post(f"{API}/beneficiaries/search", json={"nik": bad},
+                                                       headers=auth("wati")), 422)
+        assert_field_named(answer, "nik")
+    for missing in ({}, {"kk": body["nik"]}):
+        answer = rejected(service, lambda: client.post(f"{API}/beneficiaries/search", json=missing,
+                                                       headers=auth("wati")), 422)
+        assert_field_named(answer, "nik")
+    rejected(service, lambda: client.post(f"{API}/beneficiaries/search", data="{", content_type="application/json",
+                                          headers=auth("wati")), 400)
+    rejected(service, lambda: client.post(f"{API}/beneficiaries/search", json={"nik": body["nik"]},
+                                          headers=auth("root")), 403)
     rejected(service, lambda: client.get(f"{API}/beneficiaries/{person_id}", headers=auth("root")), 403)
+
+
+def test_search_by_nik_is_a_read_that_ignores_idempotency_keys(client, auth, service):
+    body = factories.person()
+    person_id = register(client, auth, nik=body["nik"])
+    for sent in ({"nik": body["nik"]}, {"nik": body["nik"]}, {"nik": factories.person()["nik"]}):
+        with nothing_appended(service):
+            found = client.post(f"{API}/beneficiaries/search", json=sent,
+                                headers=auth("wati", **{"Idempotency-Key": "search-1"}))
+        assert found.status_code == 200 and "Idempotent-Replayed" not in found.headers
+        assert [p["id"] for p in found.json["items"]] == ([person_id] if sent["nik"] == body["nik"] else [])
+
+
+def test_nik_in_the_url_is_refused_and_points_at_the_search(client, auth, service):
+    body = factories.person()
+    register(client, auth, nik=body["nik"])
+    for query in ({"nik": body["nik"]}, {"nik": "123"}, {}):
+        answer = rejected(service, lambda: client.get(f"{API}/beneficiaries", query_string=query,
+                                                      headers=auth("wati")), 400)
+        assert "POST /api/v1/beneficiaries/search" in answer["message"]
+        assert body["nik"] not in json.dumps(answer)
+    # Nothing was looked up.
+    entries = client.get(f"{API}/audit/access-log?user=wati", headers=auth("inspektur")).json["items"]
+    assert "find_beneficiary_by_nik" not in {i["action"] for i in entries}
+    rejected(service, lambda: client.get(f"{API}/beneficiaries", query_string={"nik": body["nik"]}), 401)
 
 
 def test_unknown_beneficiary_is_404(client, auth, service):
@@ -301,7 +331,7 @@ def test_correct_the_nik_frees_the_old_one(client, auth, service):
     new_nik = factories.nik_for(new_birth, "P")
     write(client, auth, f"/beneficiaries/{person_id}/corrections",
           {"changes": {"nik": new_nik, "birth_date": new_birth.isoformat()}, "reason": "KTP re-issued"})
-    lookup = lambda nik: client.get(f"{API}/beneficiaries", query_string={"nik": nik}, headers=auth("wati")).json
+    lookup = lambda nik: client.post(f"{API}/beneficiaries/search", json={"nik": nik}, headers=auth("wati")).json
     assert lookup(old["nik"]) == {"items": []}
     assert lookup(new_nik)["items"][0]["id"] == person_id
     assert register(client, auth, nik=old["nik"]) != person_id
@@ -387,8 +417,8 @@ def test_erasure_by_a_supervisor_frees_the_nik(client, auth, service):
         assert person[field] is None, field
     assert person["erased_at"] is not None
     assert [c["id"] for c in person["cases"]] == [case_id]  # the case work itself remains
-    assert client.get(f"{API}/beneficiaries", query_string={"nik": body["nik"]},
-                      headers=auth("wati")).json == {"items": []}
+    assert client.post(f"{API}/beneficiaries/search", json={"nik": body["nik"]},
+                       headers=auth("wati")).json == {"items": []}
 
     # Erased is final.
     for path, user, req in [("erasure", "sri", {"reason": "again"}),
@@ -400,7 +430,7 @@ def test_erasure_by_a_supervisor_frees_the_nik(client, auth, service):
 
     again = register(client, auth, nik=body["nik"])
     assert again != person_id
-    found = client.get(f"{API}/beneficiaries", query_string={"nik": body["nik"]}, headers=auth("wati")).json
+    found = client.post(f"{API}/beneficiaries/search", json={"nik": body["nik"]}, headers=auth("wati")).json
     assert [p["id"] for p in found["items"]] == [again]
 
 
@@ -894,7 +924,8 @@ def test_openapi_document_lists_every_path(client, app):
             continue
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
         routes.setdefault(path, set()).update(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
-    for expected in ("/api/v1/auth/token", "/api/v1/beneficiaries", "/api/v1/beneficiaries/{beneficiary_id}",
+    for expected in ("/api/v1/auth/token", "/api/v1/beneficiaries", "/api/v1/beneficiaries/search",
+                     "/api/v1/beneficiaries/{beneficiary_id}",
                      "/api/v1/cases", "/api/v1/cases/{case_id}", "/api/v1/cases/{case_id}/assignment",
                      "/api/v1/cases/{case_id}/follow-ups/{follow_up_id}/completion",
                      "/api/v1/cases/{case_id}/referrals/{referral_id}/acceptance",
@@ -906,6 +937,12 @@ def test_openapi_document_lists_every_path(client, app):
     # Each case write documents its error answers.
     responses = documented["/api/v1/cases/{case_id}/aid"]["post"]["responses"]
     assert {"200", "400", "401", "403", "404", "409", "412", "413", "422"} <= set(responses)
+    search = documented["/api/v1/beneficiaries/search"]["post"]
+    assert {"200", "400", "401", "403", "413", "422"} <= set(search["responses"])
+    assert search["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/NikSearchIn")
+    assert document["components"]["schemas"]["NikSearchIn"]["required"] == ["nik"] and "parameters" not in search
+    assert documented["/api/v1/beneficiaries"]["get"].get("deprecated") is True
+    assert "parameters" not in documented["/api/v1/beneficiaries"]["get"]
 
 
 def test_docs_work_offline(client):

@@ -11,7 +11,7 @@ from api.schemas.beneficiaries import (
     CaseLink,
     ConsentIn,
     ConsentOut,
-    NikQuery,
+    NikSearchIn,
 )
 from api.schemas.cases import (
     AidIn,
@@ -46,7 +46,7 @@ __all__ = [
     "AidIn", "AidOut", "AssessmentIn", "AssessmentOut", "AssignmentIn", "BeneficiaryChanges",
     "BeneficiaryCorrectionIn", "BeneficiaryIn", "BeneficiaryList", "BeneficiaryOut", "CaseIn", "CaseLink",
     "CaseOut", "CaseQuery", "ClosureIn", "ConsentIn", "ConsentOut", "DesilIn", "Empty", "FollowUpCompletionIn",
-    "FollowUpIn", "FollowUpOut", "NikQuery", "PageInfo", "Problem", "ReasonIn", "ReferralIn", "ReferralOut",
+    "FollowUpIn", "FollowUpOut", "NikSearchIn", "PageInfo", "Problem", "ReasonIn", "ReferralIn", "ReferralOut",
     "ReferralSendIn", "ReopeningOut", "StrictInteger", "TokenAnswer", "TokenRequest",
     "ViewPosition", "WriteAnswer",
 ]

@@ -1,4 +1,4 @@
-"""Beneficiaries: registration, corrections, consent, look-up by NIK, and the person read back."""
+"""Beneficiaries: registration, corrections, consent, search by NIK, and the person read back."""
 
 from collections.abc import Callable
 
@@ -74,8 +74,13 @@ def _well_formed_nik(nik: str) -> None:
         raise ValidationError(problems)
 
 
-class NikQuery(Schema):
+class NikSearchIn(Schema):
+    """A look-up by NIK, sent as a JSON body and never in the URL: URLs land in access logs,
+    proxies' logs and browser histories."""
+
     nik = SixteenDigits(nik_problems, required=True, validate=_well_formed_nik)
+
+
 
 
 class CaseLink(Schema):
