@@ -5,7 +5,7 @@ gunicorn, each worker after the fork: see wsgi.py)."""
 from dataclasses import dataclass
 from functools import cached_property
 
-from audit.access_log import ACCESS_LOG_STATEMENTS, AccessLog
+from audit.access_log import ACCESS_LOG_STATEMENTS, AccessLog, prepare_access_log
 from audit.seals import SEAL_STATEMENTS, chain_hash
 from audit.service import AuditService
 from cases.application import PilarApplication
@@ -63,7 +63,7 @@ def bootstrap(settings: Settings | None = None, *, wilayah: Wilayah | None = Non
                 key_checks.require_match(conn, "lookup", key, LOOKUP_HINT)
         return key
 
-    access_log = AccessLog(readers)
+    access_log = AccessLog(readers, settings.audit_key)
     cases = PilarApplication(
         settings.store.eventsourcing_env(create_table=create_tables),
         wilayah=wilayah or Wilayah.from_csv(settings.wilayah_csv),
@@ -142,6 +142,7 @@ def _upgrade(settings: Settings, conn, head: int) -> None:
         # Events up to the head as it was before this Pilar first ran were written without a MAC.
         with conn.transaction():
             key_checks.record_value(conn, BOUNDARY_NAME, boundary_value(event_key(settings.audit_key()), head))
+    prepare_access_log(conn, settings.audit_key())  # its MAC column; the rows that may lack a MAC
 
 
 def _make_missing_keys(settings: Settings, conn) -> None:

@@ -10,7 +10,7 @@ from cases import vocab
 from cases.access import SYSTEM, Actor
 from cases.errors import PilarError
 from projections.maintenance import LeaderBusy, check, rebuild
-from store.kek import FileSource, KekError, KeyRing, StaticSource
+from store.kek import KekError
 from store.key_checks import KeyMismatch
 from settings import Settings
 
@@ -95,7 +95,7 @@ def keys() -> None:
 
 @keys.command("status")
 def keys_status() -> None:
-    """How many live person keys each KEK wraps; the current KEK first."""
+    """How many live data keys (of people, cases, NIK holdings) each KEK wraps; the current KEK first."""
     def run(services: Services) -> None:
         ring = services.cases.personal_keys.keks
         counts = services.cases.personal_keys.by_kek()
@@ -107,53 +107,33 @@ def keys_status() -> None:
     _run(run)
 
 
+_WAIT = click.option("--wait", default=30.0, show_default=True,
+                     help="Seconds to wait for another `pilar keys rotate` or `retire` on this store to finish.")
+
+
 @keys.command("rotate")
 @click.option("--grace", default=2.0, show_default=True,
               help="Seconds for running servers to notice a new key file before keys are re-wrapped.")
-def keys_rotate(grace: float) -> None:
-    """Wrap every live person key under a new KEK, online. With a key file, a new KEK is made and
+@_WAIT
+def keys_rotate(grace: float, wait: float = 30.0) -> None:
+    """Wrap every live data key under a new KEK, online. With a key file, a new KEK is made and
     put first; with PILAR_KEK, put the new entry first yourself. Then `pilar keys retire`."""
-    import time
+    from store.personal_keys import rotate
 
-    def run(services: Services) -> int:
-        source = services.settings.kek_source()
-        if isinstance(source, FileSource):
-            source.prepend_new()
-            time.sleep(grace)
-        return services.cases.personal_keys.rewrap()
-
-    moved = _run(run)
-    click.echo(f"re-wrapped {moved} person keys under the current KEK; now `pilar keys retire` destroys the old ones")
+    moved = _run(lambda services: rotate(services.cases.personal_keys, services.settings.kek_source(),
+                                         grace=grace, wait=wait))
+    click.echo(f"re-wrapped {moved} data keys under the current KEK; now `pilar keys retire` destroys the old ones")
 
 
 @keys.command("retire")
-@click.option("--grace", default=2.0, show_default=True,
-              help="Seconds for running servers to notice the rewritten key file.")
-def keys_retire(grace: float) -> None:
+@click.option("--grace", default=0.0, hidden=True, help="No longer needed; accepted so that scripts still run.")
+@_WAIT
+def keys_retire(grace: float = 0.0, wait: float = 30.0) -> None:
     """Destroy every KEK but the current one, once no live key needs it: old backups of the
     database then decrypt nothing, erased persons' keys included."""
-    import time
+    from store.personal_keys import retire
 
-    def run(services: Services) -> list[str]:
-        ring = services.cases.personal_keys.keks
-        waiting = {k: n for k, n in services.cases.personal_keys.by_kek().items() if k != ring.current_id}
-        if waiting:
-            raise click.ClickException(f"keys not yet under the current KEK: {waiting}; run `pilar keys rotate`")
-        old = ring.ids()[1:]
-        services.cases.personal_keys.forget_keks(old)
-        source = services.settings.kek_source()
-        if not isinstance(source, FileSource):
-            return [f"no live key needs KEK(s) {', '.join(old) or 'none'}: remove them from PILAR_KEK and destroy them"]
-        # A registration that read the ring just before may still wrap under an old KEK: keep the
-        # old KEKs in memory until the file is rewritten and every such key is re-wrapped.
-        holding = KeyRing(StaticSource(source.entries()))
-        source.keep_only_current()
-        time.sleep(grace)
-        while services.cases.personal_keys.rewrap(opener=holding):
-            pass
-        return [f"destroyed KEK(s): {', '.join(old) or 'none'}"]
-
-    for line in _run(run):
+    for line in _run(lambda services: retire(services.cases.personal_keys, services.settings.kek_source(), wait=wait)):
         click.echo(line)
 
 
@@ -241,22 +221,25 @@ def _run(command):
 
 
 @audit.command("verify")
-def audit_verify() -> None:
-    """Check every stored event against its seal; exit 1 and name the first broken link."""
+@click.option("--against", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A copy of the heads file (e.g. one an auditor kept) to check the store against, instead of "
+                   "the configured one (PILAR_HEADS_FILE, instance/audit_heads).")
+def audit_verify(against: str | None) -> None:
+    """Check every event and access-log entry against its seal and the published head; exit 1 on a break."""
+    from pathlib import Path
+
     from audit.seals import verify
 
     def run(services: Services):
         with services.readers.connection() as conn:
             check_audit_key(services.settings, conn)
-            return verify(services.cases.recorder, conn, services.settings.audit_key())
+            heads = Path(against) if against else services.settings.heads_path
+            return verify(services.cases.recorder, conn, services.settings.audit_key(), heads=heads)
 
     result = _run(run)
-    click.echo(f"checked {result.checked} events; sealed up to position {result.sealed_up_to}; "
-               f"{result.unsealed} not yet sealed")
+    click.echo("\n".join(result.summary()))
     if not result.ok:
-        b = result.breaks[0]
-        click.echo(f"BROKEN ({b.kind}) at position {b.position}, stream {b.stream_id}, version {b.version}: "
-                   f"{b.message}", err=True)
+        click.echo("\n".join(result.break_lines()), err=True)
         sys.exit(1)
     click.echo("ok: the history is intact")
 

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import Blueprint, current_actor, services
 from api.documented import errors
 from api.schemas import PageInfo
+from api.schemas.common import PAGE_MAX, BoundedInt, Input, Instant
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="Auditors: feed, verification, access log")
 
@@ -32,14 +33,14 @@ class History(Schema):
     next_after_version = fields.Integer(allow_none=True)
 
 
-class HistoryQuery(Schema):
-    after_version = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+class HistoryQuery(Input):
+    after_version = BoundedInt(load_default=0)
+    limit = BoundedInt(1, 1000, load_default=100)
 
 
-class FeedQuery(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+class FeedQuery(Input):
+    after = BoundedInt(load_default=0)
+    limit = BoundedInt(1, 1000, load_default=100)
 
 
 class Feed(Schema):
@@ -49,11 +50,32 @@ class Feed(Schema):
 
 
 class Break(Schema):
-    kind = fields.String()
+    kind = fields.String(metadata={"description": "edited, missing_event, reordered, stream_gap, seal_chain, forged, "
+                                                  "missing_seals, truncated, head_mismatch, forged_head, "
+                                                  "forged_boundary, access_log_edited, access_log_deleted, "
+                                                  "access_log_inserted, access_log_reordered, access_log_seal_chain"})
     message = fields.String()
     stream_id = fields.String(allow_none=True)
     version = fields.Integer(allow_none=True)
-    position = fields.Integer()
+    position = fields.Integer(allow_none=True, metadata={"description": "the event's position (first of a range)"})
+    last_position = fields.Integer(allow_none=True, metadata={"description": "the last position of a range"})
+    entry_id = fields.String(allow_none=True, metadata={"description": "the access-log entry (first of a range)"})
+    access_seq = fields.Integer(allow_none=True, metadata={"description": "its place in the access log's order"})
+    last_access_seq = fields.Integer(allow_none=True)
+
+
+class AccessLogVerification(Schema):
+    entries_checked = fields.Integer()
+    sealed_up_to = fields.Integer()
+    unsealed_entries = fields.Integer()
+
+
+class HeadsVerification(Schema):
+    file = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "checked, none published yet, no valid head, not configured"})
+    position = fields.Integer(metadata={"description": "the newest published head's event position"})
+    access_seq = fields.Integer()
+    at = fields.String(metadata={"description": "when it was published, UTC"})
 
 
 class VerifyAnswer(Schema):
@@ -61,15 +83,19 @@ class VerifyAnswer(Schema):
     events_checked = fields.Integer()
     sealed_up_to = fields.Integer()
     unsealed_events = fields.Integer()
+    access_log = fields.Nested(AccessLogVerification)
+    heads = fields.Nested(HeadsVerification)
     first_break = fields.Nested(Break, allow_none=True)
+    breaks = fields.List(fields.Nested(Break), metadata={"description": "every break, in order (the first 100)"})
+    breaks_total = fields.Integer()
 
 
-class AccessQuery(Schema):
+class AccessQuery(Input):
     user = fields.String(validate=validate.Length(max=64))
     case_id = fields.UUID()
     beneficiary_id = fields.UUID()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    page = BoundedInt(1, PAGE_MAX, load_default=1)
+    per_page = BoundedInt(1, 1000, load_default=100)
 
 
 class AccessEntry(Schema):
@@ -87,8 +113,8 @@ class AccessPage(PageInfo):
     items = fields.List(fields.Nested(AccessEntry))
 
 
-class AsOfQuery(Schema):
-    as_of = fields.AwareDateTime(required=True, metadata={"description": "e.g. 2026-09-30T23:59:59+07:00"})
+class AsOfQuery(Input):
+    as_of = Instant(required=True, metadata={"description": "e.g. 2026-09-30T23:59:59+07:00"})
 
 
 class ViewsAsOf(Schema):
@@ -113,7 +139,8 @@ class Verify(MethodView):
     @blp.response(200, VerifyAnswer)
     @errors(blp, AUDIT_ERRORS, 401, 403)
     def get(self):
-        """Check every stored event against its seal; `ok` is false and `first_break` names the first broken link"""
+        """Check every event and access-log entry against its seal and the newest published head; `ok` is false
+        and `breaks` names every break (`first_break`: the first)"""
         return services().audit.verify(current_actor())
 
 

@@ -21,8 +21,9 @@ def entries(app: PilarApplication, conn: Connection, *, from_position: int = 0, 
     while batch := app.recorder.select_notifications(start=position, limit=batch_size, stop=to_position,
                                                      inclusive_of_start=False):
         hashes = hashes_between(conn, position, batch[-1].id)
-        for notification in batch:
-            item = entry(notification, app.mapper, hashes.get(notification.id))
+        with app.mapper.key_scope():  # each key read once per batch, and forgotten after it
+            items = [entry(notification, app.mapper, hashes.get(notification.id)) for notification in batch]
+        for item in items:
             at = datetime.fromisoformat(item["at"])
             if (since is None or at >= since) and (until is None or at <= until):
                 yield item

@@ -5,18 +5,36 @@
 
 so an edited row, a deleted event (a stream's tail or a whole stream), or two swapped
 positions no longer match their seals, and the seals themselves cannot be rewritten without
-the audit key, which is never stored in the database. Events newer than the last seal are
-reported as unsealed, not as broken."""
+the audit key, which is never stored in the database. Three more things close what seals alone
+leave open to whoever can write the database:
 
-import hashlib
-import hmac
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+- every event carries a MAC under a key derived from the audit key (cases/event_mac.py), so an
+  event slipped in (even one the projection process then sealed) is `forged`;
+- the projection process publishes signed heads outside the database (audit/heads.py), so seals
+  cut back (truncation, or deleted for the process to regrow) are reported, and the process
+  refuses to seal over them;
+- the access log is sealed too (audit/access_seals.py).
+
+`verify` reports every break it finds (audit/event_check.py lists the kinds); events newer than
+the sealed range are reported as unsealed, not as broken."""
+
+from collections.abc import Sequence
+from pathlib import Path
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
+from audit.access_seals import check_access
+from audit.event_check import check_events
+from audit.hashing import chain_hash, event_hash
+from audit.heads import HeadsFile, Reading
+from audit.verification import Break, Verification
+from cases import event_mac
+from store import key_checks
 from store.connection import Connection
+
+__all__ = ["SEAL_STATEMENTS", "Break", "Sealer", "Verification", "chain_hash", "event_hash", "hashes_between",
+           "stream_hashes", "verify"]
 
 SEAL_STATEMENTS = [
     """CREATE TABLE IF NOT EXISTS audit_seals (
@@ -27,17 +45,6 @@ SEAL_STATEMENTS = [
         chain_hash TEXT NOT NULL)""",
     "CREATE UNIQUE INDEX IF NOT EXISTS audit_seals_by_stream ON audit_seals (stream_id, version)",
 ]
-
-
-def event_hash(previous: str, stream_id: str, version: int, topic: str, state: bytes) -> str:
-    digest = hashlib.sha256()
-    digest.update(f"{previous}|{stream_id}|{version}|{topic}|".encode())
-    digest.update(hashlib.sha256(state).digest())
-    return digest.hexdigest()
-
-
-def chain_hash(key: bytes, previous: str, position: int, hashed: str) -> str:
-    return hmac.new(key, f"{previous}|{position}|{hashed}".encode(), hashlib.sha256).hexdigest()
 
 
 class Sealer:
@@ -93,98 +100,34 @@ def stream_hashes(conn: Connection, stream_id: UUID, versions: Sequence[int]) ->
     return {int(v): h for v, h in rows}
 
 
-@dataclass
-class Break:
-    kind: str
-    message: str
-    stream_id: str | None
-    version: int | None
-    position: int
-
-
-@dataclass
-class Verification:
-    checked: int = 0
-    sealed_up_to: int = 0
-    unsealed: int = 0
-    breaks: list[Break] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.breaks
-
-    def as_dict(self) -> dict:
-        first = self.breaks[0] if self.breaks else None
-        return {
-            "ok": self.ok, "events_checked": self.checked, "sealed_up_to": self.sealed_up_to,
-            "unsealed_events": self.unsealed,
-            "first_break": None if first is None else {
-                "kind": first.kind, "message": first.message, "stream_id": first.stream_id,
-                "version": first.version, "position": first.position},
-        }
-
-
-def verify(recorder: ApplicationRecorder, conn: Connection, key: bytes, batch_size: int = 10_000) -> Verification:
-    """Recompute every hash from the stored events and compare with the seals; stop at the first break."""
+def verify(recorder: ApplicationRecorder, conn: Connection, key: bytes, batch_size: int = 10_000, *,
+           heads: Path | None = None) -> Verification:
+    """Check every event and access-log entry against its seal (and every event against its MAC),
+    and the store against the newest head in the heads file `heads` (if given); report every break."""
     result = Verification()
-    row = conn.one("SELECT MAX(position) FROM audit_seals")
-    result.sealed_up_to = int(row[0]) if row and row[0] is not None else 0
-    last_hash: dict[str, str] = {}
-    last_version: dict[str, int] = {}
-    chain = ""
-    events = _events(recorder, batch_size)
-    seals = _seals(conn, batch_size)
-    event, seal = next(events, None), next(seals, None)
-
-    def fail(kind: str, message: str, stream: str | None, version: int | None, position: int) -> Verification:
-        result.breaks.append(Break(kind, message, stream, version, position))
-        return result
-
-    while event is not None or seal is not None:
-        if seal is not None and (event is None or seal[0] < event.id):
-            return fail("missing_event", f"sealed event (stream {seal[1]}, version {seal[2]}) is gone",
-                        seal[1], seal[2], seal[0])
-        stream, version = str(event.originator_id), event.originator_version
-        if version != last_version.get(stream, 0) + 1:
-            return fail("stream_gap", f"stream {stream} jumps from version {last_version.get(stream, 0)} to {version}",
-                        stream, version, event.id)
-        hashed = event_hash(last_hash.get(stream, ""), stream, version, event.topic, event.state)
-        if seal is not None and seal[0] == event.id:
-            if (seal[1], seal[2]) != (stream, version):
-                return fail("reordered", f"position {event.id} holds stream {stream} version {version}, "
-                                         f"but was sealed for stream {seal[1]} version {seal[2]}",
-                            stream, version, event.id)
-            if hashed != seal[3]:
-                return fail("edited", f"stream {stream} version {version} differs from what was sealed",
-                            stream, version, event.id)
-            chain = chain_hash(key, chain, event.id, hashed)
-            if chain != seal[4]:
-                return fail("seal_chain", f"the seal chain breaks at position {event.id}: seals were altered",
-                            stream, version, event.id)
-            seal = next(seals, None)
-        elif event.id <= result.sealed_up_to:
-            return fail("unsealed_insert", f"stream {stream} version {version} appeared inside the sealed range",
-                        stream, version, event.id)
-        else:
-            result.unsealed += 1
-        last_hash[stream] = hashed
-        last_version[stream] = version
-        result.checked += 1
-        event = next(events, None)
+    reading = HeadsFile(heads, key).read() if heads is not None else None
+    head = reading.head if reading is not None else None
+    if reading is not None:
+        result.heads = _heads_report(reading, result)
+    mac_key = event_mac.event_key(key)
+    value = key_checks.recorded(conn, event_mac.BOUNDARY_NAME)
+    boundary = event_mac.parse_boundary(mac_key, value)
+    if value is not None and boundary is None:
+        claimed = value.split(":", 1)[0]
+        result.add(Break("forged_boundary", f"the store's record of the events that may lack a MAC ({value[:40]!r}) "
+                         "was not written under the audit key",
+                         position=int(claimed) if claimed.isdigit() else None))
+    check_events(recorder, conn, key, result, boundary=boundary or 0, head=head, batch_size=batch_size)
+    check_access(conn, key, result, head, batch_size)
     return result
 
 
-def _events(recorder: ApplicationRecorder, batch_size: int) -> Iterator[Notification]:
-    position = 0
-    while batch := recorder.select_notifications(start=position, limit=batch_size, inclusive_of_start=False):
-        yield from batch
-        position = batch[-1].id
-
-
-def _seals(conn: Connection, batch_size: int) -> Iterator[tuple]:
-    position = -1
-    while rows := conn.all("SELECT position, stream_id, version, event_hash, chain_hash FROM audit_seals "
-                           "WHERE position > ? ORDER BY position LIMIT ?", (position, batch_size)):
-        for row in rows:
-            yield (int(row[0]), row[1], int(row[2]), row[3], row[4])
-        position = int(rows[-1][0])
+def _heads_report(reading: Reading, result: Verification) -> dict:
+    for back, text in reading.bad_lines:
+        result.add(Break("forged_head", f"line {back} from the end of {reading.path} is not a head signed under the "
+                         f"audit key: {text[:80]!r}"))
+    if not reading.exists:
+        return {"file": str(reading.path), "status": "none published yet"}
+    if reading.head is None:
+        return {"file": str(reading.path), "status": "no valid head"}
+    return {"file": str(reading.path), "status": "checked", **reading.head.as_dict()}

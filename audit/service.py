@@ -1,6 +1,7 @@
 """The auditors' read service: histories, the event feed, verification and the access log.
 Every read of personal data through it is logged; who may read what is asked of cases/policy.py."""
 
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -15,11 +16,13 @@ from store.connection import Readers
 
 
 class AuditService:
-    def __init__(self, app: PilarApplication, readers: Readers, access_log: AccessLog, audit_key: bytes):
+    def __init__(self, app: PilarApplication, readers: Readers, access_log: AccessLog, audit_key: bytes,
+                 heads_file: Path | None = None):
         self.app = app
         self.readers = readers
         self.access_log = access_log
         self.audit_key = audit_key
+        self.heads_file = heads_file  # where the projection process publishes the seals' heads (audit/heads.py)
 
     def case_history(self, actor: Actor, case_id: UUID, after_version: int, limit: int) -> dict[str, Any]:
         case = self.app.readable_case(actor, case_id)
@@ -38,7 +41,8 @@ class AuditService:
         notifications = self.app.streams.select_stream(stream_id, after_version=after_version, limit=limit)
         with self.readers.connection() as conn:
             hashes = stream_hashes(conn, stream_id, [n.originator_version for n in notifications])
-        items = [entry(n, self.app.mapper, hashes.get(n.originator_version)) for n in notifications]
+        with self.app.mapper.key_scope():
+            items = [entry(n, self.app.mapper, hashes.get(n.originator_version)) for n in notifications]
         return {
             "stream_id": str(stream_id),
             "items": items,
@@ -52,7 +56,8 @@ class AuditService:
         if notifications:
             with self.readers.connection() as conn:
                 hashes = hashes_between(conn, after, notifications[-1].id)
-        items = [entry(n, self.app.mapper, hashes.get(n.id)) for n in notifications]
+        with self.app.mapper.key_scope():
+            items = [entry(n, self.app.mapper, hashes.get(n.id)) for n in notifications]
         self.access_log.record(actor, "read_feed", detail=f"after={after} limit={limit} returned={len(items)}")
         return {"items": items, "next_after": items[-1]["position"] if items else after,
                 "head": self.app.recorder.max_notification_id() or 0}
@@ -62,7 +67,7 @@ class AuditService:
         with self.readers.connection() as conn:
             # A key that is not the store's would report every seal as a break.
             key_checks.require_match(conn, "audit", self.audit_key, "set PILAR_AUDIT_KEY to the store's audit key")
-            return verify(self.app.recorder, conn, self.audit_key).as_dict()
+            return verify(self.app.recorder, conn, self.audit_key, heads=self.heads_file).as_dict()
 
     def access(self, actor: Actor, *, username: str | None, case_id: UUID | None, beneficiary_id: UUID | None,
                page: int, per_page: int) -> dict[str, Any]:

@@ -45,16 +45,27 @@ def check(key: bytes, originator_id: UUID | str, version: int, topic: str, state
     return hmac.compare_digest(mac, _mac(key, originator_id, version, topic, state[len(MARK) + MAC_BYTES:]))
 
 
+def signed_number(key: bytes, name: str, number: int) -> str:
+    """`number` with an HMAC under `key`, so that only the key's holder can move it (e.g. the last
+    position written before MACs began)."""
+    return f"{number}:{hmac.new(key, f'{name}|{number}'.encode(), hashlib.sha256).hexdigest()[:32]}"
+
+
+def read_signed_number(key: bytes, name: str, value: str | None) -> int | None:
+    """The number in `value`, or None when there is none or it was not signed under `key`."""
+    if not value or ":" not in value:
+        return None
+    number, _ = value.split(":", 1)
+    if not number.isdigit() or not hmac.compare_digest(value, signed_number(key, name, int(number))):
+        return None
+    return int(number)
+
+
 def boundary_value(key: bytes, position: int) -> str:
     """The text kept in the store for 'events up to `position` may lack a MAC'."""
-    return f"{position}:{hmac.new(key, f'{BOUNDARY_NAME}|{position}'.encode(), hashlib.sha256).hexdigest()[:32]}"
+    return signed_number(key, BOUNDARY_NAME, position)
 
 
 def parse_boundary(key: bytes, value: str | None) -> int | None:
     """The boundary position, or None when there is none or it was not written under `key`."""
-    if not value or ":" not in value:
-        return None
-    position, _ = value.split(":", 1)
-    if not position.isdigit() or not hmac.compare_digest(value, boundary_value(key, int(position))):
-        return None
-    return int(position)
+    return read_signed_number(key, BOUNDARY_NAME, value)

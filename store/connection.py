@@ -13,10 +13,26 @@ from store.config import StoreConfig
 log = logging.getLogger(__name__)
 
 
+class StoreStatement(str):
+    """A statement only one kind of store runs (e.g. PostgreSQL's own DDL in a list of statements
+    every store runs); the others skip it. Made by `only_on`."""
+
+    kind = ""
+
+
+def only_on(kind: str, statement: str) -> StoreStatement:
+    made = StoreStatement(statement)
+    made.kind = kind
+    return made
+
+
 class Connection:
     """One connection of either store; subclasses say how their store does each thing."""
 
     kind = ""
+    # The column giving an append-only table's rows in the order they were inserted: SQLite's
+    # rowid; on PostgreSQL a `seq BIGSERIAL` column the table declares (with `only_on`).
+    row_order = "rowid"
 
     def __init__(self, raw: Any):
         self.raw = raw
@@ -25,6 +41,8 @@ class Connection:
         return statement
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        if isinstance(statement, StoreStatement) and statement.kind != self.kind:
+            return self.raw.execute("SELECT 1")
         return self.raw.execute(self.sql(statement), params)
 
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:

@@ -23,6 +23,7 @@ def connect_kwargs(store: StoreConfig) -> dict[str, Any]:
 
 class PostgresConnection(Connection):
     kind = "postgres"
+    row_order = "seq"
 
     def __init__(self, raw: psycopg.Connection, schema: str = "public"):
         super().__init__(raw)

@@ -12,6 +12,7 @@ from cases import event_mac
 from cases.access import SYSTEM
 from store.key_checks import KeyMismatch
 from testkit.fixtures import PASSWORD
+from testkit.processes import run_projection_until
 from tests.test_cli import run
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -139,10 +140,6 @@ def test_a_store_sealed_before_audit_keys_had_files_keeps_verifying(settings):
 
 
 def test_with_a_wrong_audit_key_nothing_is_sealed_and_verify_answers_503(services, staff, settings, catch_up):
-    import threading
-    import time
-
-    from projections.runner import ProjectionProcess
     from wsgi import create_app
 
     catch_up()
@@ -159,18 +156,7 @@ def test_with_a_wrong_audit_key_nothing_is_sealed_and_verify_answers_503(service
     with services.readers.connection() as conn:
         sealed = conn.one("SELECT COUNT(*) FROM audit_seals")[0]
     services.cases.add_user(SYSTEM, "late", "worker", "pkh", PASSWORD)  # a new event to seal
-    stop = threading.Event()
-    process = ProjectionProcess(wrong, poll_interval=0.1, stop=stop)
-    runner = threading.Thread(target=process.run)
-    runner.start()
-    try:
-        deadline = time.monotonic() + 10
-        while process.state != "misconfigured" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert process.state == "misconfigured"
-    finally:
-        stop.set()
-        runner.join(timeout=10)
+    assert run_projection_until(wrong, "misconfigured", timeout=10) == "misconfigured"
     with services.readers.connection() as conn:
         assert conn.one("SELECT COUNT(*) FROM audit_seals")[0] == sealed
 
