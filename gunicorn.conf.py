@@ -12,6 +12,10 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 accesslog = os.environ.get("PILAR_ACCESS_LOG", "-") or None  # empty: no access log
+# gunicorn believes X-Forwarded-Proto from 127.0.0.1 by default; here it believes no forwarded
+# header from anyone, and the app alone trusts as many proxies as PILAR_TRUSTED_PROXIES says.
+forwarded_allow_ips = ""
+secure_scheme_headers = {}
 # Access lines name the request by method and path only: no query string, no referrer, and long
 # digit runs outside ids masked, so a NIK, KK or phone number sent in a URL (by mistake, or by an
 # old client's `?nik=`) is never written to the log. The fields of the default format otherwise.
@@ -43,6 +47,33 @@ def _logger_class():
 
 
 logger_class = _logger_class()
+
+
+def _honest_responses():
+    """gunicorn (27) has no setting for either, so its HTTP/1 Response is adjusted here, in the
+    master before the workers fork: no `Server: gunicorn` header, and `Connection: close` on an
+    answer to a request whose body was not read to its end (a 413, or a 401 to a POST). gunicorn
+    would otherwise say keep-alive, drain at most 64 KiB of the rest, then drop the connection,
+    and a phone reusing it would lose its next request."""
+    from gunicorn.http.wsgi import Response
+
+    if getattr(Response, "pilar_adjusted", False):  # the configuration is read again on HUP
+        return
+    default_headers, should_close = Response.default_headers, Response.should_close
+
+    def without_server(self):
+        return [line for line in default_headers(self) if not line.startswith("Server:")]
+
+    def closes_on_unread_body(self):
+        reader = getattr(getattr(self.req, "body", None), "reader", None)
+        unread = getattr(reader, "length", 0) > 0 or getattr(reader, "parser", None) is not None
+        return unread or should_close(self)
+
+    Response.default_headers, Response.should_close = without_server, closes_on_unread_body
+    Response.pilar_adjusted = True
+
+
+_honest_responses()
 
 
 # Workers share their Prometheus metrics through files in one directory per server.

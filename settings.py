@@ -26,6 +26,8 @@ class Settings:
     kek_file: Path | None = None  # PILAR_KEK_FILE; instance/kek when neither is set
     lookup_secret: str | None = None  # PILAR_LOOKUP_KEY
     heads_file: Path | None = None  # PILAR_HEADS_FILE: where the seals' signed heads are published
+    trusted_proxies: int = 0  # PILAR_TRUSTED_PROXIES: how many proxies in front set X-Forwarded-*; 0 trusts none
+    cors_origins: tuple[str, ...] = ()  # PILAR_CORS_ORIGINS: the browser origins the API answers; none by default
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -43,6 +45,9 @@ class Settings:
             kek_file=Path(env["PILAR_KEK_FILE"]) if env.get("PILAR_KEK_FILE") else None,
             lookup_secret=env.get("PILAR_LOOKUP_KEY") or None,
             heads_file=Path(env["PILAR_HEADS_FILE"]) if env.get("PILAR_HEADS_FILE") else None,
+            trusted_proxies=int(env.get("PILAR_TRUSTED_PROXIES") or 0),
+            cors_origins=tuple(o.strip().rstrip("/") for o in (env.get("PILAR_CORS_ORIGINS") or "").split(",")
+                               if o.strip()),
         )
 
     @property

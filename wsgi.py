@@ -7,7 +7,11 @@ built inside each worker after the fork, never in the master: connection pools a
 handles must not be shared across processes.
 """
 
+import base64
+import hashlib
+import io
 import os
+import re
 import threading
 from collections.abc import Callable
 from html import escape
@@ -15,6 +19,7 @@ from html import escape
 from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import init_api, is_api_request
 from api.errors import http_error
@@ -51,7 +56,90 @@ def create_app(services: Services | None = None) -> Flask:
     init_api(app)
     init_metrics(app)
     app.register_error_handler(HTTPException, _outside_blueprints)
+    app.after_request(_security_headers)
+    if settings.cors_origins:
+        _open_cors(app, frozenset(settings.cors_origins))
+    app.wsgi_app = _SizedBodies(app.wsgi_app, settings.max_body_bytes)
+    if settings.trusted_proxies:
+        # Only then is X-Forwarded-Proto (and -For, -Host, -Port) believed, and only as many
+        # hops as there are proxies; gunicorn itself trusts no forwarded header (gunicorn.conf.py).
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     return app
+
+
+# Every answer (API, health, pages, errors) carries these; a view may set its own instead.
+# Cache-Control: answers carry personal data, tokens, or both; static files set their own.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+# The API's docs (Swagger UI) load their scripts, styles and the OpenAPI document from this server
+# only (so they work offline), and run one inline script, allowed by its hash. Checked in a headless
+# Chromium with every operation expanded: nothing else is needed.
+DOCS_CSP = ("default-src 'none'; script-src 'self' {inline}; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+
+def _security_headers(response: Response) -> Response:
+    if request.endpoint and request.endpoint.endswith(".openapi_swagger_ui"):
+        hashes = [base64.b64encode(hashlib.sha256(s).digest()).decode()
+                  for s in _INLINE_SCRIPT.findall(response.get_data())]
+        response.headers["Content-Security-Policy"] = DOCS_CSP.format(inline=" ".join(f"'sha256-{h}'" for h in hashes))
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.is_secure:  # over TLS to this server, or so a trusted proxy says
+        response.headers["Strict-Transport-Security"] = HSTS
+    return response
+
+
+def _open_cors(app: Flask, origins: frozenset[str]) -> None:
+    """The API answers browsers on these origins (PILAR_CORS_ORIGINS) and no others; bearer tokens,
+    not cookies, so no credentials. Without the setting no Access-Control-* header is ever sent."""
+
+    def allowed() -> str | None:
+        origin = request.headers.get("Origin")
+        return origin if origin in origins and is_api_request(request.path) else None
+
+    @app.before_request
+    def preflight():
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers and allowed():
+            return Response(status=204, headers={
+                "Access-Control-Allow-Methods": "GET, POST",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match, Idempotency-Key",
+                "Access-Control-Max-Age": "600",
+            })
+        return None
+
+    @app.after_request
+    def cors(response: Response) -> Response:
+        response.vary.add("Origin")
+        if origin := allowed():
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = "ETag, Idempotent-Replayed, Retry-After"
+        return response
+
+
+class _SizedBodies:
+    """A chunked body is read here up to one byte past the limit and given its length: werkzeug
+    would otherwise cut it at the limit without a word (its JSON then fails to parse: a 400), where
+    a body over the limit is a 413 however it is sent."""
+
+    def __init__(self, app: Callable, limit: int):
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ, start_response):
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            body = environ["wsgi.input"].read(self.limit + 1)
+            del environ["HTTP_TRANSFER_ENCODING"]  # werkzeug ignores a chunked body's CONTENT_LENGTH
+            environ.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+        return self.app(environ, start_response)
 
 
 def _outside_blueprints(exc: HTTPException):

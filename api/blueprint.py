@@ -5,8 +5,10 @@ from typing import TYPE_CHECKING
 
 import flask_smorest
 from flask import current_app, g, request
+from webargs.flaskparser import FlaskParser, abort
 
 from api.errors import register_error_handlers
+from api.schemas.common import Input
 from cases.access import Actor
 from cases.errors import NotAuthenticated
 
@@ -14,7 +16,18 @@ if TYPE_CHECKING:
     from bootstrap import Services
 
 
+class Parser(FlaskParser):
+    def load_json(self, req, schema):
+        try:
+            return super().load_json(req, schema)
+        except ValueError as exc:  # not a JSON error (webargs answers those) but Python refusing
+            # to parse an integer of more than 4,300 digits (its int/str conversion limit)
+            abort(400, exc=exc, messages={"json": ["A number in the body has more than 4,300 digits."]})
+
+
 class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = Parser()
+
     def __init__(self, *args, bearer: bool = True, **kwargs):
         """`bearer`: every view of the blueprint needs a bearer token (off for sign-in and health)."""
         super().__init__(*args, **kwargs)
@@ -25,7 +38,10 @@ class Blueprint(flask_smorest.Blueprint):
     # webargs builds a new instance of a schema *class* on every request, which costs a write
     # a tenth of a millisecond; marshmallow schemas keep no state between loads, so one serves all.
     def arguments(self, schema, **kwargs):
-        return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
+        schema = schema() if isinstance(schema, type) else schema
+        if not isinstance(schema, Input):  # Input refuses NUL characters in every field
+            raise TypeError(f"{type(schema).__name__}: a request's schema derives from api.schemas.common.Input")
+        return super().arguments(schema, **kwargs)
 
 
 def services() -> "Services":

@@ -23,7 +23,7 @@ from cases.errors import (
     RuleBroken,
     StaleVersion,
 )
-from projections.service import ViewBehind
+from projections.service import BeyondHead, ViewBehind
 from store.config import StoreUrlError
 from store.kek import KekError
 from store.key_checks import KeyMismatch
@@ -108,6 +108,11 @@ def register_error_handlers(blp: Blueprint) -> None:
     def misconfigured(exc: Exception):
         log.error("%s", exc)
         return error_response(503, f"The server is misconfigured: {exc}")
+
+    @blp.errorhandler(BeyondHead)
+    def beyond(exc: BeyondHead):
+        return error_response(422, "Some fields are not valid: see errors.",
+                              errors={"query": {"min_position": [str(exc)]}})
 
     @blp.errorhandler(ViewBehind)
     def behind(exc: ViewBehind):

@@ -7,6 +7,7 @@ from api.blueprint import Blueprint, current_actor, services
 from api.documented import errors
 from api.encoded import EncodedParts, fresh_response
 from api.schemas import PageInfo, ViewPosition
+from api.schemas.common import PAGE_MAX, BoundedInt, Input
 from cases import vocab
 
 blp = Blueprint("workloads", __name__, url_prefix="/api/v1", description="Per-pillar workloads (projected views)")
@@ -15,25 +16,25 @@ READ_ERRORS = {
     401: "No valid bearer token",
     403: "The pillar is outside your scope",
     404: "No such pillar",
-    422: "Invalid query parameters",
+    422: "Invalid query parameters, or `min_position` beyond the newest stored event",
     503: "The views have not reached `min_position` within 2 s (see Retry-After)",
 }
 
 
-class Freshness(Schema):
-    min_position = fields.Integer(validate=validate.Range(min=0),
-                                  metadata={"description": "wait up to 2 s for the views to reach this position"})
+class Freshness(Input):
+    min_position = BoundedInt(metadata={"description": "wait up to 2 s for the views to reach this position (a "
+                                                       "position beyond the newest stored event is a 422)"})
 
 
 class Paging(Freshness):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    page = BoundedInt(1, PAGE_MAX, load_default=1)
+    per_page = BoundedInt(1, 500, load_default=50)
 
 
 class FollowUpQuery(Paging):
     pillar = fields.String(validate=validate.OneOf(vocab.PILLARS))
-    days_ahead = fields.Integer(load_default=7, validate=validate.Range(min=0, max=366),
-                                metadata={"description": "include follow-ups due up to this many days ahead"})
+    days_ahead = BoundedInt(0, 366, load_default=7,
+                            metadata={"description": "include follow-ups due up to this many days ahead"})
 
 
 class PillarSummary(Schema):

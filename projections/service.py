@@ -30,6 +30,15 @@ class ViewBehind(Exception):
         super().__init__(f"the views are at position {position}, not yet {wanted}; retry shortly")
 
 
+class BeyondHead(Exception):
+    """No stored event has the position the reader asked for: no wait would bring the views there."""
+
+    def __init__(self, wanted: int, head: int):
+        self.wanted = wanted
+        self.head = head
+        super().__init__(f"is beyond the newest stored event (position {head}): send a position a write answered")
+
+
 @dataclass(frozen=True)
 class Freshness:
     position: int
@@ -58,6 +67,8 @@ class WorkloadService:
         read_at, position, head = self._positions
         if time.monotonic() - read_at >= self.positions_ttl or (min_position is not None and position < min_position):
             position, head = self._read_positions()
+        if min_position is not None and min_position > head:  # the head just read from the store
+            raise BeyondHead(min_position, head)
         if min_position is not None and position < min_position:
             deadline = time.monotonic() + MAX_WAIT_SECONDS
             while position < min_position and time.monotonic() < deadline:

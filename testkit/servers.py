@@ -31,6 +31,8 @@ def pilar_env(settings: Settings) -> dict[str, str]:
         PILAR_HEADS_FILE=str(settings.heads_file or ""),
         PILAR_WILAYAH_CSV=str(settings.wilayah_csv),
         PILAR_MAX_BODY_BYTES=str(settings.max_body_bytes),
+        PILAR_TRUSTED_PROXIES=str(settings.trusted_proxies),
+        PILAR_CORS_ORIGINS=",".join(settings.cors_origins),
         PILAR_ACCESS_LOG="",
     )
     return env

@@ -33,7 +33,10 @@ from api.schemas.cases import (
     ReopeningOut,
 )
 from api.schemas.common import (
+    BoundedInt,
     Empty,
+    Input,
+    Instant,
     PageInfo,
     Problem,
     ReasonIn,
@@ -48,5 +51,5 @@ __all__ = [
     "CaseOut", "CaseQuery", "ClosureIn", "ConsentIn", "ConsentOut", "DesilIn", "Empty", "FollowUpCompletionIn",
     "FollowUpIn", "FollowUpOut", "NikSearchIn", "PageInfo", "Problem", "ReasonIn", "ReferralIn", "ReferralOut",
     "ReferralSendIn", "ReopeningOut", "StrictInteger", "TokenAnswer", "TokenRequest",
-    "ViewPosition", "WriteAnswer",
+    "ViewPosition", "WriteAnswer", "BoundedInt", "Input", "Instant",
 ]

@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from api.schemas.common import Input
 from cases.inputs import text_problem
 
 
@@ -12,7 +13,7 @@ def _storable(value: str) -> None:
         raise ValidationError(problem)
 
 
-class TokenRequest(Schema):
+class TokenRequest(Input):
     username = fields.String(required=True, validate=[validate.Length(min=1, max=200), _storable])
     password = fields.String(required=True, validate=[validate.Length(min=1, max=1024), _storable])
 

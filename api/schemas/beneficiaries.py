@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
-from api.schemas.common import choice, text
+from api.schemas.common import Input, choice, text
 from cases import inputs, vocab
 from cases.nik import kk_problems, nik_problems
 
@@ -28,7 +28,7 @@ class SixteenDigits(fields.String):
         return digits
 
 
-class BeneficiaryIn(Schema):
+class BeneficiaryIn(Input):
     nik = SixteenDigits(nik_problems, required=True)
     kk = SixteenDigits(kk_problems, load_default=None, allow_none=True)
     name = text(inputs.SHORT_MAX, required=True)
@@ -39,7 +39,7 @@ class BeneficiaryIn(Schema):
     phone = fields.String(load_default=None, allow_none=True, metadata=PHONE)
 
 
-class BeneficiaryChanges(Schema):
+class BeneficiaryChanges(Input):
     """Only the fields sent are changed; a field sent as null is cleared (optional fields only)."""
 
     nik = SixteenDigits(nik_problems)
@@ -52,7 +52,7 @@ class BeneficiaryChanges(Schema):
     phone = fields.String(allow_none=True, metadata=PHONE)
 
 
-class BeneficiaryCorrectionIn(Schema):
+class BeneficiaryCorrectionIn(Input):
     changes = fields.Nested(BeneficiaryChanges, required=True)
     reason = text(required=True)
 
@@ -62,7 +62,7 @@ class BeneficiaryCorrectionIn(Schema):
             raise ValidationError("name at least one field to correct", "changes")
 
 
-class ConsentIn(Schema):
+class ConsentIn(Input):
     given_by = text(inputs.SHORT_MAX, required=True, metadata={"description": "the person or their guardian"})
     method = choice(vocab.CONSENT_METHODS, required=True)
     purpose = text(required=True)
@@ -74,7 +74,7 @@ def _well_formed_nik(nik: str) -> None:
         raise ValidationError(problems)
 
 
-class NikSearchIn(Schema):
+class NikSearchIn(Input):
     """A look-up by NIK, sent as a JSON body and never in the URL: URLs land in access logs,
     proxies' logs and browser histories."""
 

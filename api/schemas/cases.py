@@ -1,18 +1,18 @@
 """Cases: opening from a referral, each case write's body, and the case read back."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
-from api.schemas.common import choice, choices, text, whole
+from api.schemas.common import BoundedInt, Input, Instant, choice, choices, text, whole
 from cases import inputs, vocab
 
 
-class ReferralIn(Schema):
+class ReferralIn(Input):
     source = choice(vocab.REFERRAL_SOURCES, required=True)
     referred_by = text(inputs.SHORT_MAX, required=True)
     reason = text(required=True)
 
 
-class CaseIn(Schema):
+class CaseIn(Input):
     beneficiary_id = fields.UUID(required=True)
     pillar = choice(vocab.PILLARS, required=True)
     referral = fields.Nested(ReferralIn, required=True)
@@ -23,22 +23,22 @@ class CaseIn(Schema):
     )
 
 
-class CaseQuery(Schema):
-    as_of = fields.AwareDateTime(metadata={"description": "ISO 8601 instant with offset: the state at that moment"})
-    version = fields.Integer(validate=validate.Range(min=1))
+class CaseQuery(Input):
+    as_of = Instant(metadata={"description": "ISO 8601 instant with offset: the state at that moment"})
+    version = BoundedInt(1)
 
 
-class AssignmentIn(Schema):
+class AssignmentIn(Input):
     worker = text(inputs.SHORT_MAX, required=True)
 
 
-class DesilIn(Schema):
+class DesilIn(Input):
     value = whole(1, 10, required=True)
     period = fields.String(required=True, metadata={"pattern": inputs.DESIL_PERIOD.pattern,
                                                     "description": "a quarter like 2026Q3"})
 
 
-class AssessmentIn(Schema):
+class AssessmentIn(Input):
     needs = choices(vocab.AID_COMPONENTS, unique=False, required=True,
                     metadata={"description": "a need named twice is recorded once"})
     risk = choice(vocab.RISKS, required=True)
@@ -46,7 +46,7 @@ class AssessmentIn(Schema):
     summary = text(required=True)
 
 
-class AidIn(Schema):
+class AidIn(Input):
     component = choice(vocab.AID_COMPONENTS, required=True)
     item = text(inputs.SHORT_MAX, required=True)
     quantity = whole(1, inputs.QUANTITY_MAX, required=True)
@@ -56,22 +56,22 @@ class AidIn(Schema):
     given_on = fields.Date(required=True, metadata={"description": "not in the future (Asia/Jakarta)"})
 
 
-class FollowUpIn(Schema):
+class FollowUpIn(Input):
     due_on = fields.Date(required=True)
     purpose = text(required=True)
 
 
-class FollowUpCompletionIn(Schema):
+class FollowUpCompletionIn(Input):
     outcome = choice(vocab.FOLLOW_UP_OUTCOMES, required=True)
     notes = text(blank=True, load_default="")
 
 
-class ReferralSendIn(Schema):
+class ReferralSendIn(Input):
     to_pillar = choice(vocab.PILLARS, required=True)
     reason = text(required=True)
 
 
-class ClosureIn(Schema):
+class ClosureIn(Input):
     outcome = choice(vocab.CLOSURE_OUTCOMES, required=True)
     note = text(blank=True, load_default="")
 

@@ -2,11 +2,46 @@
 helpers. Body schemas check shape and type only: every input rule, with its message, is the
 service's (cases/inputs.py). The helpers put those rules into the OpenAPI document as metadata."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import timezone
+from typing import Any
 
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from cases import inputs
+from cases.clock import JAKARTA
+
+# Positions, versions and offsets are 64-bit integers in both stores: a larger number in a query
+# would overflow in the database (a 500), so every query integer is bounded (BoundedInt).
+INT64_MAX = 2**63 - 1
+# A page number times the largest page (1,000 items) stays far inside 64 bits; a page past the
+# last one is honestly empty.
+PAGE_MAX = 10**9
+NUL = "must not contain a NUL character (U+0000)"
+
+
+class Input(Schema):
+    """Every request's schema (query or body; api/blueprint.py refuses any other). No text may
+    carry a NUL: PostgreSQL cannot store or compare one (a 500), and no real input holds one."""
+
+    @pre_load
+    def refuse_nul(self, data: Any, **kwargs) -> Any:
+        if problems := _nul_problems(data):
+            raise ValidationError(problems)
+        return data
+
+
+def _nul_problems(value: Any) -> Any:
+    """Each field (nested ones by path) whose text holds a NUL, in marshmallow's error shape."""
+    if isinstance(value, str):
+        return [NUL] if "\x00" in value else None
+    if isinstance(value, Mapping):
+        found = {key: problem for key, item in value.items() if (problem := _nul_problems(item))}
+        return found or None
+    if isinstance(value, (list, tuple)):
+        found = {index: problem for index, item in enumerate(value) if (problem := _nul_problems(item))}
+        return found or None
+    return None
 
 
 class StrictInteger(fields.Integer):
@@ -16,6 +51,26 @@ class StrictInteger(fields.Integer):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValidationError("Not a valid integer.")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class BoundedInt(fields.Integer):
+    """A query integer from `lowest` to `highest`: by default a position or version (0 to 2^63-1)."""
+
+    def __init__(self, lowest: int = 0, highest: int = INT64_MAX, **kwargs):
+        super().__init__(validate=validate.Range(min=lowest, max=highest), **kwargs)
+
+
+class Instant(fields.AwareDateTime):
+    """An ISO 8601 instant with its offset, which must also be an instant in UTC and in Asia/Jakarta
+    (0001-01-01T00:00:00+14:00 is in the year 0 in UTC; 9999-12-31T23:00:00Z in 10000 in Jakarta)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        instant = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            instant.astimezone(timezone.utc).astimezone(JAKARTA)
+        except OverflowError:
+            raise ValidationError("is out of range: from 0001-01-01T00:00:00Z to 9999-12-31T16:59:59Z") from None
+        return instant
 
 
 def documented(field_class: type[fields.Field], limits: dict, *args, **kwargs) -> fields.Field:
@@ -75,9 +130,9 @@ class WriteAnswer(Schema):
     changed = fields.List(fields.String())
 
 
-class ReasonIn(Schema):
+class ReasonIn(Input):
     reason = text(required=True)
 
 
-class Empty(Schema):
+class Empty(Input):
     pass
