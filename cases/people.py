@@ -84,7 +84,7 @@ class BeneficiaryCommands:
     ) -> WriteResult:
         inputs.check_person_fields(changes, at=("changes",))
         inputs.check_reason(reason)
-        policy.require(policy.correct_beneficiary(actor))
+        policy.require(policy.write_beneficiaries(actor, "correct"))
         unknown = set(changes) - set(CORRECTABLE_FIELDS)
         if unknown:
             raise InvalidInput({f: ["cannot be corrected"] for f in sorted(unknown)})
@@ -92,6 +92,7 @@ class BeneficiaryCommands:
 
         def decide() -> Work:
             person = self._load(Beneficiary, beneficiary_id)
+            self._require_involved(actor, "correct", person)
             check_expected_version(person, options)
             # Erased fields are None and cannot be checked; an erased person is never corrected.
             person.require_not_erased()
@@ -121,29 +122,28 @@ class BeneficiaryCommands:
     def record_consent(self, actor: Actor, beneficiary_id: UUID, *, given_by: str, method: str, purpose: str,
                        options: WriteOptions = NO_OPTIONS) -> WriteResult:
         inputs.check_consent(given_by, method, purpose)
-        policy.require(policy.record_consent(actor))
         return self._beneficiary_command(
-            actor, beneficiary_id, options,
+            actor, beneficiary_id, "consent", options,
             lambda p: p.record_consent(actor=actor.username, given_by=given_by, method=method, purpose=purpose),
         )
 
     def withdraw_consent(self, actor: Actor, beneficiary_id: UUID, *, reason: str,
                          options: WriteOptions = NO_OPTIONS) -> WriteResult:
         inputs.check_reason(reason)
-        policy.require(policy.record_consent(actor))
         return self._beneficiary_command(
-            actor, beneficiary_id, options, lambda p: p.withdraw_consent(actor=actor.username, reason=reason)
+            actor, beneficiary_id, "consent", options, lambda p: p.withdraw_consent(actor=actor.username, reason=reason)
         )
 
     def erase_personal_data(self, actor: Actor, beneficiary_id: UUID, *, reason: str,
                             options: WriteOptions = NO_OPTIONS) -> WriteResult:
         inputs.check_reason(reason)
-        policy.require(policy.erase_personal_data(actor))
+        policy.require(policy.write_beneficiaries(actor, "erase"))
 
         keys: list[UUID] = []
 
         def decide() -> Work:
             person = self._load(Beneficiary, beneficiary_id)
+            self._require_involved(actor, "erase", person)
             check_expected_version(person, options)
             claim = self._nik_claim(person.nik) if person.nik else None
             held = claim is not None and claim.beneficiary_id == person.id
@@ -163,15 +163,23 @@ class BeneficiaryCommands:
             self.personal_keys.destroy(*keys)
         return result
 
-    def _beneficiary_command(self, actor: Actor, beneficiary_id: UUID, options: WriteOptions,
+    def _beneficiary_command(self, actor: Actor, beneficiary_id: UUID, action: str, options: WriteOptions,
                              command: Callable[[Beneficiary], None]) -> WriteResult:
+        policy.require(policy.write_beneficiaries(actor, action))
+
         def decide() -> Work:
             person = self._load(Beneficiary, beneficiary_id)
+            self._require_involved(actor, action, person)
             check_expected_version(person, options)
             command(person)
             return Work(person)
 
         return self._write(actor, options, decide)
+
+    def _require_involved(self, actor: Actor, action: str, person: Beneficiary) -> None:
+        """The pillars involved with the person, from their cases as stored now (policy.involved_pillars)."""
+        pillars = policy.involved_pillars(person.cases, self.beneficiary_cases(actor, person))
+        policy.require(policy.write_beneficiary(actor, action, pillars))
 
     def move_nik_claims(self) -> int:
         """Upgrade (`pilar db init`): each NIK held under the unkeyed claim id of an older Pilar is

@@ -3,8 +3,10 @@
 Each rule answers None (allowed) or the reason it is not; `require` turns a reason into
 NotAllowed (403). The application service, the read service and the audit service ask these
 rules, and nothing else decides access. A case is judged by the pillar holding it now, and by
-the pillar a pending referral was sent to."""
+the pillar a pending referral was sent to; a change to a person by the pillars involved with their
+cases (involved_pillars)."""
 
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from cases import vocab
@@ -100,16 +102,48 @@ def register_beneficiary(actor: Actor) -> Denial:
     return _unless(handles_cases(actor), "only workers and supervisors register beneficiaries")
 
 
-def correct_beneficiary(actor: Actor) -> Denial:
-    return _unless(handles_cases(actor), "only workers and supervisors correct beneficiaries")
+# Changing a person (correcting their details, recording or withdrawing their consent, erasing
+# them) is for a pillar involved with them, or Dinas Sosial (an all-pillar supervisor). A pillar
+# is involved when it holds one of their cases now, held one before (it opened it, or referred it
+# on, or accepted it and passed it on again), or is asked to take one by a pending referral (it can
+# already read that case). A person with no case yet is any pillar's, as registering them was.
+# Erasure is a supervisor's only.
+BENEFICIARY_WRITES: dict[str, tuple[tuple[str, ...], str, str]] = {
+    # action: (roles, refusal by role, what the pillar condition allows)
+    "correct": (CASE_ROLES, "only workers and supervisors correct beneficiaries", "correct their details"),
+    "consent": (CASE_ROLES, "only workers and supervisors record or withdraw consent",
+                "record or withdraw their consent"),
+    "erase": (("supervisor",), "only supervisors erase personal data", "erase their personal data"),
+}
 
 
-def record_consent(actor: Actor) -> Denial:
-    return _unless(handles_cases(actor), "only workers and supervisors record consent")
+def involved_pillars(links: Iterable[dict[str, Any]], cases: Iterable[Any]) -> set[str]:
+    """The pillars involved with a person: each case link's pillar at opening, each case's pillar
+    now, every pillar that sent one on, received one, or is asked by a pending referral (a declined
+    referral's receiver never held the case)."""
+    pillars = {link["pillar"] for link in links}
+    for case in cases:
+        pillars.add(case.pillar)
+        for referral in case.referrals:
+            pillars.add(referral["from_pillar"])
+            if referral["status"] in ("accepted", "pending"):
+                pillars.add(referral["to_pillar"])
+    return pillars
 
 
-def erase_personal_data(actor: Actor) -> Denial:
-    return _unless(actor.role == "supervisor", "only supervisors erase personal data")
+def write_beneficiaries(actor: Actor, action: str) -> Denial:
+    """Asked before the person is loaded: a role that may not do `action` to anyone learns nothing."""
+    roles, refusal, _ = BENEFICIARY_WRITES[action]
+    return _unless(actor.role in roles, refusal)
+
+
+def write_beneficiary(actor: Actor, action: str, pillars: Collection[str]) -> Denial:
+    """`action` (correct, consent, erase) on a person whose involved pillars are `pillars`
+    (involved_pillars; empty: no case yet)."""
+    _, _, what = BENEFICIARY_WRITES[action]
+    involved = not pillars or any(covers(actor, pillar) for pillar in pillars)
+    return write_beneficiaries(actor, action) or _unless(
+        involved, f"only a pillar that holds or held a case of this person, or Dinas Sosial, may {what}")
 
 
 # ---------------------------------------------------------------- users and auditing

@@ -434,6 +434,77 @@ def test_erasure_by_a_supervisor_frees_the_nik(client, auth, service):
     assert [p["id"] for p in found["items"]] == [again]
 
 
+# ---------------------------------------------------------------- who changes a person (policy.write_beneficiary)
+PERSON_WRITES = {
+    "corrections": {"changes": {"name": "Mbah Sainem Wiryo"}, "reason": "spelling from the KTP"},
+    "consent": {"given_by": "Mbah Sainem", "method": "thumbprint", "purpose": "case work"},
+    "consent/withdrawal": {"reason": "no longer wants the service"},
+    "erasure": {"reason": "asked, UU PDP"},
+}
+
+
+def refused_person_write(client, auth, service, person_id, path, user, **headers):
+    answer = rejected(service, lambda: client.post(f"{API}/beneficiaries/{person_id}/{path}", json=PERSON_WRITES[path],
+                                                   headers=auth(user, **headers)), 403)
+    assert "pkh" not in answer["message"] and "tksk" not in answer["message"]  # not allowed, and no more
+    return answer
+
+
+def test_another_pillars_worker_changes_nothing_of_a_person(client, auth, service):
+    person_id = register(client, auth)
+    open_case(client, auth, beneficiary_id=person_id)  # with PKH
+    write(client, auth, f"/beneficiaries/{person_id}/consent", PERSON_WRITES["consent"])  # withdrawable
+    for path in PERSON_WRITES:  # each would otherwise succeed; a stale If-Match still gets only 403
+        answer = refused_person_write(client, auth, service, person_id, path, "joko", **{"If-Match": '"1"'})
+        if path != "erasure":  # a worker never erases: refused by role first
+            assert "holds or held a case of this person, or Dinas Sosial" in answer["message"]
+
+
+def test_the_holding_pillar_corrects_and_consents_and_its_supervisor_erases(client, auth, service):
+    person_id = register(client, auth)
+    open_case(client, auth, beneficiary_id=person_id)  # with PKH
+    for path in ("corrections", "consent", "consent/withdrawal"):
+        write(client, auth, f"/beneficiaries/{person_id}/{path}", PERSON_WRITES[path], user="agus")
+    answer = refused_person_write(client, auth, service, person_id, "erasure", "wati")
+    assert answer["message"] == "only supervisors erase personal data"
+    write(client, auth, f"/beneficiaries/{person_id}/erasure", PERSON_WRITES["erasure"], user="sri")
+
+
+def test_dinas_sosial_erases_anyone_a_pillar_supervisor_only_its_own(client, auth, service):
+    person_id = register(client, auth, user="joko")
+    open_case(client, auth, user="joko", beneficiary_id=person_id, pillar="tksk")
+    refused_person_write(client, auth, service, person_id, "erasure", "sri")
+    write(client, auth, f"/beneficiaries/{person_id}/corrections", PERSON_WRITES["corrections"], user="dinsos")
+    write(client, auth, f"/beneficiaries/{person_id}/erasure", PERSON_WRITES["erasure"], user="dinsos")
+
+
+def test_a_person_with_no_case_yet_is_any_pillars(client, auth, service):
+    person_id = register(client, auth, user="wati")
+    write(client, auth, f"/beneficiaries/{person_id}/corrections", PERSON_WRITES["corrections"], user="joko")
+    write(client, auth, f"/beneficiaries/{person_id}/consent", PERSON_WRITES["consent"], user="joko")
+    refused_person_write(client, auth, service, person_id, "erasure", "joko")
+    write(client, auth, f"/beneficiaries/{person_id}/erasure", PERSON_WRITES["erasure"], user="sri")
+
+
+def test_a_referral_brings_in_the_receiving_pillar_and_the_sender_keeps_its_part(client, auth, service):
+    person_id = register(client, auth)
+    case_id = open_case(client, auth, beneficiary_id=person_id)
+    correct = lambda user, name: write(client, auth, f"/beneficiaries/{person_id}/corrections",  # noqa: E731
+                                       {"changes": {"name": name}, "reason": "x"}, user=user)
+    refused_person_write(client, auth, service, person_id, "corrections", "joko")
+    rid = write(client, auth, f"/cases/{case_id}/referrals", {"to_pillar": "tksk", "reason": "x"})["referral_id"]
+    correct("joko", "Asked While Pending")  # a pending referral asks TKSK in: it reads the case already
+    write(client, auth, f"/cases/{case_id}/referrals/{rid}/acceptance", {}, user="joko")
+    correct("joko", "Holds Now")
+    correct("wati", "Held Before")
+    # A declined referral brings no one in.
+    other_id = register(client, auth)
+    other_case = open_case(client, auth, beneficiary_id=other_id)
+    rid = write(client, auth, f"/cases/{other_case}/referrals", {"to_pillar": "tksk", "reason": "x"})["referral_id"]
+    write(client, auth, f"/cases/{other_case}/referrals/{rid}/decline", {"reason": "not ours"}, user="joko")
+    refused_person_write(client, auth, service, other_id, "corrections", "joko")
+
+
 # ================================================================ cases
 def test_open_and_read_a_case(client, auth):
     person_id = register(client, auth)

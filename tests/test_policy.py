@@ -33,6 +33,45 @@ OTHER = _case("tksk")
 REFERRED_TO_OWN = _case("tksk", referred_to="pkh")
 REFERRED_AWAY = _case("pkh", referred_to="tksk")
 
+
+def _involved(*cases: Case) -> set[str]:
+    """The pillars involved with a person whose cases are `cases` (each linked at its opening pillar)."""
+    links = [{"case_id": c.id, "pillar": c.referrals[0]["from_pillar"] if c.referrals else c.pillar} for c in cases]
+    return policy.involved_pillars(links, cases)
+
+
+def _moved(from_pillar: str, to_pillar: str) -> Case:
+    case = _case(from_pillar, referred_to=to_pillar)
+    case.accept_referral(actor="someone", acting_for=to_pillar, referral_id=case.pending_referral["id"])
+    return case
+
+
+def _declined(from_pillar: str, to_pillar: str) -> Case:
+    case = _case(from_pillar, referred_to=to_pillar)
+    case.decline_referral(actor="someone", acting_for=to_pillar, referral_id=case.pending_referral["id"],
+                          reason="not ours")
+    return case
+
+
+# A change to a person (cases/people.py asks these with the pillars of the person's stored cases).
+PERSON_ACTIONS = ("correct", "consent", "erase")
+PERSON_ROWS = [
+    # whose (seen from PKH's side)          involved pillars                     correct  consent  erase
+    ("with a case in own pillar",            _involved(OWN),                    ("+++--", "+++--", "-++--")),
+    ("with a case only in another pillar",   _involved(OTHER),                  ("--+--", "--+--", "--+--")),
+    ("whose case own pillar held before",    _involved(_moved("pkh", "tksk")),  ("+++--", "+++--", "-++--")),
+    ("whose case moved to own pillar",       _involved(_moved("tksk", "pkh")),  ("+++--", "+++--", "-++--")),
+    ("whose case is referred to own pillar", _involved(REFERRED_TO_OWN),        ("+++--", "+++--", "-++--")),
+    ("whose referral own pillar declined",   _involved(_declined("tksk", "pkh")), ("--+--", "--+--", "--+--")),
+    ("with cases in own and another pillar", _involved(OWN, OTHER),             ("+++--", "+++--", "-++--")),
+    ("with no case yet",                     set(),                             ("+++--", "+++--", "-++--")),
+]
+
+
+def _person_rule(action: str, pillars: set[str]):
+    return lambda a: policy.write_beneficiary(a, action, pillars)
+
+
 MATRIX = {
     # rule and target                              W S D A X
     "read own pillar's case":                     ("++++-", lambda a: policy.read_case(a, OWN)),
@@ -57,9 +96,9 @@ MATRIX = {
     "read another pillar's workload":             ("--++-", lambda a: policy.read_pillar(a, "tksk")),
     "read beneficiaries":                         ("++++-", lambda a: policy.read_beneficiaries(a)),
     "register a beneficiary":                     ("+++--", lambda a: policy.register_beneficiary(a)),
-    "correct a beneficiary":                      ("+++--", lambda a: policy.correct_beneficiary(a)),
-    "record or withdraw consent":                 ("+++--", lambda a: policy.record_consent(a)),
-    "erase personal data":                        ("-++--", lambda a: policy.erase_personal_data(a)),
+    **{f"{action} a person {whose}": (expected, _person_rule(action, pillars))
+       for whose, pillars, by_action in PERSON_ROWS
+       for action, expected in zip(PERSON_ACTIONS, by_action)},
     "manage users":                               ("----+", lambda a: policy.manage_users(a)),
     "change one's own password":                  ("+++++", lambda a: policy.change_password(a, a.username)),
     "change another's password":                  ("----+", lambda a: policy.change_password(a, "agus")),
@@ -91,6 +130,29 @@ def test_visible_pillars_by_scope():
     assert policy.visible_pillars(ACTORS["A"]) == vocab.PILLARS
     with pytest.raises(NotAllowed):
         policy.visible_pillars(ACTORS["X"])
+
+
+def test_the_pillars_involved_with_a_person():
+    assert _involved(OWN) == {"pkh"}
+    assert _involved(REFERRED_TO_OWN) == {"tksk", "pkh"}  # asked by a pending referral
+    assert _involved(_moved("tksk", "pkh")) == {"tksk", "pkh"}  # holds now, held before
+    assert _involved(_declined("tksk", "pkh")) == {"tksk"}  # a declining pillar never held it
+    twice = _moved("tksk", "pkh")
+    twice.send_referral(actor="someone", to_pillar="psm", reason="needs them")
+    twice.accept_referral(actor="someone", acting_for="psm", referral_id=twice.pending_referral["id"])
+    assert policy.involved_pillars([{"case_id": twice.id, "pillar": "tksk"}], [twice]) == {"tksk", "pkh", "psm"}
+    assert policy.involved_pillars([], []) == set()
+
+
+def test_role_checks_before_the_person_is_loaded():
+    for action in PERSON_ACTIONS:
+        for who in "AX":
+            assert policy.write_beneficiaries(ACTORS[who], action) is not None
+        assert policy.write_beneficiaries(ACTORS["S"], action) is None
+    assert policy.write_beneficiaries(ACTORS["W"], "correct") is None
+    assert policy.write_beneficiaries(ACTORS["W"], "erase") == "only supervisors erase personal data"
+    assert policy.write_beneficiary(ACTORS["W"], "correct", {"tksk"}) == (
+        "only a pillar that holds or held a case of this person, or Dinas Sosial, may correct their details")
 
 
 def test_require_turns_a_refusal_into_not_allowed():
