@@ -9,6 +9,8 @@ class Actor:
     username: str
     role: str
     pillar: str | None  # None: every pillar (Dinas Sosial supervisors, admins, auditors)
+    kecamatan: tuple[str, ...] = ()  # kecamatan codes served; empty: every kecamatan
+    pii: bool = True  # reads NIK, KK, phone and address in clear (cases/account.py default_pii)
 
 
 SYSTEM = Actor("system", "admin", None)

@@ -4,13 +4,27 @@ from uuid import UUID
 
 from cases.domain import PilarAggregate, stable_id
 
+# Who reads personal data in clear unless an admin says otherwise: those who serve the person.
+PII_BY_DEFAULT = ("worker", "supervisor")
+
+
+def default_pii(role: str) -> bool:
+    return role in PII_BY_DEFAULT
+
 
 class UserAccount(PilarAggregate):
+    # Accounts added before scopes existed serve every kecamatan of their pillar, and read
+    # personal data as their role does by default.
+    kecamatan: tuple[str, ...] = ()
+    pii: bool | None = None
+
     class UserAdded(PilarAggregate.Created):
         username: str
         role: str
         pillar: str | None
         password_hash: str
+        kecamatan: list[str] | None = None  # kecamatan codes the user serves; none: all of them
+        pii: bool | None = None  # reads NIK, KK, phone and address in clear; None: default_pii(role)
 
         def apply(self, user: "UserAccount") -> None:
             user.username = self.username
@@ -18,6 +32,8 @@ class UserAccount(PilarAggregate):
             user.pillar = self.pillar
             user.password_hash = self.password_hash
             user.active = True
+            user.kecamatan = tuple(self.kecamatan or ())
+            user.pii = self.pii
 
     class PasswordChanged(PilarAggregate.Event):
         password_hash: str
@@ -29,12 +45,17 @@ class UserAccount(PilarAggregate):
         def apply(self, user: "UserAccount") -> None:
             user.active = False
 
+    @property
+    def reads_pii(self) -> bool:
+        return default_pii(self.role) if self.pii is None else self.pii
+
     @staticmethod
     def id_for(username: str) -> UUID:
         return stable_id("user", username)
 
     @classmethod
-    def add(cls, *, actor: str, username: str, role: str, pillar: str | None, password_hash: str) -> "UserAccount":
+    def add(cls, *, actor: str, username: str, role: str, pillar: str | None, password_hash: str,
+            kecamatan: tuple[str, ...] = (), pii: bool | None = None) -> "UserAccount":
         return cls._create(
             cls.UserAdded,
             id=cls.id_for(username),
@@ -43,6 +64,8 @@ class UserAccount(PilarAggregate):
             role=role,
             pillar=pillar,
             password_hash=password_hash,
+            kecamatan=list(kecamatan),
+            pii=pii,
         )
 
     def change_password(self, *, actor: str, password_hash: str) -> None:

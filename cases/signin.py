@@ -60,6 +60,8 @@ class SignIn:
             "expires_in": self.tokens.max_age,
             "role": user.role,
             "pillar": user.pillar,
+            "kecamatan": list(user.kecamatan),
+            "pii": user.reads_pii,
         }
 
     def actor(self, token: str) -> Actor:
@@ -72,4 +74,4 @@ class SignIn:
         user = self.accounts.user(claims.get("u", ""))
         if user is None or not user.active or claims.get("p") != password_stamp(user.password_hash):
             raise NotAuthenticated("the token is no longer valid; sign in again")
-        return Actor(user.username, user.role, user.pillar)
+        return Actor(user.username, user.role, user.pillar, user.kecamatan, user.reads_pii)

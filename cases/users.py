@@ -25,7 +25,8 @@ def _check_password(problems: Problems, password: str) -> None:
 class UserCommands:
     _user_cache: dict[str, tuple[float, UserAccount | None]]
 
-    def add_user(self, actor: Actor, username: str, role: str, pillar: str | None, password: str) -> UUID:
+    def add_user(self, actor: Actor, username: str, role: str, pillar: str | None, password: str, *,
+                 kecamatan: tuple[str, ...] = (), pii: bool | None = None) -> UUID:
         policy.require(policy.manage_users(actor))
         problems = Problems()
         if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
@@ -35,11 +36,11 @@ class UserCommands:
             problems.choice("pillar", pillar, vocab.PILLARS)
         elif role == "worker":
             problems.add("pillar", "a worker belongs to exactly one pillar")
+        self._check_kecamatan(problems, kecamatan)
         _check_password(problems, password)
         problems.check()
-        user = UserAccount.add(
-            actor=actor.username, username=username, role=role, pillar=pillar, password_hash=hash_password(password)
-        )
+        user = UserAccount.add(actor=actor.username, username=username, role=role, pillar=pillar,
+                               password_hash=hash_password(password), kecamatan=tuple(kecamatan), pii=pii)
         try:
             self.save(user)
         except IntegrityError:
@@ -85,6 +86,13 @@ class UserCommands:
             self._user_cache.clear()
         self._user_cache[username] = (now + USER_CACHE_SECONDS, user)
         return user
+
+    def _check_kecamatan(self, problems: Problems, kecamatan: tuple[str, ...]) -> None:
+        unknown = [code for code in kecamatan if not self.wilayah.is_kecamatan(code)]
+        if unknown:
+            problems.add("kecamatan", f"not a kecamatan of {self.wilayah.regency.name}: {', '.join(unknown)}")
+        elif len(set(kecamatan)) != len(kecamatan):
+            problems.add("kecamatan", "names a kecamatan twice")
 
     def has_users(self) -> bool:
         return self.recorder.max_notification_id() not in (None, 0)

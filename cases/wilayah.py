@@ -41,6 +41,10 @@ class Wilayah:
         area = self._areas.get(code)
         return area if area and area.level in VILLAGE_LEVELS else None
 
+    def is_kecamatan(self, code: str) -> bool:
+        area = self._areas.get(code)
+        return area is not None and area.level == "kecamatan"
+
     def villages(self) -> list[Area]:
         return [a for a in self._areas.values() if a.level in VILLAGE_LEVELS]
 

@@ -13,6 +13,7 @@ import pytest
 
 from bootstrap import Services, bootstrap, init_store
 from cases.access import SYSTEM, Actor
+from cases.account import default_pii
 from cases.wilayah import DEFAULT_WILAYAH_CSV
 from projections.runner import Follower
 from settings import Settings
@@ -95,7 +96,7 @@ STAFF = {
 def staff(service) -> dict[str, Actor]:
     for name, (role, pillar) in STAFF.items():
         service.add_user(SYSTEM, name, role, pillar, PASSWORD)
-    return {name: Actor(name, role, pillar) for name, (role, pillar) in STAFF.items()}
+    return {name: Actor(name, role, pillar, (), default_pii(role)) for name, (role, pillar) in STAFF.items()}
 
 
 @pytest.fixture
