@@ -92,6 +92,21 @@ def init_store(settings: Settings) -> None:
     value. On a store set up before, it makes no key: it checks the keys at hand against the
     store and refuses, saying which, when one is missing or is not the store's."""
     settings.instance_path.mkdir(parents=True, exist_ok=True)
+    settings.store.create_private_file()
+    lock = ViewDB(settings.store).connect()
+    try:
+        # Servers starting together may each run this: one at a time, the others then find it done.
+        with lock.exclusive(INIT_LOCK, INIT_WAIT, "another `pilar db init` is running on this store"):
+            _init_store(settings)
+    finally:
+        lock.close()
+
+
+INIT_LOCK = "db-init"
+INIT_WAIT = 300.0
+
+
+def _init_store(settings: Settings) -> None:
     services = bootstrap(settings, create_tables=True)
     head = services.cases.recorder.max_notification_id() or 0
     has_events = head > 0

@@ -11,6 +11,7 @@ from cases.access import SYSTEM, Actor
 from cases.errors import PilarError
 from projections.maintenance import LeaderBusy, check, rebuild
 from store.kek import KekError
+from store.connection import LockBusy
 from store.key_checks import KeyMismatch
 from settings import Settings
 
@@ -27,11 +28,11 @@ def db() -> None:
 
 @db.command("init")
 def db_init() -> None:
-    """Create every table (once, before starting any server or worker)."""
+    """Create every table (once, before starting any server or worker; safe to run several at once)."""
     settings = Settings.from_env()
     try:
         init_store(settings)
-    except KeyMismatch as e:
+    except (KeyMismatch, LockBusy) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"store ready: {settings.store.kind} ({_safe_url(settings.store.url)})")
 

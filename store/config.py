@@ -42,18 +42,26 @@ class StoreConfig:
         """The PostgreSQL URL without Pilar's own query options."""
         return urlsplit(self.url)._replace(query="").geturl()
 
+    def create_private_file(self) -> None:
+        """SQLite: the database file, readable by its owner only before SQLite writes a byte; its
+        -wal and -shm files take the same mode from it (those left by an older Pilar are set here
+        too). PostgreSQL: nothing."""
+        if self.kind != "sqlite":
+            return
+        path = self.sqlite_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if file.exists():
+                file.chmod(0o600)
+
     def eventsourcing_env(self, *, create_table: bool) -> dict[str, str]:
         env = {"CREATE_TABLE": "y" if create_table else "n"}
         if self.kind == "sqlite":
             path = self.sqlite_path
             path.parent.mkdir(parents=True, exist_ok=True)
             if create_table:
-                # Readable by its owner only, before SQLite writes a byte; its -wal and -shm files
-                # take the same mode from it (those left by an older Pilar are set here too).
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-                for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-                    if file.exists():
-                        file.chmod(0o600)
+                self.create_private_file()
             env.update(PERSISTENCE_MODULE="store.sqlite:PilarSQLiteFactory", SQLITE_DBNAME=str(path),
                        SQLITE_LOCK_TIMEOUT="30")
             return env

@@ -4,6 +4,7 @@ PostgreSQL schema). SQL is written once with `?` placeholders; each store's conn
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +25,10 @@ def only_on(kind: str, statement: str) -> StoreStatement:
     made = StoreStatement(statement)
     made.kind = kind
     return made
+
+
+class LockBusy(RuntimeError):
+    """Another process holds a store-wide lock for longer than the caller would wait."""
 
 
 class Connection:
@@ -75,6 +80,20 @@ class Connection:
 
     def release_exclusive(self, name: str) -> None:
         raise NotImplementedError
+
+    @contextmanager
+    def exclusive(self, name: str, wait: float, busy: str) -> Iterator["Connection"]:
+        """The store-wide lock `name` for as long as the block runs, waiting up to `wait` seconds
+        for whoever holds it; then LockBusy(`busy`). Released when the process dies, too."""
+        deadline = time.monotonic() + wait
+        while not self.try_exclusive(name):
+            if time.monotonic() >= deadline:
+                raise LockBusy(f"{busy} (waited {wait:g} s)")
+            time.sleep(0.1)
+        try:
+            yield self
+        finally:
+            self.release_exclusive(name)
 
     def close(self) -> None:
         self.raw.close()

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from store.connection import shred_quietly
+from store.connection import LockBusy, shred_quietly
 from store import key_checks
 from store.kek import FileSource, KekError, KekSource, KeyRing, kek_id_of, new_kek
 
@@ -121,16 +121,11 @@ class PersonalKeys:
         (released, too, when the process dies: a file lock on SQLite, a session lock on PostgreSQL)."""
         conn = self.readers.db.connect()
         try:
-            deadline = time.monotonic() + wait
-            while not conn.try_exclusive(KEYS_LOCK):
-                if time.monotonic() >= deadline:
-                    raise KekError(f"another `pilar keys rotate` or `pilar keys retire` is running on this store "
-                                   f"(waited {wait:g} s): run this again once it has finished")
-                time.sleep(0.1)
-            try:
+            with conn.exclusive(KEYS_LOCK, wait, "another `pilar keys rotate` or `pilar keys retire` is running on "
+                                "this store: run this again once it has finished"):
                 yield
-            finally:
-                conn.release_exclusive(KEYS_LOCK)
+        except LockBusy as busy:
+            raise KekError(str(busy)) from None
         finally:
             conn.close()
 
