@@ -48,7 +48,7 @@ class Beneficiaries(MethodView):
 
     @blp.arguments(BeneficiaryIn)
     @blp.response(201, WriteAnswer)
-    @errors(blp, ERRORS, 400, 401, 403, 409, 413, 422)
+    @errors(blp, ERRORS, 400, 401, 403, 409, 413, 422, 503)
     def post(self, details):
         """Register a beneficiary; the same NIK twice is refused with the existing id"""
         actor, options = actor_and_options()
@@ -98,7 +98,7 @@ class BeneficiaryHistory(MethodView):
 class Corrections(MethodView):
     @blp.arguments(BeneficiaryCorrectionIn)
     @blp.response(200, WriteAnswer)
-    @errors(blp, ERRORS, 400, 401, 403, 404, 409, 412, 413, 422)
+    @errors(blp, ERRORS, 400, 401, 403, 404, 409, 412, 413, 422, 503)
     def post(self, body, beneficiary_id: UUID):
         """Correct registered details (a new NIK must still be unique)"""
         actor, options = actor_and_options()
@@ -110,7 +110,7 @@ class Corrections(MethodView):
 class Consent(MethodView):
     @blp.arguments(ConsentIn)
     @blp.response(200, WriteAnswer)
-    @errors(blp, ERRORS, 400, 401, 403, 404, 409, 412, 413, 422)
+    @errors(blp, ERRORS, 400, 401, 403, 404, 409, 412, 413, 422, 503)
     def post(self, body, beneficiary_id: UUID):
         """Record the person's consent to processing of their (specific) personal data"""
         actor, options = actor_and_options()
@@ -121,7 +121,7 @@ class Consent(MethodView):
 class ConsentWithdrawal(MethodView):
     @blp.arguments(ReasonIn)
     @blp.response(200, WriteAnswer)
-    @errors(blp, ERRORS, 400, 401, 403, 404, 409, 412, 413, 422)
+    @errors(blp, ERRORS, 400, 401, 403, 404, 409, 412, 413, 422, 503)
     def post(self, body, beneficiary_id: UUID):
         """Record that the person withdrew consent"""
         actor, options = actor_and_options()
@@ -132,7 +132,7 @@ class ConsentWithdrawal(MethodView):
 class Erasure(MethodView):
     @blp.arguments(ReasonIn)
     @blp.response(200, WriteAnswer)
-    @errors(blp, ERRORS, 400, 401, 403, 404, 409, 412, 413, 422)
+    @errors(blp, ERRORS, 400, 401, 403, 404, 409, 412, 413, 422, 503)
     def post(self, body, beneficiary_id: UUID):
         """Erase the person's personal data on request or withdrawal of consent (supervisors)"""
         actor, options = actor_and_options()

@@ -86,7 +86,7 @@ class Cases(MethodView):
 
     @blp.arguments(CaseIn)
     @blp.response(201, WriteAnswer)
-    @errors(blp, WRITE_ERRORS, 400, 401, 403, 409, 413, 422)
+    @errors(blp, WRITE_ERRORS, 400, 401, 403, 409, 413, 422, 503)
     def post(self, body):
         """Open a case from a referral"""
         actor, options = actor_and_options()
@@ -114,7 +114,7 @@ class CaseHistory(MethodView):
         return services().audit.case_history(current_actor(), case_id, query["after_version"], query["limit"])
 
 
-CASE_WRITE = (400, 401, 403, 404, 409, 412, 413, 422)
+CASE_WRITE = (400, 401, 403, 404, 409, 412, 413, 422, 503)
 
 
 def _write(body_schema):

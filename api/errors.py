@@ -101,7 +101,8 @@ def register_error_handlers(blp: Blueprint) -> None:
 
     @blp.errorhandler(Contention)
     def contention(exc: Contention):
-        return error_response(409, str(exc), rule="concurrent_writes")
+        # Not a broken rule (409): nothing is wrong with the request, and clients retry a 503.
+        return error_response(503, str(exc), {"Retry-After": "1"}, rule="concurrent_writes")
 
     @blp.errorhandler(KeyMismatch)
     @blp.errorhandler(KekError)

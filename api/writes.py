@@ -20,6 +20,8 @@ WRITE_ERRORS = {
     412: "If-Match names a version that is no longer current",
     413: "The body is too large",
     422: "Invalid fields, each named in `errors`",
+    503: "Nothing was written: other writers kept changing the record (`rule`: concurrent_writes) or the store "
+         "is not reachable; retry after `Retry-After` seconds with the same Idempotency-Key",
 }
 
 

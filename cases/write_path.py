@@ -7,6 +7,8 @@ new state, so a racing write is either re-applied with its rule re-checked or re
 import hashlib
 import hmac
 import json
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,6 +24,14 @@ from cases.idempotency import IdempotencyRecord
 from cases.lookup import FINGERPRINT_PREFIX, LookupKey
 
 WRITE_ATTEMPTS = 8
+# Writers that collided would collide again if they re-decided at once: each waits a random
+# moment, up to a ceiling that doubles per attempt (2, 4, … 50 ms; at most ~0.2 s in all).
+BACKOFF_FIRST = 0.002
+BACKOFF_CEILING = 0.05
+
+
+def backoff(attempt: int) -> float:
+    return random.uniform(0, min(BACKOFF_CEILING, BACKOFF_FIRST * 2 ** attempt))
 
 
 class StreamQueries(Protocol):
@@ -99,7 +109,9 @@ class WritePath:
 
     def _write_once(self, actor: Actor, options: WriteOptions, decide: Callable[[], Work]) -> WriteResult:
         idem = options.idempotency
-        for _attempt in range(WRITE_ATTEMPTS):
+        for attempt in range(WRITE_ATTEMPTS):
+            if attempt:
+                time.sleep(backoff(attempt))
             if idem is not None and (first := self._first_answer(actor, idem)) is not None:
                 return first
             work = decide()
@@ -119,7 +131,8 @@ class WritePath:
                 continue  # someone else wrote first: decide again on what is stored now
             position = max(r.notification.id for r in recordings if r.domain_event.originator_id == primary.id)
             return WriteResult(primary.id, primary.version, position, work.extra)
-        raise Contention("the record kept changing under this request; retry it")
+        raise Contention(f"the record kept changing under this request ({WRITE_ATTEMPTS} tries); nothing was "
+                         "written: retry it, with the same Idempotency-Key")
 
     def _first_answer(self, actor: Actor, idem: Idempotency) -> WriteResult | None:
         try:

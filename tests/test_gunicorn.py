@@ -54,7 +54,8 @@ def test_racing_client_processes_lose_no_acknowledged_write(settings, service, s
     for result in results:
         statuses.update({int(k): v for k, v in result["statuses"].items()})
     assert sum(statuses.values()) == clients * writes_each
-    assert set(statuses) <= {200, 409}, statuses  # never a 5xx; 409 only if contention outlasted retries
+    # 503 (concurrent_writes, with Retry-After) only if contention outlasted the re-decisions.
+    assert set(statuses) <= {200, 503}, statuses
 
     acked = [entry for result in results for entry in result["acked"]]
     positions = [entry[2] for entry in acked]

@@ -14,6 +14,7 @@ from uuid import uuid4
 
 import pytest
 
+from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.servers import Gunicorn, token
 from wsgi import create_app
@@ -235,3 +236,27 @@ def test_gunicorn_behind_a_trusted_proxy_sends_hsts_over_https_only(settings, se
             sock.sendall(_request("GET", "/healthz", {"X-Forwarded-Proto": "http"}))
             status, headers, _ = _read_answer(sock)
             assert status == 200 and "strict-transport-security" not in headers
+
+
+def test_a_write_that_keeps_colliding_answers_503_with_retry_after_and_writes_nothing(
+        client, auth, service, monkeypatch):
+    from eventsourcing.persistence import IntegrityError
+
+    from cases import write_path
+
+    beneficiary = client.post("/api/v1/beneficiaries", json=factories.person(), headers=auth("wati")).json["id"]
+    case_id = client.post("/api/v1/cases", json=factories.case(beneficiary), headers=auth("wati")).json["id"]
+    head = service.recorder.max_notification_id()
+    waits = []
+    monkeypatch.setattr(write_path.time, "sleep", waits.append)
+    monkeypatch.setattr(type(service), "save", lambda self, *aggregates: (_ for _ in ()).throw(IntegrityError()))
+    answer = client.post(f"/api/v1/cases/{case_id}/follow-ups", json=factories.follow_up(),
+                         headers=auth("wati", **{"Idempotency-Key": "contended-1"}))
+    assert answer.status_code == 503, answer.json
+    assert answer.headers["Retry-After"] == "1"
+    assert answer.json["rule"] == "concurrent_writes" and "same Idempotency-Key" in answer.json["message"]
+    # Each re-decision waited a random moment under a ceiling that doubles, up to 50 ms.
+    assert len(waits) == write_path.WRITE_ATTEMPTS - 1
+    assert all(0 <= w <= min(write_path.BACKOFF_CEILING, write_path.BACKOFF_FIRST * 2 ** (i + 1))
+               for i, w in enumerate(waits))
+    assert service.recorder.max_notification_id() == head
