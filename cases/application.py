@@ -91,6 +91,17 @@ class PilarApplication(UserCommands, BeneficiaryCommands, CaseCommands, WritePat
         """Reads events without opening personal data: the views hold none."""
         return self.mapper.without_personal_data()
 
+    def take_snapshot(self, aggregate_id: Any, version: int | None = None, projector_func: Any = _mutate_each) -> None:
+        # Only the newest snapshot is ever loaded (an older version replays from the start, which
+        # as-of reads of a past version accept): older ones would only grow the store, each
+        # holding the whole case, and keep personal text under the case's key in more places.
+        super().take_snapshot(aggregate_id, version, projector_func)
+        if self.snapshots is not None:
+            newest = self.snapshots.recorder.select_events(aggregate_id, desc=True, limit=1)
+            if newest:
+                self.streams.drop_snapshots(self.snapshots.recorder.events_table_name,  # type: ignore[attr-defined]
+                                            aggregate_id, newest[0].originator_version)
+
     def _take_snapshots(self, processing_event: Any) -> None:
         # The write is already committed: a failed snapshot only costs speed, never the answer.
         try:

@@ -148,3 +148,9 @@ class PostgresStreams(StreamQueries):
             curs.execute(statement, (originator_id, after_version, limit))
             return [(r["notification_id"], r["originator_version"], r["topic"], bytes(r["state"]))
                     for r in curs.fetchall()]
+
+    def drop_snapshots(self, table: str, originator_id: UUID, before_version: int) -> None:
+        statement = SQL("DELETE FROM {}.{} WHERE originator_id = %s AND originator_version < %s").format(
+            Identifier(self.datastore.schema), Identifier(table))
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(statement, (originator_id, before_version))

@@ -151,3 +151,8 @@ class SQLiteStreams(StreamQueries):
                 (originator_id.hex, after_version, limit),
             )
             return [tuple(r) for r in curs.fetchall()]
+
+    def drop_snapshots(self, table: str, originator_id: UUID, before_version: int) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(f"DELETE FROM {table} WHERE originator_id = ? AND originator_version < ?",
+                         (originator_id.hex, before_version))

@@ -30,6 +30,10 @@ class StreamQueries:
     def _stream_rows(self, originator_id: UUID, after_version: int, limit: int) -> list[tuple]:
         raise NotImplementedError
 
+    def drop_snapshots(self, table: str, originator_id: UUID, before_version: int) -> None:
+        """Deletes one stream's snapshots older than `before_version` from the snapshot table."""
+        raise NotImplementedError
+
 
 def streams_for(recorder: ApplicationRecorder) -> StreamQueries:
     # eventsourcing's PostgreSQL datastore has a schema; its SQLite one does not.
