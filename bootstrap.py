@@ -21,6 +21,7 @@ from store import key_checks
 from store.kek import FileSource, KekError, KeyRing
 from store.key_checks import KEY_CHECK_STATEMENTS, KeyMismatch
 from store.personal_keys import PERSONAL_KEY_STATEMENTS, PersonalKeys, kek_check_name, require_known_kek
+from store.rate_limits import RATE_LIMIT_STATEMENTS
 from store.streams import streams_for
 
 
@@ -115,7 +116,7 @@ def _init_store(settings: Settings) -> None:
     try:
         with conn.transaction():
             for statement in (create_statements() + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS
-                              + KEY_CHECK_STATEMENTS):
+                              + KEY_CHECK_STATEMENTS + RATE_LIMIT_STATEMENTS):
                 conn.execute(statement)
         if key_checks.recorded(conn, "audit") is not None:
             _require_keys(settings, conn)

@@ -309,6 +309,29 @@ def audit_views(as_of: str) -> None:
     click.echo(json.dumps(views, indent=2, ensure_ascii=False))
 
 
+@main.group("limits")
+def limits_group() -> None:
+    """Rate limits on failed sign-ins and NIK look-ups (docs/operations.md)."""
+
+
+@limits_group.command("reset")
+@click.option("--user", "username", help="a username: its failed sign-ins and its look-ups")
+@click.option("--address", help="a client address, as the server sees it (behind PILAR_TRUSTED_PROXIES)")
+@click.option("--all", "everything", is_flag=True, help="every counter")
+def limits_reset(username: str | None, address: str | None, everything: bool) -> None:
+    """Forget counters, so that a user or an address locked out may try again at once."""
+    from api.limits import reset_counters
+
+    if not (username or address or everything):
+        raise click.UsageError("name --user, --address or --all")
+    try:
+        cleared = reset_counters(Settings.from_env(), username=None if everything else username,
+                                 address=None if everything else address)
+    except RuntimeError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"cleared {cleared} rate-limit counter(s)")
+
+
 def _safe_url(url: str) -> str:
     from urllib.parse import urlsplit
 

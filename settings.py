@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from limits import parse_many
+
 from cases.wilayah import DEFAULT_WILAYAH_CSV
 from store.config import StoreConfig
 from store.kek import EnvSource, FileSource, KekSource, create_private_file
@@ -28,6 +30,15 @@ class Settings:
     heads_file: Path | None = None  # PILAR_HEADS_FILE: where the seals' signed heads are published
     trusted_proxies: int = 0  # PILAR_TRUSTED_PROXIES: how many proxies in front set X-Forwarded-*; 0 trusts none
     cors_origins: tuple[str, ...] = ()  # PILAR_CORS_ORIGINS: the browser origins the API answers; none by default
+    # Rate limits (api/limits.py), in the `limits` notation ("5 per 15 minutes"; several joined by ";")
+    signin_limit_user: str = "5 per 15 minutes"  # PILAR_SIGNIN_LIMIT_USER: failed sign-ins per username
+    signin_limit_address: str = "30 per 15 minutes"  # PILAR_SIGNIN_LIMIT_ADDRESS: failed sign-ins per client address
+    lookup_limit: str = "60 per minute"  # PILAR_LOOKUP_LIMIT: NIK look-ups per user
+    rate_limit_storage: str | None = None  # PILAR_RATE_LIMIT_STORAGE: e.g. redis://host:6379; the store when unset
+
+    def __post_init__(self) -> None:
+        for name, value in RATE_LIMITS.items():
+            check_rate_limit(name, getattr(self, value))
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -48,6 +59,8 @@ class Settings:
             trusted_proxies=int(env.get("PILAR_TRUSTED_PROXIES") or 0),
             cors_origins=tuple(o.strip().rstrip("/") for o in (env.get("PILAR_CORS_ORIGINS") or "").split(",")
                                if o.strip()),
+            **{field: env[name] for name, field in RATE_LIMITS.items() if env.get(name)},
+            rate_limit_storage=env.get("PILAR_RATE_LIMIT_STORAGE") or None,
         )
 
     @property
@@ -132,6 +145,21 @@ class Settings:
             return
         text = f"hex:{self._derived_audit_key().hex()}" if derived else secrets.token_urlsafe(32)
         create_private_file(self.audit_key_file, text)
+
+
+RATE_LIMITS = {"PILAR_SIGNIN_LIMIT_USER": "signin_limit_user", "PILAR_SIGNIN_LIMIT_ADDRESS": "signin_limit_address",
+               "PILAR_LOOKUP_LIMIT": "lookup_limit"}
+
+
+def check_rate_limit(name: str, value: str) -> None:
+    """Refuses to start on a rate limit that `limits` cannot read, or that allows nothing."""
+    try:
+        items = parse_many(value)
+    except ValueError:
+        items = []
+    if not items or any(item.amount < 1 for item in items):
+        raise ValueError(f"{name}={value!r} is not a rate limit: write it like '5 per 15 minutes' or "
+                         f"'60 per minute' (at least 1; several joined by ';')")
 
 
 def _key_bytes(text: str) -> bytes:

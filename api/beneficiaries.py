@@ -7,6 +7,7 @@ from werkzeug.exceptions import BadRequest
 
 from api.blueprint import Blueprint, current_actor, services
 from api.documented import errors
+from api.limits import lookup_limits
 from api.schemas import (
     BeneficiaryCorrectionIn,
     BeneficiaryIn,
@@ -28,7 +29,8 @@ blp = Blueprint("beneficiaries", __name__, url_prefix="/api/v1/beneficiaries",
 ERRORS = {**WRITE_ERRORS, 404: "No such beneficiary", 409: "The NIK is already registered (see `existing_id`), "
                                                              "or a rule is broken (see `rule`)"}
 SEARCH_ERRORS = {400: "Malformed JSON", 401: "No valid bearer token", 403: "Your role does not read beneficiaries",
-                 413: "The body is too large", 422: "`nik` is missing or not a well-formed NIK (see `errors`)"}
+                 413: "The body is too large", 422: "`nik` is missing or not a well-formed NIK (see `errors`)",
+                 429: "Too many look-ups by this user (`limit`: `lookup`); `Retry-After` says when to try again"}
 
 
 # A NIK never travels in a URL: URLs land in gunicorn's and proxies' access logs. The look-up
@@ -59,7 +61,8 @@ class Beneficiaries(MethodView):
 class BeneficiarySearch(MethodView):
     @blp.arguments(NikSearchIn)
     @blp.response(200, BeneficiaryList)
-    @errors(blp, SEARCH_ERRORS, 400, 401, 403, 413, 422)
+    @errors(blp, SEARCH_ERRORS, 400, 401, 403, 413, 422, 429)
+    @lookup_limits
     def post(self, body):
         """Look a person up by NIK (zero or one match), with all their cases across pillars
 

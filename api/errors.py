@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 PHRASES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
     409: "Conflict", 412: "Precondition Failed", 413: "Content Too Large", 415: "Unsupported Media Type",
-    422: "Unprocessable Entity", 428: "Precondition Required", 500: "Internal Server Error",
+    422: "Unprocessable Entity", 428: "Precondition Required", 429: "Too Many Requests", 500: "Internal Server Error",
     503: "Service Unavailable",
 }
 
@@ -48,7 +48,10 @@ def error_response(code: int, message: str, headers: dict | None = None, **extra
 
 
 def http_error(exc: HTTPException):
-    """An HTTP error (routing, body size, webargs' 400/422) in the JSON shape."""
+    """An HTTP error (routing, body size, webargs' 400/422) in the JSON shape; one raised with its
+    answer made already (a rate limit's 429, api/limits.py) is answered with that."""
+    if exc.response is not None:
+        return exc.response
     extra = {}
     data = getattr(exc, "data", None) or {}
     if "messages" in data:

@@ -152,3 +152,43 @@ def test_hostile_inputs_answer_below_500_and_name_the_parameter(client, auth, se
             failures.append(f"{method} {url[:90]}: {answer.status_code} in {took:.1f} s, wanted {expected} "
                             f"naming {parameter}: {answer.get_data(as_text=True)[:200]}")
     assert failures == [], f"on {store_kind}:\n" + "\n".join(failures)
+
+
+# Usernames an attacker might try on the rate limits' keys: long, odd characters, the key's separator.
+ODD_NAMES = ["x" * 200, "wati/../agus", "LIMITER/address:127.0.0.1/auth.Token", "%_%", "wati ", "Wati", "ساري", "👵🏽",
+             "a'; DROP TABLE pilar_rate_limits; --"]
+
+
+def test_rate_limits_answer_below_500_under_bursts_and_without_their_table(settings, service, staff, store_kind,
+                                                                            tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from store.connection import ViewDB
+
+    bodies = ([{"username": name, "password": "wrong"} for name in ODD_NAMES * 4]
+              + [{"username": "wati"}, {"password": "x"}, {"username": 7, "password": []}, "not an object"])
+
+    def burst(url: str, headers: dict, jobs: list) -> list[int]:
+        def send(job):
+            path, body, extra = job
+            return requests.post(f"{url}{path}", json=body, headers={**headers, **extra}, timeout=30).status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return list(pool.map(send, jobs))
+
+    with Gunicorn(settings, workers=2, log=tmp_path / "gunicorn.log") as server:
+        auth = {"Authorization": f"Bearer {token(server.url, 'wati', PASSWORD)}"}
+        # Forwarded addresses are not believed (no PILAR_TRUSTED_PROXIES): they do not dodge the limit.
+        spoofed = [("/api/v1/auth/token", body, {"X-Forwarded-For": f"10.0.0.{i % 250}"})
+                   for i, body in enumerate(bodies)]
+        look_ups = [("/api/v1/beneficiaries/search", {"nik": nik}, {}) for nik in ["3501041403500001"] * 70 + ["1"]]
+        before = burst(server.url, {}, spoofed) + burst(server.url, auth, look_ups)
+        conn = ViewDB(settings.store).connect()
+        try:
+            conn.execute("DROP TABLE pilar_rate_limits")
+        finally:
+            conn.close()
+        after = burst(server.url, {}, spoofed[:8]) + burst(server.url, auth, look_ups[:8])
+    assert max(before) < 500 and 429 in before[:len(spoofed)] and 429 in before[len(spoofed):], before
+    assert set(after[:8]) <= {503, 400, 422}, after  # sign-in fails closed: a 503, never a 500
+    assert set(after[8:]) == {200}, after  # look-ups fail open

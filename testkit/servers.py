@@ -34,6 +34,10 @@ def pilar_env(settings: Settings) -> dict[str, str]:
         PILAR_TRUSTED_PROXIES=str(settings.trusted_proxies),
         PILAR_CORS_ORIGINS=",".join(settings.cors_origins),
         PILAR_ACCESS_LOG="",
+        PILAR_SIGNIN_LIMIT_USER=settings.signin_limit_user,
+        PILAR_SIGNIN_LIMIT_ADDRESS=settings.signin_limit_address,
+        PILAR_LOOKUP_LIMIT=settings.lookup_limit,
+        PILAR_RATE_LIMIT_STORAGE=settings.rate_limit_storage or "",
     )
     return env
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date
 from uuid import UUID
 
@@ -122,3 +123,31 @@ def test_metrics_sum_every_worker_and_report_projection_lag(settings, service, s
     assert float(lines['pilar_http_requests_total{method="GET",route="/readyz",status="200"}']) == 30
     assert float(lines["pilar_store_position"]) == service.recorder.max_notification_id()
     assert float(lines["pilar_views_lag_events"]) == service.recorder.max_notification_id()  # no projector ran
+
+
+def test_rate_limits_are_shared_by_every_worker(settings, service, staff, tmp_path, monkeypatch):
+    # Each worker writes its request counts to its own file here (named by its pid): how we know
+    # that both served look-ups, with nothing added to the product for it.
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(metrics))
+    settings = replace(settings, lookup_limit="40 per 10 minutes")
+    with Gunicorn(settings, workers=2, log=tmp_path / "gunicorn.log") as server:
+        workers = server.pids()[1:]
+        headers = {"Authorization": f"Bearer {token(server.url, 'wati', PASSWORD)}"}
+
+        def look_up(_):
+            with requests.Session() as fresh_connection:
+                return fresh_connection.post(f"{server.url}/api/v1/beneficiaries/search", headers=headers, timeout=30,
+                                             json={"nik": factories.person()["nik"]}).status_code
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            statuses = Counter(pool.map(look_up, range(100)))
+        failures = [requests.post(f"{server.url}/api/v1/auth/token", json={"username": "agus", "password": "wrong"},
+                                  timeout=30).status_code for _ in range(7)]
+        served = {pid: (metrics / f"counter_{pid}.db").read_bytes() for pid in workers}
+    assert statuses == {200: 40, 429: 60}  # one count across both workers: not 40 each
+    assert len(workers) == 2
+    for pid, counts in served.items():
+        assert b"/api/v1/beneficiaries/search" in counts, f"worker {pid} served no look-up"
+    assert failures == [401] * 5 + [429] * 2

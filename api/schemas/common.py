@@ -106,6 +106,8 @@ class Problem(Schema):
     rule = fields.String(metadata={"description": "the broken rule (409)"})
     existing_id = fields.UUID(metadata={"description": "the beneficiary already holding this NIK (409)"})
     position = fields.Integer(metadata={"description": "the views' position when `min_position` was not reached (503)"})
+    limit = fields.String(metadata={"description": "the rate limit reached (429): `signin_user`, `signin_address` "
+                                                   "or `lookup`; `Retry-After` says when to try again"})
 
 
 class ViewPosition(Schema):

@@ -1,0 +1,184 @@
+"""Rate limits (Flask-Limiter over the store's own counters, store/rate_limits.py): failed sign-ins
+per username and per client address, NIK look-ups per user. Every worker and server on a store
+counts in the same table; PILAR_RATE_LIMIT_STORAGE may name a Redis instead.
+
+When the counters cannot be read or written (the store is down, or `pilar db init` has not made
+their table yet), sign-in fails closed (503: unthrottled password guessing is what the limit is
+for, and sign-in needs the same store anyway) and look-ups fail open (an authenticated, logged
+read that field work depends on). Either way it is logged, and never a 500."""
+
+import hashlib
+import hmac
+import logging
+import math
+import time
+from collections.abc import Callable
+from functools import partial, wraps
+from typing import TYPE_CHECKING
+
+from flask import Flask, Response, current_app, g, request
+from flask_limiter import Limiter, RequestLimit
+from werkzeug.exceptions import ServiceUnavailable
+
+from api.errors import error_response
+from store.connection import Readers
+from store.rate_limits import StoreRateLimits
+
+if TYPE_CHECKING:
+    from settings import Settings
+
+security = logging.getLogger("pilar.security")
+
+LIMITED = {
+    "signin_user": ("signin_limit_user", "Too many failed sign-ins for this user"),
+    "signin_address": ("signin_limit_address", "Too many failed sign-ins from this address"),
+    "lookup": ("lookup_limit", "Too many look-ups by NIK"),
+}
+
+
+class AppStoreLimits(StoreRateLimits):
+    """The counters in the store of the app serving the request (tests run several apps in one
+    process); a failure is noted for the request, so that sign-in can fail closed."""
+
+    STORAGE_SCHEME = ["pilar"]
+
+    @property
+    def readers(self):
+        return current_app.extensions["pilar"].readers
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return self._noting_failure(super().incr, key, expiry, amount)
+
+    def get(self, key: str) -> int:
+        return self._noting_failure(super().get, key)
+
+    def get_expiry(self, key: str) -> float:
+        return self._noting_failure(super().get_expiry, key)
+
+    def _noting_failure(self, method: Callable, *args):
+        try:
+            return method(*args)
+        except self.base_exceptions as exc:
+            g.rate_limits_down = True
+            security.warning("event=rate_limit_store_unavailable error=%s address=%s", type(exc).__name__,
+                             request.remote_addr)
+            raise
+
+
+# Storage errors are swallowed (logged by Flask-Limiter, too): a look-up goes on, a sign-in is
+# refused by `_closed_when_down`. The limits themselves are read from the app's settings.
+limiter = Limiter(key_func=lambda: f"address:{request.remote_addr}", swallow_errors=True, strategy="fixed-window",
+                  headers_enabled=False)
+
+
+def init_limits(app: Flask) -> None:
+    settings = app.extensions["pilar"].settings
+    app.config["RATELIMIT_STORAGE_URI"] = settings.rate_limit_storage or "pilar://"
+    limiter.init_app(app)
+
+
+def user_key(secret: str, username: str) -> str:
+    """The counters' key for a username: keyed, so that a password typed into the username field
+    is never stored (`pilar limits reset --user` computes the same)."""
+    digest = hmac.new(secret.encode(), f"pilar-rate-limit|{username}".encode(), hashlib.sha256).hexdigest()
+    return f"user:{digest[:32]}"
+
+
+def address_key(address: str) -> str:
+    return f"address:{address}"
+
+
+def reset_counters(settings: "Settings", *, username: str | None = None, address: str | None = None) -> int:
+    """Forget the counters of a user (sign-ins and look-ups) and of an address, or with neither
+    every counter (`pilar limits reset`); how many. `limits` keys a counter
+    `LIMITER/<key>/<endpoint>/<amount>/<multiples>/<unit>`."""
+    if settings.rate_limit_storage:
+        raise RuntimeError("the counters are in PILAR_RATE_LIMIT_STORAGE, not the store: clear them there")
+    keys = ([user_key(settings.token_secret(), username)] if username else []) + (
+        [address_key(address)] if address else [])
+    readers = Readers(settings.store)
+    try:
+        storage = StoreRateLimits(readers=readers)
+        return sum(storage.clear_prefix(f"LIMITER/{key}/" if key else "") for key in keys or [""])
+    finally:
+        readers.close()
+
+
+def _signin_username() -> str:
+    body = request.get_json(silent=True)
+    name = body.get("username") if isinstance(body, dict) else None
+    return name if isinstance(name, str) else ""
+
+
+def _signin_user() -> str:
+    return user_key(current_app.config["SECRET_KEY"], _signin_username())
+
+
+def _actor_user() -> str:
+    return user_key(current_app.config["SECRET_KEY"], g.actor.username)
+
+
+def _setting(name: str) -> Callable[[], str]:
+    return lambda: getattr(current_app.extensions["pilar"].settings, LIMITED[name][0])
+
+
+def _breached(name: str, limit: RequestLimit) -> Response:
+    """The 429: Pilar's error shape, naming the limit, with Retry-After; and a security event."""
+    try:
+        retry = max(1, math.ceil(limit.reset_at - time.time()))
+    except Exception:  # noqa: BLE001 - the counters failed just now: the whole window, then
+        retry = limit.limit.get_expiry()
+    security.warning("event=rate_limited limit=%s user=%s address=%s", name, _known_user(name) or "-",
+                     request.remote_addr)
+    message = f"{LIMITED[name][1]} (at most {limit.limit}): try again in {retry} s."
+    return error_response(429, message, {"Retry-After": str(retry)}, limit=name)
+
+
+def _known_user(name: str) -> str | None:
+    """Who was limited, if that names an account: a sign-in's username field may hold a mistyped
+    password, which is never logged."""
+    if name == "lookup":
+        return g.actor.username
+    username = _signin_username()
+    try:
+        return username if username and current_app.extensions["pilar"].signin.accounts.user(username) else None
+    except Exception:  # noqa: BLE001 - the log line goes without the name
+        return None
+
+
+class RateLimitsUnavailable(ServiceUnavailable):
+    def __init__(self):
+        super().__init__(response=error_response(
+            503, "Sign-in is unavailable while its rate limits cannot be checked; retry shortly.",
+            {"Retry-After": "5"}))
+
+
+def _closed_when_down(view: Callable) -> Callable:
+    @wraps(view)
+    def checked(*args, **kwargs):
+        if g.get("rate_limits_down"):
+            raise RateLimitsUnavailable()
+        return view(*args, **kwargs)
+
+    return checked
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code == 401
+
+
+def _limit(name: str, key: Callable[[], str], **options) -> Callable[[Callable], Callable]:
+    return limiter.limit(_setting(name), key_func=key, on_breach=partial(_breached, name), **options)
+
+
+def signin_limits(view: Callable) -> Callable:
+    """Failed sign-ins (answered 401) per username and per client address; successes never count.
+    Only the innermost of Flask-Limiter's wrappers checks, and it checks both."""
+    view = _limit("signin_address", lambda: address_key(request.remote_addr), deduct_when=_failed)(
+        _closed_when_down(view))
+    return _limit("signin_user", _signin_user, deduct_when=_failed)(view)
+
+
+def lookup_limits(view: Callable) -> Callable:
+    """Look-ups per signed-in user, whatever they answer."""
+    return _limit("lookup", _actor_user)(view)
