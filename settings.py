@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from cases.lawful_basis import parse_defaults
 from cases.wilayah import DEFAULT_WILAYAH_CSV
 from store.config import StoreConfig
 from store.kek import EnvSource, FileSource, KekSource, create_private_file
@@ -28,6 +29,8 @@ class Settings:
     heads_file: Path | None = None  # PILAR_HEADS_FILE: where the seals' signed heads are published
     trusted_proxies: int = 0  # PILAR_TRUSTED_PROXIES: how many proxies in front set X-Forwarded-*; 0 trusts none
     cors_origins: tuple[str, ...] = ()  # PILAR_CORS_ORIGINS: the browser origins the API answers; none by default
+    # PILAR_LAWFUL_BASIS: (pillar, basis) pairs, each pillar's default basis for new cases; others public_task
+    lawful_bases: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -48,6 +51,7 @@ class Settings:
             trusted_proxies=int(env.get("PILAR_TRUSTED_PROXIES") or 0),
             cors_origins=tuple(o.strip().rstrip("/") for o in (env.get("PILAR_CORS_ORIGINS") or "").split(",")
                                if o.strip()),
+            lawful_bases=tuple(parse_defaults(env.get("PILAR_LAWFUL_BASIS")).items()),
         )
 
     @property
