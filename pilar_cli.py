@@ -308,6 +308,31 @@ def audit_views(as_of: str) -> None:
     click.echo(json.dumps(views, indent=2, ensure_ascii=False))
 
 
+@main.group()
+def privacy() -> None:
+    """Personal data duties under UU PDP."""
+
+
+@privacy.command("requests")
+@click.option("--status", type=click.Choice(vocab.PRIVACY_REQUEST_STATUSES), default=None,
+              help="Only these (default: every request).")
+@click.option("--overdue", is_flag=True, help="Only open requests past their deadline.")
+@click.option("--limit", default=500, show_default=True)
+def privacy_requests(status: str | None, overdue: bool, limit: int) -> None:
+    """Consent withdrawals and erasure requests against their 3×24 h deadline, overdue first (exit 1 if any is
+    overdue). From the views: as current as `pilar project` keeps them. Shows people's ids, never their names."""
+    answer = _run(lambda services: services.views.privacy_requests(
+        _cli_auditor(), status=status, overdue=True if overdue else None, per_page=limit))
+    click.echo(f"{answer['total']} request(s) at {answer['now']:%Y-%m-%d %H:%M} UTC (views at position "
+               f"{answer['position']}, {answer['lag']} behind)")
+    for item in answer["items"]:
+        state = "OVERDUE" if item["overdue"] else item["status"]
+        click.echo(f"{item['deadline']:%Y-%m-%d %H:%M}  {state:<15} {item['kind']:<18} {item['beneficiary_id']}  "
+                   f"requested {item['requested_at']:%Y-%m-%d %H:%M} by {item['requested_by']}")
+    if any(item["overdue"] for item in answer["items"]):
+        sys.exit(1)
+
+
 def _safe_url(url: str) -> str:
     from urllib.parse import urlsplit
 
