@@ -18,6 +18,10 @@ from settings import Settings
 @click.group()
 def main() -> None:
     """Pilar: case management for the social pillars of a regency."""
+    try:
+        Settings.from_env()  # a setting it cannot read stops every command at once, with its message
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
 
 
 @main.group()

@@ -120,3 +120,10 @@ def test_the_cli_prints_the_requests_overdue_first(settings, client, auth, catch
     assert [line.split()[4] for line in lines[1:]] == [withdrew, asked, erased]
     assert "Mbah" not in printed.stdout
     assert run(settings, "privacy", "requests", "--status", "erased").stdout.count("\n") == 2
+
+
+def test_a_lawful_basis_setting_it_cannot_read_stops_the_cli_with_its_message(settings):
+    from dataclasses import replace
+
+    printed = run(replace(settings, lawful_bases=(("tagana", "whim"),)), "privacy", "requests")
+    assert printed.returncode == 1 and "PILAR_LAWFUL_BASIS: cannot read 'tagana=whim'" in printed.stderr
