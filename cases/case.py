@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 from cases.clock import is_overdue
 from cases.domain import PilarAggregate, plain
 from cases.errors import NotFound, RuleBroken
+from cases.lawful_basis import SHIPPED_DEFAULT
 
 
 def derive_status(*, closed: bool, aided: bool, assessed: bool) -> str:
@@ -213,7 +214,7 @@ class Case(PilarAggregate):
 
     @classmethod
     def open(cls, *, actor: str, beneficiary_id: UUID, pillar: str, desa_code: str, kecamatan_code: str,
-             referral: dict, categories: list[str], priority: str, lawful_basis: str) -> "Case":
+             referral: dict, categories: list[str], priority: str, lawful_basis: str = SHIPPED_DEFAULT) -> "Case":
         return cls._create(cls.CaseOpened, id=uuid4(), actor=actor, beneficiary_id=beneficiary_id, pillar=pillar,
                            desa_code=desa_code, kecamatan_code=kecamatan_code, referral=referral,
                            categories=list(categories), priority=priority, lawful_basis=lawful_basis)
