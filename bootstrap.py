@@ -73,6 +73,7 @@ def bootstrap(settings: Settings | None = None, *, wilayah: Wilayah | None = Non
         streams=streams_for,
         audit_key=settings.audit_key,
         lookup_key=lookup_key,
+        lawful_bases=dict(settings.lawful_bases),
     )
     queries = WorkloadQueries(readers, head_sql=cases.streams.head_sql())
     return Services(

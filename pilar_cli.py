@@ -19,6 +19,10 @@ from settings import Settings
 @click.group()
 def main() -> None:
     """Pilar: case management for the social pillars of a regency."""
+    try:
+        Settings.from_env()  # a setting it cannot read stops every command at once, with its message
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
 
 
 @main.group()
@@ -330,6 +334,31 @@ def limits_reset(username: str | None, address: str | None, everything: bool) ->
     except RuntimeError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"cleared {cleared} rate-limit counter(s)")
+
+
+@main.group()
+def privacy() -> None:
+    """Personal data duties under UU PDP."""
+
+
+@privacy.command("requests")
+@click.option("--status", type=click.Choice(vocab.PRIVACY_REQUEST_STATUSES), default=None,
+              help="Only these (default: every request).")
+@click.option("--overdue", is_flag=True, help="Only open requests past their deadline.")
+@click.option("--limit", default=500, show_default=True)
+def privacy_requests(status: str | None, overdue: bool, limit: int) -> None:
+    """Consent withdrawals and erasure requests against their 3×24 h deadline, overdue first (exit 1 if any is
+    overdue). From the views: as current as `pilar project` keeps them. Shows people's ids, never their names."""
+    answer = _run(lambda services: services.views.privacy_requests(
+        _cli_auditor(), status=status, overdue=True if overdue else None, per_page=limit))
+    click.echo(f"{answer['total']} request(s) at {answer['now']:%Y-%m-%d %H:%M} UTC (views at position "
+               f"{answer['position']}, {answer['lag']} behind)")
+    for item in answer["items"]:
+        state = "OVERDUE" if item["overdue"] else item["status"]
+        click.echo(f"{item['deadline']:%Y-%m-%d %H:%M}  {state:<15} {item['kind']:<18} {item['beneficiary_id']}  "
+                   f"requested {item['requested_at']:%Y-%m-%d %H:%M} by {item['requested_by']}")
+    if any(item["overdue"] for item in answer["items"]):
+        sys.exit(1)
 
 
 def _safe_url(url: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from limits import parse_many
 
+from cases.lawful_basis import parse_defaults
 from cases.wilayah import DEFAULT_WILAYAH_CSV
 from store.config import StoreConfig
 from store.kek import EnvSource, FileSource, KekSource, create_private_file
@@ -30,6 +31,8 @@ class Settings:
     heads_file: Path | None = None  # PILAR_HEADS_FILE: where the seals' signed heads are published
     trusted_proxies: int = 0  # PILAR_TRUSTED_PROXIES: how many proxies in front set X-Forwarded-*; 0 trusts none
     cors_origins: tuple[str, ...] = ()  # PILAR_CORS_ORIGINS: the browser origins the API answers; none by default
+    # PILAR_LAWFUL_BASIS: (pillar, basis) pairs, each pillar's default basis for new cases; others public_task
+    lawful_bases: tuple[tuple[str, str], ...] = ()
     # Rate limits (api/limits.py), in the `limits` notation ("5 per 15 minutes"; several joined by ";")
     signin_limit_user: str = "5 per 15 minutes"  # PILAR_SIGNIN_LIMIT_USER: failed sign-ins per username
     signin_limit_address: str = "30 per 15 minutes"  # PILAR_SIGNIN_LIMIT_ADDRESS: failed sign-ins per client address
@@ -61,6 +64,7 @@ class Settings:
                                if o.strip()),
             **{field: env[name] for name, field in RATE_LIMITS.items() if env.get(name)},
             rate_limit_storage=env.get("PILAR_RATE_LIMIT_STORAGE") or None,
+            lawful_bases=tuple(parse_defaults(env.get("PILAR_LAWFUL_BASIS")).items()),
         )
 
     @property

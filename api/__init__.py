@@ -6,10 +6,10 @@ from flask import Flask
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from api import audit, auth, beneficiaries, cases, health, workloads
+from api import audit, auth, beneficiaries, cases, health, privacy, workloads
 from api.limits import init_limits
 
-BLUEPRINTS = (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, audit.blp, health.blp)
+BLUEPRINTS = (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, privacy.blp, audit.blp, health.blp)
 API_PREFIX = "/api/"
 JSON_PATHS = (API_PREFIX, "/healthz", "/readyz", "/metrics")
 

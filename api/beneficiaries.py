@@ -131,6 +131,17 @@ class ConsentWithdrawal(MethodView):
         return answered(services().cases.withdraw_consent(actor, beneficiary_id, reason=body["reason"], options=options))
 
 
+@blp.route("/<uuid:beneficiary_id>/erasure-request")
+class ErasureRequest(MethodView):
+    @blp.arguments(ReasonIn)
+    @blp.response(200, WriteAnswer)
+    @errors(blp, ERRORS, 400, 401, 403, 404, 409, 412, 413, 422)
+    def post(self, body, beneficiary_id: UUID):
+        """Record the person's request to erase their personal data: due within 3×24 h (GET /privacy/requests)"""
+        actor, options = actor_and_options()
+        return answered(services().cases.request_erasure(actor, beneficiary_id, reason=body["reason"], options=options))
+
+
 @blp.route("/<uuid:beneficiary_id>/erasure")
 class Erasure(MethodView):
     @blp.arguments(ReasonIn)

@@ -18,6 +18,7 @@ from api.schemas import (
     Empty,
     FollowUpCompletionIn,
     FollowUpIn,
+    LawfulBasisIn,
     PageInfo,
     ReasonIn,
     ReferralSendIn,
@@ -214,3 +215,12 @@ class Reopening(MethodView):
         """Reopen a closed case"""
         actor, options = actor_and_options()
         return answered(services().cases.reopen_case(actor, case_id, **body, options=options))
+
+
+@blp.route("/<uuid:case_id>/lawful-basis")
+class LawfulBasis(MethodView):
+    @_write(LawfulBasisIn)
+    def post(self, body, case_id: UUID):
+        """Record that the case is processed on another lawful basis, with the reason (coordinators)"""
+        actor, options = actor_and_options()
+        return answered(services().cases.change_lawful_basis(actor, case_id, **body, options=options))

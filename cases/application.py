@@ -8,7 +8,7 @@ It is built by the composition root (bootstrap.py), which hands it its infrastru
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from eventsourcing.application import Application, Repository
@@ -53,7 +53,8 @@ class PilarApplication(UserCommands, BeneficiaryCommands, CaseCommands, WritePat
 
     def __init__(self, env: dict[str, str] | None = None, *, wilayah: Wilayah, access_log: AccessRecorder,
                  personal_keys: KeyStore, streams: Callable[[ApplicationRecorder], StreamQueries],
-                 audit_key: Callable[[], bytes], lookup_key: Callable[[], bytes]):
+                 audit_key: Callable[[], bytes], lookup_key: Callable[[], bytes],
+                 lawful_bases: Mapping[str, str] | None = None):
         # Before super().__init__, which builds the mapper. Keys are read when first needed, so
         # that a command needing none runs where they are not configured.
         self.personal_keys = personal_keys
@@ -63,6 +64,7 @@ class PilarApplication(UserCommands, BeneficiaryCommands, CaseCommands, WritePat
         self.wilayah = wilayah
         self.access_log = access_log
         self.streams = streams(self.recorder)
+        self.lawful_bases = dict(lawful_bases or {})  # each pillar's default basis (cases/lawful_basis.py)
         self._user_cache = {}
 
     def construct_repository(self) -> Repository:

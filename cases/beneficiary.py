@@ -29,6 +29,7 @@ class Beneficiary(PilarAggregate):
             person.registered_at = self.timestamp
             person.registered_by = self.actor
             person.consent = None
+            person.erasure_requested_at = None
             person.erased_at = None
             person.cases = []
 
@@ -66,6 +67,14 @@ class Beneficiary(PilarAggregate):
                 "withdrawn_by": self.actor,
                 "withdrawal_reason": self.reason,
             }
+
+    class ErasureRequested(PilarAggregate.Event):
+        """The person asked for their personal data to be erased (UU PDP): due within 3×24 hours."""
+
+        reason: str
+
+        def apply(self, person: "Beneficiary") -> None:
+            person.erasure_requested_at = self.timestamp
 
     class PersonalDataErased(PilarAggregate.Event):
         reason: str
@@ -112,6 +121,12 @@ class Beneficiary(PilarAggregate):
         if not self.consent or self.consent["status"] != "given":
             raise RuleBroken("consent_withdrawn_after_given", "there is no consent in force to withdraw")
         self.trigger_event(self.ConsentWithdrawn, actor=actor, reason=reason)
+
+    def request_erasure(self, *, actor: str, reason: str) -> None:
+        self.require_not_erased()
+        if self.erasure_requested_at is not None:
+            raise RuleBroken("erasure_requested_once", "an erasure request is already on record and awaits erasure")
+        self.trigger_event(self.ErasureRequested, actor=actor, reason=reason)
 
     def erase_personal_data(self, *, actor: str, reason: str, keys: list[UUID]) -> None:
         self.require_not_erased()

@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 from cases.clock import is_overdue
 from cases.domain import PilarAggregate, plain
 from cases.errors import NotFound, RuleBroken
+from cases.lawful_basis import SHIPPED_DEFAULT
 
 
 def derive_status(*, closed: bool, aided: bool, assessed: bool) -> str:
@@ -21,6 +22,8 @@ def derive_status(*, closed: bool, aided: bool, assessed: bool) -> str:
 
 
 class Case(PilarAggregate):
+    lawful_basis = None  # a case loaded from a snapshot taken before bases were recorded
+
     class CaseOpened(PilarAggregate.Created):
         beneficiary_id: UUID
         pillar: str
@@ -29,9 +32,11 @@ class Case(PilarAggregate):
         referral: dict
         categories: list
         priority: str
+        lawful_basis: str | None = None  # UU PDP's ground (cases/lawful_basis.py); None: opened before it was recorded
 
         def apply(self, case: "Case") -> None:
             case.beneficiary_id = self.beneficiary_id
+            case.lawful_basis = self.lawful_basis
             case.pillar = self.pillar
             case.desa_code = self.desa_code
             case.kecamatan_code = self.kecamatan_code
@@ -175,6 +180,13 @@ class Case(PilarAggregate):
                 decline_reason=self.reason,
             )
 
+    class LawfulBasisChanged(PilarAggregate.Event):
+        lawful_basis: str
+        reason: str
+
+        def apply(self, case: "Case") -> None:
+            case.lawful_basis = self.lawful_basis
+
     class CaseClosed(PilarAggregate.Event):
         outcome: str
         note: str
@@ -202,10 +214,10 @@ class Case(PilarAggregate):
 
     @classmethod
     def open(cls, *, actor: str, beneficiary_id: UUID, pillar: str, desa_code: str, kecamatan_code: str,
-             referral: dict, categories: list[str], priority: str) -> "Case":
+             referral: dict, categories: list[str], priority: str, lawful_basis: str = SHIPPED_DEFAULT) -> "Case":
         return cls._create(cls.CaseOpened, id=uuid4(), actor=actor, beneficiary_id=beneficiary_id, pillar=pillar,
                            desa_code=desa_code, kecamatan_code=kecamatan_code, referral=referral,
-                           categories=list(categories), priority=priority)
+                           categories=list(categories), priority=priority, lawful_basis=lawful_basis)
 
     # --- derived state -------------------------------------------------------------------
     @property
@@ -276,14 +288,8 @@ class Case(PilarAggregate):
                 f"referral {pending['id']} to {pending['to_pillar']} is still pending",
             )
         referral_id = str(uuid4())
-        self.trigger_event(
-            self.ReferralSent,
-            actor=actor,
-            referral_id=referral_id,
-            from_pillar=self.pillar,
-            to_pillar=to_pillar,
-            reason=reason,
-        )
+        self.trigger_event(self.ReferralSent, actor=actor, referral_id=referral_id, from_pillar=self.pillar,
+                           to_pillar=to_pillar, reason=reason)
         return referral_id
 
     def accept_referral(self, *, actor: str, acting_for: str | None, referral_id: str) -> None:
@@ -295,6 +301,12 @@ class Case(PilarAggregate):
     ) -> None:
         self._answerable_referral(referral_id, acting_for)
         self.trigger_event(self.ReferralDeclined, actor=actor, referral_id=referral_id, reason=reason)
+
+    def change_lawful_basis(self, *, actor: str, lawful_basis: str, reason: str) -> None:
+        self._require_open()
+        if lawful_basis == self.lawful_basis:
+            raise RuleBroken("lawful_basis_changes_something", f"the case's basis is already {lawful_basis}")
+        self.trigger_event(self.LawfulBasisChanged, actor=actor, lawful_basis=lawful_basis, reason=reason)
 
     def close(self, *, actor: str, outcome: str, note: str) -> None:
         self._require_open()

@@ -6,6 +6,11 @@ from zoneinfo import ZoneInfo
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
+def now_utc() -> datetime:
+    """Now, for deadlines counted in hours (UU PDP's 3×24 h)."""
+    return datetime.now(timezone.utc)
+
+
 def today_in_jakarta() -> date:
     return datetime.now(JAKARTA).date()
 

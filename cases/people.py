@@ -134,6 +134,24 @@ class BeneficiaryCommands:
             actor, beneficiary_id, "consent", options, lambda p: p.withdraw_consent(actor=actor.username, reason=reason)
         )
 
+    def request_erasure(self, actor: Actor, beneficiary_id: UUID, *, reason: str,
+                        options: WriteOptions = NO_OPTIONS) -> WriteResult:
+        """The person asks for erasure (UU PDP): listed with its 3×24 h deadline until erased."""
+        inputs.check_reason(reason)
+        return self._beneficiary_command(
+            actor, beneficiary_id, "request_erasure", options,
+            lambda p: p.request_erasure(actor=actor.username, reason=reason))
+
+    def names_of(self, actor: Actor, beneficiary_ids: list[UUID], why: str) -> dict[UUID, str | None]:
+        """The names of these people (None once erased), each read recorded in the access log."""
+        policy.require(policy.read_beneficiaries(actor))
+        names = {}
+        with self.mapper.key_scope():
+            for beneficiary_id in dict.fromkeys(beneficiary_ids):
+                names[beneficiary_id] = self._load(Beneficiary, beneficiary_id).name
+                self.access_log.record(actor, why, beneficiary_id=beneficiary_id)
+        return names
+
     def erase_personal_data(self, actor: Actor, beneficiary_id: UUID, *, reason: str,
                             options: WriteOptions = NO_OPTIONS) -> WriteResult:
         inputs.check_reason(reason)

@@ -89,6 +89,12 @@ def _holds_or_is_asked(actor: Actor, case: Any) -> bool:
     return covers(actor, case.pillar) or (pending is not None and covers(actor, pending["to_pillar"]))
 
 
+def change_lawful_basis(actor: Actor, case: Any) -> Denial:
+    """Which ground a case is processed on is a coordinator's decision (docs/decisions.md, "Lawful basis")."""
+    return write_case(actor, case) or _unless(actor.role == "supervisor",
+                                              "only a coordinator changes a case's lawful basis")
+
+
 def assign_to(actor: Actor, worker: str) -> Denial:
     return _unless(actor.role != "worker" or worker == actor.username, "workers can only assign cases to themselves")
 
@@ -113,6 +119,8 @@ BENEFICIARY_WRITES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "correct": (CASE_ROLES, "only workers and supervisors correct beneficiaries", "correct their details"),
     "consent": (CASE_ROLES, "only workers and supervisors record or withdraw consent",
                 "record or withdraw their consent"),
+    "request_erasure": (CASE_ROLES, "only workers and supervisors record erasure requests",
+                        "record their request for erasure"),
     "erase": (("supervisor",), "only supervisors erase personal data", "erase their personal data"),
 }
 
@@ -144,6 +152,18 @@ def write_beneficiary(actor: Actor, action: str, pillars: Collection[str]) -> De
     involved = not pillars or any(covers(actor, pillar) for pillar in pillars)
     return write_beneficiaries(actor, action) or _unless(
         involved, f"only a pillar that holds or held a case of this person, or Dinas Sosial, may {what}")
+
+
+# ---------------------------------------------------------------- privacy requests (UU PDP)
+def privacy_request_pillars(actor: Actor) -> tuple[str, ...] | None:
+    """Whose withdrawals and erasure requests the actor lists: the people with a case in these
+    pillars (None: everyone's). Coordinators answer for them within 3×24 hours, Dinas Sosial for
+    every pillar; auditors read them all. Workers and admins do not."""
+    if reads_everything(actor) or (actor.role == "supervisor" and actor.pillar is None):
+        return None
+    if actor.role == "supervisor":
+        return (actor.pillar,)
+    raise NotAllowed("only coordinators and auditors read privacy requests")
 
 
 # ---------------------------------------------------------------- users and auditing

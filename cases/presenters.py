@@ -1,11 +1,12 @@
 """A case and a person as every client sees them (SPEC §5): the API's answers and, later,
 the pages render these shapes; written once here."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from cases.beneficiary import Beneficiary
 from cases.case import Case
+from cases.clock import parse_utc
 
 
 def case_view(case: Case, today: date) -> dict[str, Any]:
@@ -21,6 +22,7 @@ def case_view(case: Case, today: date) -> dict[str, Any]:
         "desa_code": case.desa_code,
         "kecamatan_code": case.kecamatan_code,
         "referral": case.referral,
+        "lawful_basis": case.lawful_basis,  # None: not recorded (opened before bases were); read as public_task
         "opened_at": case.opened_at,
         "opened_by": case.opened_by,
         "assessment": case.assessment,
@@ -39,7 +41,7 @@ def case_view(case: Case, today: date) -> dict[str, Any]:
 
 def beneficiary_view(person: Beneficiary, cases: list[Case]) -> dict[str, Any]:
     fields = ("nik", "kk", "name", "birth_date", "sex", "desa_code", "kecamatan_code", "address", "phone",
-              "consent", "registered_at", "registered_by", "erased_at")
+              "consent", "erasure_requested_at", "registered_at", "registered_by", "erased_at")
     return {
         "id": person.id,
         "version": person.version,
@@ -49,4 +51,25 @@ def beneficiary_view(person: Beneficiary, cases: list[Case]) -> dict[str, Any]:
              "closed_at": c.closed_at}
             for c in cases
         ],
+    }
+
+
+def privacy_request_view(row: dict[str, Any], name: str | None, now: datetime) -> dict[str, Any]:
+    """A consent withdrawal or erasure request (UU PDP) against its 3×24 h deadline. Of the person,
+    only their id, and their name for a reader of personal data (`name` None otherwise, or erased)."""
+    deadline = parse_utc(row["deadline"])
+    resolved_at = parse_utc(row["resolved_at"]) if row["resolved_at"] else None
+    return {
+        "id": row["request_id"],
+        "beneficiary_id": row["beneficiary_id"],
+        "name": name,
+        "kind": row["kind"],
+        "requested_at": parse_utc(row["requested_at"]),
+        "requested_by": row["requested_by"],
+        "deadline": deadline,
+        "status": row["status"],
+        "fulfilled": row["status"] == "erased",
+        "resolved_at": resolved_at,
+        "overdue": row["status"] == "open" and deadline < now,
+        "in_time": None if resolved_at is None else resolved_at <= deadline,
     }

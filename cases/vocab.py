@@ -77,3 +77,23 @@ SEXES = ("L", "P")
 ROLES = ("worker", "supervisor", "auditor", "admin")
 CASE_STATUSES = ("referred", "assessed", "aided", "closed")
 CONSENT_METHODS = ("written", "oral_witnessed", "thumbprint", "electronic")
+
+# UU PDP 27/2022 Pasal 20 ayat (2): the grounds on which personal data may be processed, in its order.
+LAWFUL_BASES = (
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interest",
+    "public_task",
+    "legitimate_interest",
+)
+LAWFUL_BASIS_LABELS = {
+    "consent": ("persetujuan yang sah secara eksplisit", "explicit consent"),
+    "contract": ("pemenuhan kewajiban perjanjian", "performance of a contract"),
+    "legal_obligation": ("pemenuhan kewajiban hukum", "legal obligation"),
+    "vital_interest": ("pelindungan kepentingan vital", "vital interest"),
+    "public_task": ("pelaksanaan tugas kepentingan umum atau kewenangan", "public task or official authority"),
+    "legitimate_interest": ("kepentingan yang sah lainnya", "legitimate interest"),
+}
+PRIVACY_REQUEST_KINDS = ("consent_withdrawn", "erasure_requested")
+PRIVACY_REQUEST_STATUSES = ("open", "erased", "consent_renewed")

@@ -19,6 +19,7 @@ COMPARED = {
     "monthly": "pillar, month",
     "aid": "pillar, component, item",
     "assessment_days": "pillar, days",
+    "privacy_requests": "request_id",
 }
 
 

@@ -7,13 +7,16 @@ from typing import Any
 
 from cases import vocab
 from cases.clock import is_overdue
-from projections.schema import CASE_LIST_COLUMNS, LIVE
+from projections.schema import CASE_LIST_COLUMNS, LIVE, PRIVACY_COLUMNS
 from store.connection import Readers
 from projections.workload import TRACKING_NAME
 
 # `cases.clock.is_overdue` in SQL, with one parameter: today as ISO text. The IS NOT NULL keeps it true or
 # false, never NULL, so that NOT of it selects exactly the cases that are not overdue.
 OVERDUE_SQL = "(status <> 'closed' AND next_follow_up_due IS NOT NULL AND next_follow_up_due < ?)"
+
+# A privacy request still open past its deadline (one parameter: now, as cases.clock.utc_text).
+OVERDUE_REQUEST_SQL = "(r.status = 'open' AND r.deadline < ?)"
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,32 @@ class WorkloadQueries:
         keys = ("case_id", "follow_up_id", "pillar", "due_on", "worker", "kecamatan_code")
         items = [dict(zip(keys, row)) | {"overdue": is_overdue(row[3], False, today)} for row in rows]
         return items, int(total)
+
+    def privacy_requests(self, pillars: tuple[str, ...] | None, status: str | None, overdue: bool | None,
+                         now: str, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+        """Withdrawals and erasure requests: open ones first, the earliest deadline (so the overdue)
+        first, then the answered ones, newest first. `pillars`: only people with a case held by
+        one of them now, or with no case at all (anyone's, as for changes to a person)."""
+        clauses, params = [], []
+        if pillars is not None:
+            held = f"SELECT 1 FROM {self.p}_cases c WHERE c.beneficiary_id = r.beneficiary_id"
+            clauses.append(f"(NOT EXISTS ({held}) OR EXISTS ({held} AND c.pillar IN ({', '.join('?' * len(pillars))})))")
+            params += list(pillars)
+        if status is not None:
+            clauses.append("r.status = ?")
+            params.append(status)
+        if overdue is not None:
+            clauses.append(f"{'' if overdue else 'NOT '}{OVERDUE_REQUEST_SQL}")
+            params.append(now)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self.readers.connection() as conn:
+            total = conn.one(f"SELECT COUNT(*) FROM {self.p}_privacy_requests r {where}", params)[0]
+            rows = conn.all(
+                f"SELECT {', '.join(f'r.{c}' for c in PRIVACY_COLUMNS)} FROM {self.p}_privacy_requests r {where} "
+                "ORDER BY CASE WHEN r.status = 'open' THEN 0 ELSE 1 END, "
+                "CASE WHEN r.status = 'open' THEN r.deadline ELSE '' END, r.deadline DESC, r.request_id "
+                "LIMIT ? OFFSET ?", [*params, per_page, (page - 1) * per_page])
+        return [dict(zip(PRIVACY_COLUMNS, row)) for row in rows], int(total)
 
 
 def _median(histogram: list[tuple[int, int]]) -> float | None:

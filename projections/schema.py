@@ -33,6 +33,20 @@ CASE_LIST_COLUMNS = tuple(name for name in CASE_COLUMNS if name in {
     "case_id", "beneficiary_id", "pillar", "status", "priority", "kecamatan_code", "desa_code", "worker",
     "categories", "opened_at", "closed_at", "next_follow_up_due", "pending_referral_to", "version"})
 
+# Consent withdrawals and erasure requests (projections/privacy.py): ids, kinds and times only.
+PRIVACY_TABLE = (
+    ("request_id", "TEXT PRIMARY KEY"),  # the request's event: "<beneficiary id>:<version>"
+    ("beneficiary_id", "TEXT NOT NULL"),
+    ("kind", "TEXT NOT NULL"),
+    ("requested_at", "TEXT NOT NULL"),
+    ("requested_by", "TEXT NOT NULL"),
+    ("deadline", "TEXT NOT NULL"),
+    ("status", "TEXT NOT NULL"),
+    ("resolved_at", "TEXT"),
+    ("position", "BIGINT NOT NULL"),
+)
+PRIVACY_COLUMNS = tuple(name for name, _ in PRIVACY_TABLE)
+
 
 def create_statements(prefix: str = LIVE) -> list[str]:
     p = prefix
@@ -67,12 +81,15 @@ def create_statements(prefix: str = LIVE) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {p}_assessment_days (
             pillar TEXT NOT NULL, days INTEGER NOT NULL, count BIGINT NOT NULL,
             PRIMARY KEY (pillar, days))""",
+        f"CREATE TABLE IF NOT EXISTS {p}_privacy_requests ({', '.join(f'{n} {sql}' for n, sql in PRIVACY_TABLE)})",
+        f"CREATE INDEX IF NOT EXISTS {p}_privacy_requests_due ON {p}_privacy_requests (status, deadline)",
+        f"CREATE INDEX IF NOT EXISTS {p}_privacy_requests_person ON {p}_privacy_requests (beneficiary_id, status)",
         f"""CREATE TABLE IF NOT EXISTS {p}_tracking (
             name TEXT PRIMARY KEY, position BIGINT NOT NULL, updated_at TEXT NOT NULL)""",
     ]
 
 
-TABLES = ("cases", "follow_ups", "open_counts", "monthly", "aid", "assessment_days", "tracking")
+TABLES = ("cases", "follow_ups", "open_counts", "monthly", "aid", "assessment_days", "privacy_requests", "tracking")
 
 
 def drop_statements(prefix: str) -> list[str]:

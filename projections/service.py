@@ -5,12 +5,14 @@ import time
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
-from cases import policy, vocab
+from cases import clock, policy, vocab
 from cases.access import Actor
 from cases.application import PilarApplication
 from cases.clock import today_in_jakarta
 from cases.errors import InvalidInput, NotFound
+from cases.presenters import privacy_request_view
 from projections.as_of import views_as_of
 from projections.queries import CaseFilter, WorkloadQueries
 
@@ -138,6 +140,20 @@ class WorkloadService:
         return {**fresh.as_dict(), "today": today.isoformat(), "page": page, "per_page": per_page,
                 "total": total, "items": items}
 
+    def privacy_requests(self, actor: Actor, *, status: str | None = None, overdue: bool | None = None,
+                         page: int = 1, per_page: int = 50, min_position: int | None = None,
+                         now: datetime | None = None) -> dict[str, Any]:
+        """Consent withdrawals and erasure requests against their 3×24 h deadline, overdue first
+        (policy.privacy_request_pillars); the people's names only for a reader of personal data."""
+        pillars = policy.privacy_request_pillars(actor)
+        fresh = self.freshness(min_position)
+        now = now or clock.now_utc()
+        rows, total = self.queries.privacy_requests(pillars, status, overdue, clock.utc_text(now), page, per_page)
+        names: dict[Any, str | None] = {}
+        if actor.pii and rows and self.history is not None:
+            names = self.history.names_of(actor, [UUID(r["beneficiary_id"]) for r in rows], "list_privacy_requests")
+        items = [privacy_request_view(r, names.get(UUID(r["beneficiary_id"])), now) for r in rows]
+        return {**fresh.as_dict(), "now": now, "page": page, "per_page": per_page, "total": total, "items": items}
 
     def as_of(self, actor: Actor, as_of: datetime) -> dict[str, Any]:
         """Every pillar's workload as it was at `as_of`, replayed without touching the live views."""

@@ -13,6 +13,7 @@ from eventsourcing.persistence import Mapper, Notification
 from cases.case import Case, derive_status
 from cases.clock import jakarta_month, parse_utc, utc_text
 from store.connection import Connection
+from projections.privacy import PRIVACY_TOPICS, PrivacyChanges
 from projections.schema import CASE_COLUMNS, LIVE, create_statements
 
 CASE_TOPIC_PREFIX = "cases.case:Case."
@@ -52,12 +53,17 @@ class WorkloadProjector:
         nothing: the projection process does this before it takes SQLite's one write lock."""
         batch = Batch(self.conn, self.prefix, notifications[-1].id)
         for notification in notifications:
-            if notification.topic.startswith(CASE_TOPIC_PREFIX):
-                event = self.mapper.to_domain_event(notification)
-                if self.until is not None and event.timestamp > self.until:
-                    continue
+            case_event = notification.topic.startswith(CASE_TOPIC_PREFIX)
+            if not case_event and notification.topic not in PRIVACY_TOPICS:
+                continue
+            event = self.mapper.to_domain_event(notification)
+            if self.until is not None and event.timestamp > self.until:
+                continue
+            if case_event:
                 batch.apply(event, notification.id)
                 self.included += 1
+            else:
+                batch.privacy.apply(event, notification.id)
         return batch
 
     def write(self, batch: "Batch") -> int:
@@ -85,6 +91,7 @@ class Batch:
         self.monthly: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
         self.aid: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
         self.assessment_days: dict[tuple[str, int], int] = defaultdict(int)
+        self.privacy = PrivacyChanges(conn, prefix)
 
     def _row(self, case_id: str) -> dict[str, Any] | None:
         if case_id not in self.rows:
@@ -231,6 +238,7 @@ class Batch:
             f"INSERT INTO {p}_assessment_days (pillar, days, count) VALUES (?, ?, ?) "
             f"ON CONFLICT (pillar, days) DO UPDATE SET count = {p}_assessment_days.count + excluded.count",
             [(*k, v) for k, v in self.assessment_days.items()])
+        self.privacy.flush()
 
 
 def _status(row: dict[str, Any]) -> str:

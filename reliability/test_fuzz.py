@@ -49,8 +49,10 @@ def valid_bodies(real: dict) -> dict[str, dict]:
         f"/api/v1/cases/{case}/referrals": {"to_pillar": "psm", "reason": "needs psm"},
         f"/api/v1/cases/{case}/referrals/{real['referral_id']}/acceptance": {},
         f"/api/v1/cases/{case}/referrals/{real['referral_id']}/decline": {"reason": "full"},
+        f"/api/v1/cases/{case}/lawful-basis": {"lawful_basis": "vital_interest", "reason": "flood"},
         f"/api/v1/cases/{case}/closure": {"outcome": "graduated", "note": ""},
         f"/api/v1/cases/{case}/reopening": {"reason": "again"},
+        f"/api/v1/beneficiaries/{ben}/erasure-request": {"reason": "asked"},
         # last: erasure would make the person's other writes refuse for good
         f"/api/v1/beneficiaries/{ben}/erasure": {"reason": "asked"},
     }

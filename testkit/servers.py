@@ -33,6 +33,7 @@ def pilar_env(settings: Settings) -> dict[str, str]:
         PILAR_MAX_BODY_BYTES=str(settings.max_body_bytes),
         PILAR_TRUSTED_PROXIES=str(settings.trusted_proxies),
         PILAR_CORS_ORIGINS=",".join(settings.cors_origins),
+        PILAR_LAWFUL_BASIS=",".join(f"{pillar}={basis}" for pillar, basis in settings.lawful_bases),
         PILAR_ACCESS_LOG="",
         PILAR_SIGNIN_LIMIT_USER=settings.signin_limit_user,
         PILAR_SIGNIN_LIMIT_ADDRESS=settings.signin_limit_address,

@@ -513,3 +513,132 @@ def test_erased_personal_data_is_not_readable_from_the_store(service, staff):
     stored = b"".join(event.state for event in service.recorder.select_events(person_id))
     assert body["nik"].encode() not in stored
     assert body["name"].encode() not in stored
+
+
+# ================================================================ lawful basis and consent (UU PDP)
+CONSENT = dict(given_by="herself", method="thumbprint", purpose="case work by the pillars")
+
+
+def open_on(service, actor, beneficiary_id, basis):
+    body = factories.case(str(beneficiary_id), pillar=actor.pillar or "pkh")
+    return service.open_case(actor, beneficiary_id=beneficiary_id, pillar=body["pillar"], referral=body["referral"],
+                             categories=body["categories"], priority=body["priority"], lawful_basis=basis)
+
+
+def consent_case(service, staff):
+    """A consent-basis case with an assessment, a follow-up and consent on record."""
+    wati = staff["wati"]
+    person_id = register(service, wati).id
+    service.record_consent(wati, person_id, **CONSENT)
+    case_id = open_on(service, wati, person_id, "consent").id
+    assess(service, wati, case_id)
+    follow_up_id = schedule(service, wati, case_id).extra["follow_up_id"]
+    return person_id, case_id, follow_up_id
+
+
+def test_a_case_records_its_basis_and_public_task_is_the_default(service, staff):
+    wati = staff["wati"]
+    assert case_of(service, wati, open_case(service, wati).id).lawful_basis == "public_task"
+    person_id = register(service, wati).id
+    assert case_of(service, wati, open_on(service, wati, person_id, "vital_interest").id).lawful_basis == "vital_interest"
+    with rejected(service, InvalidInput) as info:
+        open_on(service, wati, person_id, "whim")
+    assert "lawful_basis" in info.value.errors
+
+
+def test_opening_a_consent_case_needs_consent_on_record(service, staff):
+    wati = staff["wati"]
+    person_id = register(service, wati).id
+    with rejected(service, rule="consent_required"):
+        open_on(service, wati, person_id, "consent")
+    service.record_consent(wati, person_id, **CONSENT)
+    assert case_of(service, wati, open_on(service, wati, person_id, "consent").id).lawful_basis == "consent"
+    service.withdraw_consent(wati, person_id, reason="changed her mind")
+    with rejected(service, rule="consent_withdrawn"):
+        open_on(service, wati, person_id, "consent")
+    open_on(service, wati, person_id, "public_task")  # her mandate-based cases are not consent's to stop
+
+
+STEPS = {
+    "assignment": lambda s, st, c, f: s.assign_case(st["wati"], c, worker="wati"),
+    "assessment": lambda s, st, c, f: assess(s, st["wati"], c, summary="again"),
+    "aid": lambda s, st, c, f: give_aid(s, st["wati"], c),
+    "follow-up": lambda s, st, c, f: schedule(s, st["wati"], c),
+    "follow-up completion": lambda s, st, c, f: s.complete_follow_up(st["wati"], c, f, outcome="stable", notes="ok"),
+    "referral": lambda s, st, c, f: s.send_referral(st["wati"], c, to_pillar="tksk", reason="needs a TKSK"),
+}
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_on_a_consent_case_each_step_needs_consent_in_force(service, staff, step):
+    person_id, case_id, follow_up_id = consent_case(service, staff)
+    STEPS[step](service, staff, case_id, follow_up_id)  # allowed while consent is in force
+    service.withdraw_consent(staff["wati"], person_id, reason="changed her mind")
+    with rejected(service, rule="consent_withdrawn") as info:
+        STEPS[step](service, staff, case_id, follow_up_id)
+    assert step in info.value.message
+
+
+def test_after_a_withdrawal_a_consent_case_can_still_be_closed_but_not_reopened(service, staff):
+    wati = staff["wati"]
+    person_id, case_id, _ = consent_case(service, staff)
+    service.withdraw_consent(wati, person_id, reason="changed her mind")
+    service.close_case(wati, case_id, outcome="declined_service", note="")
+    with rejected(service, rule="consent_withdrawn"):
+        service.reopen_case(wati, case_id, reason="she came back")
+    service.record_consent(wati, person_id, **CONSENT)  # consent given again: the work may go on
+    service.reopen_case(wati, case_id, reason="she came back")
+    assess(service, wati, case_id)
+
+
+def test_after_a_withdrawal_a_pending_referral_can_be_declined_not_accepted(service, staff):
+    wati, joko = staff["wati"], staff["joko"]
+    person_id, case_id, _ = consent_case(service, staff)
+    referral_id = service.send_referral(wati, case_id, to_pillar="tksk", reason="x").extra["referral_id"]
+    service.withdraw_consent(wati, person_id, reason="changed her mind")
+    with rejected(service, rule="consent_withdrawn"):
+        service.accept_referral(joko, case_id, referral_id)
+    service.decline_referral(joko, case_id, referral_id, reason="consent withdrawn")
+
+
+def test_a_withdrawal_does_not_stop_a_case_on_another_basis(service, staff):
+    wati = staff["wati"]
+    person_id = register(service, wati).id
+    service.record_consent(wati, person_id, **CONSENT)
+    case_id = open_on(service, wati, person_id, "public_task").id
+    service.withdraw_consent(wati, person_id, reason="changed her mind")
+    assess(service, wati, case_id)
+    give_aid(service, wati, case_id)
+    schedule(service, wati, case_id)
+
+
+def test_a_coordinator_changes_the_basis_moving_to_consent_only_with_consent(service, staff):
+    wati, sri = staff["wati"], staff["sri"]
+    case_id = open_case(service, wati).id
+    person_id = case_of(service, wati, case_id).beneficiary_id
+    with rejected(service, NotAllowed):
+        service.change_lawful_basis(wati, case_id, lawful_basis="consent", reason="x")
+    with rejected(service, rule="lawful_basis_changes_something"):
+        service.change_lawful_basis(sri, case_id, lawful_basis="public_task", reason="x")
+    with rejected(service, rule="consent_required"):
+        service.change_lawful_basis(sri, case_id, lawful_basis="consent", reason="she prefers to consent")
+    service.record_consent(wati, person_id, **CONSENT)
+    service.change_lawful_basis(sri, case_id, lawful_basis="consent", reason="she prefers to consent")
+    service.withdraw_consent(wati, person_id, reason="changed her mind")
+    with rejected(service, rule="consent_withdrawn"):
+        assess(service, wati, case_id)
+    # A coordinator may find that another ground applies (e.g. a child in danger): recorded, with the reason.
+    service.change_lawful_basis(sri, case_id, lawful_basis="vital_interest", reason="child in danger")
+    assess(service, wati, case_id)
+    assert case_of(service, wati, case_id).lawful_basis == "vital_interest"
+
+
+def test_an_erasure_request_is_recorded_once(service, staff):
+    wati, sri = staff["wati"], staff["sri"]
+    person_id = register(service, wati).id
+    service.request_erasure(wati, person_id, reason="asked at the desa office")
+    with rejected(service, rule="erasure_requested_once"):
+        service.request_erasure(wati, person_id, reason="again")
+    service.erase_personal_data(sri, person_id, reason="request of 1 May")
+    with rejected(service, rule="erased_is_final"):
+        service.request_erasure(wati, person_id, reason="again")

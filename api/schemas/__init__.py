@@ -27,6 +27,7 @@ from api.schemas.cases import (
     FollowUpCompletionIn,
     FollowUpIn,
     FollowUpOut,
+    LawfulBasisIn,
     ReferralIn,
     ReferralOut,
     ReferralSendIn,
@@ -49,7 +50,7 @@ __all__ = [
     "AidIn", "AidOut", "AssessmentIn", "AssessmentOut", "AssignmentIn", "BeneficiaryChanges",
     "BeneficiaryCorrectionIn", "BeneficiaryIn", "BeneficiaryList", "BeneficiaryOut", "CaseIn", "CaseLink",
     "CaseOut", "CaseQuery", "ClosureIn", "ConsentIn", "ConsentOut", "DesilIn", "Empty", "FollowUpCompletionIn",
-    "FollowUpIn", "FollowUpOut", "NikSearchIn", "PageInfo", "Problem", "ReasonIn", "ReferralIn", "ReferralOut",
+    "FollowUpIn", "FollowUpOut", "LawfulBasisIn", "NikSearchIn", "PageInfo", "Problem", "ReasonIn", "ReferralIn", "ReferralOut",
     "ReferralSendIn", "ReopeningOut", "StrictInteger", "TokenAnswer", "TokenRequest",
     "ViewPosition", "WriteAnswer", "BoundedInt", "Input", "Instant",
 ]

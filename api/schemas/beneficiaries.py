@@ -117,6 +117,7 @@ class BeneficiaryOut(Schema):
     address = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
     consent = fields.Nested(ConsentOut, allow_none=True)
+    erasure_requested_at = fields.DateTime(allow_none=True, metadata={"description": "an erasure request awaits erasure"})
     registered_at = fields.DateTime()
     registered_by = fields.String()
     erased_at = fields.DateTime(allow_none=True)

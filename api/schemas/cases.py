@@ -21,6 +21,14 @@ class CaseIn(Input):
     desa_code = fields.String(
         load_default=None, metadata={"description": "where the case is handled; the beneficiary's desa by default"}
     )
+    lawful_basis = choice(vocab.LAWFUL_BASES, load_default=None, metadata={
+        "description": "UU PDP's ground for processing; the pillar's configured default (public_task unless "
+                       "PILAR_LAWFUL_BASIS says otherwise) when left out. consent needs the person's consent on record"})
+
+
+class LawfulBasisIn(Input):
+    lawful_basis = choice(vocab.LAWFUL_BASES, required=True)
+    reason = text(required=True)
 
 
 class CaseQuery(Input):
@@ -141,6 +149,10 @@ class CaseOut(Schema):
     desa_code = fields.String()
     kecamatan_code = fields.String()
     referral = fields.Nested(ReferralIn)
+    lawful_basis = fields.String(allow_none=True, metadata={
+        "enum": list(vocab.LAWFUL_BASES),
+        "description": "the ground it is processed on (UU PDP); null: not recorded, a case opened before Pilar "
+                       "recorded bases, judged as public_task"})
     opened_at = fields.DateTime()
     opened_by = fields.String()
     assessment = fields.Nested(AssessmentOut, allow_none=True)
