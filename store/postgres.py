@@ -148,3 +148,10 @@ class PostgresStreams(StreamQueries):
             curs.execute(statement, (originator_id, after_version, limit))
             return [(r["notification_id"], r["originator_version"], r["topic"], bytes(r["state"]))
                     for r in curs.fetchall()]
+
+    def originators(self, topic: str) -> list[UUID]:
+        statement = SQL("SELECT DISTINCT originator_id FROM {}.{} WHERE topic = %s").format(
+            Identifier(self.datastore.schema), Identifier(self.table))
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, (topic,))
+            return [row["originator_id"] for row in curs.fetchall()]

@@ -151,3 +151,8 @@ class SQLiteStreams(StreamQueries):
                 (originator_id.hex, after_version, limit),
             )
             return [tuple(r) for r in curs.fetchall()]
+
+    def originators(self, topic: str) -> list[UUID]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(f"SELECT DISTINCT originator_id FROM {self.table} WHERE topic = ?", (topic,))
+            return [UUID(row[0]) for row in curs.fetchall()]

@@ -30,6 +30,17 @@ class StreamQueries:
     def _stream_rows(self, originator_id: UUID, after_version: int, limit: int) -> list[tuple]:
         raise NotImplementedError
 
+    def originators(self, topic: str) -> list[UUID]:
+        """The streams holding an event of `topic` (e.g. every account: their creation events).
+        Fast only for a topic `topic_index` was created for."""
+        raise NotImplementedError
+
+    def topic_index(self, name: str, topic: str) -> str:
+        """DDL of a partial index on the events of one topic (`pilar db init` runs it): a handful of
+        rows, so writes of other events do not pay for it."""
+        quoted = topic.replace("'", "''")
+        return f"CREATE INDEX IF NOT EXISTS {name} ON {self.table} (originator_id) WHERE topic = '{quoted}'"
+
 
 def streams_for(recorder: ApplicationRecorder) -> StreamQueries:
     # eventsourcing's PostgreSQL datastore has a schema; its SQLite one does not.
