@@ -28,6 +28,7 @@ class Settings:
     heads_file: Path | None = None  # PILAR_HEADS_FILE: where the seals' signed heads are published
     trusted_proxies: int = 0  # PILAR_TRUSTED_PROXIES: how many proxies in front set X-Forwarded-*; 0 trusts none
     cors_origins: tuple[str, ...] = ()  # PILAR_CORS_ORIGINS: the browser origins the API answers; none by default
+    idle_timeout: int = 0  # PILAR_IDLE_TIMEOUT: seconds a token may go unused before it is refused; 0: off
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -48,6 +49,7 @@ class Settings:
             trusted_proxies=int(env.get("PILAR_TRUSTED_PROXIES") or 0),
             cors_origins=tuple(o.strip().rstrip("/") for o in (env.get("PILAR_CORS_ORIGINS") or "").split(",")
                                if o.strip()),
+            idle_timeout=_seconds("PILAR_IDLE_TIMEOUT", env.get("PILAR_IDLE_TIMEOUT")),
         )
 
     @property
@@ -132,6 +134,21 @@ class Settings:
             return
         text = f"hex:{self._derived_audit_key().hex()}" if derived else secrets.token_urlsafe(32)
         create_private_file(self.audit_key_file, text)
+
+
+def _seconds(name: str, text: str | None) -> int:
+    """A duration: seconds, or with a unit (`900`, `900s`, `15m`, `2h`); empty or 0: off."""
+    text = (text or "").strip().lower()
+    if not text:
+        return 0
+    unit = {"s": 1, "m": 60, "h": 3600}.get(text[-1])
+    try:
+        value = int(text[:-1] if unit else text) * (unit or 1)
+    except ValueError:
+        raise ValueError(f"{name} must be seconds or a number with s, m or h (e.g. 900 or 15m), not {text!r}") from None
+    if value and value < 120:
+        raise ValueError(f"{name} must be at least 2 minutes (or 0 for no idle timeout)")
+    return value
 
 
 def _key_bytes(text: str) -> bytes:
