@@ -6,9 +6,9 @@ from flask import Flask
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from api import audit, auth, beneficiaries, cases, health, workloads
+from api import audit, auth, beneficiaries, cases, health, users, workloads
 
-BLUEPRINTS = (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, audit.blp, health.blp)
+BLUEPRINTS = (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, audit.blp, users.blp, health.blp)
 API_PREFIX = "/api/"
 JSON_PATHS = (API_PREFIX, "/healthz", "/readyz", "/metrics")
 

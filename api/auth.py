@@ -1,11 +1,15 @@
-"""Sign-in: a username and password exchanged for a signed, expiring bearer token (cases/signin.py)."""
+"""Sign-in: a username and password exchanged for a signed, expiring bearer token; sign-out
+retires the token presented, on every worker and server (cases/signin.py)."""
+
+import logging
 
 from flask.views import MethodView
 
-from api.blueprint import Blueprint, services
+from api.blueprint import Blueprint, bearer_token, services
 from api.schemas import Problem, TokenAnswer, TokenRequest
+from api.security import security_event
 
-blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in", bearer=False)
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and out", bearer=False)
 
 
 @blp.route("/token")
@@ -17,3 +21,23 @@ class Token(MethodView):
     def post(self, credentials):
         """Exchange a username and password for a bearer token"""
         return services().signin.sign_in(credentials["username"], credentials["password"])
+
+    @blp.response(204)
+    @blp.alt_response(401, schema=Problem, description="No valid bearer token")
+    def delete(self):
+        """Sign out: the bearer token presented stops working (the same as POST /auth/sign-out)"""
+        _sign_out()
+
+
+@blp.route("/sign-out")
+class SignOut(MethodView):
+    @blp.response(204)
+    @blp.alt_response(401, schema=Problem, description="No valid bearer token")
+    def post(self):
+        """Sign out: the bearer token presented stops working, on every server within seconds"""
+        _sign_out()
+
+
+def _sign_out() -> None:
+    actor = services().signin.sign_out(bearer_token())
+    security_event("signed_out", actor.username, level=logging.INFO)

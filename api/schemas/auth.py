@@ -22,5 +22,7 @@ class TokenAnswer(Schema):
     token = fields.String(required=True)
     token_type = fields.String(required=True)
     expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
+    idle_timeout = fields.Integer(allow_none=True, metadata={"description": "seconds unused after which the token "
+                                                                           "is refused; null: none"})
     role = fields.String(required=True)
     pillar = fields.String(allow_none=True)
