@@ -117,7 +117,7 @@ def users_set_pii(name: str, access: str) -> None:
 def users_reset_password(name: str) -> None:
     """Set a user's password (from standard input, or prompted for); their old tokens stop working."""
     password = _password()
-    _change(name, "password", lambda services, actor: services.cases.change_password(actor, name, password))
+    _change(name, "password", lambda services, actor: services.cases.reset_password(actor, name, password))
     click.echo(f"password of {name} changed")
 
 

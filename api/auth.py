@@ -5,8 +5,9 @@ import logging
 
 from flask.views import MethodView
 
-from api.blueprint import Blueprint, bearer_token, services
+from api.blueprint import Blueprint, authenticate_request, bearer_token, current_actor, services
 from api.schemas import Problem, TokenAnswer, TokenRequest
+from api.schemas.users import OwnPasswordIn
 from api.security import security_event
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and out", bearer=False)
@@ -36,6 +37,19 @@ class SignOut(MethodView):
     def post(self):
         """Sign out: the bearer token presented stops working, on every server within seconds"""
         _sign_out()
+
+
+@blp.route("/password")
+class OwnPassword(MethodView):
+    @blp.arguments(OwnPasswordIn)
+    @blp.response(204)
+    @blp.alt_response(401, schema=Problem, description="No valid bearer token")
+    @blp.alt_response(422, schema=Problem, description="The current password is wrong, or the new one too weak")
+    def post(self, body):
+        """Change your own password, given the current one; every token of yours stops working"""
+        authenticate_request()
+        services().cases.change_password(current_actor(), body["current_password"], body["password"])
+        security_event("password_changed", level=logging.INFO)
 
 
 def _sign_out() -> None:

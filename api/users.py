@@ -103,7 +103,7 @@ class Password(MethodView):
     @_change(PasswordIn)
     def post(self, body, username: str):
         """Reset the user's password; every token issued before stops working"""
-        return _changed("password", username, services().cases.change_password, body["password"])
+        return _changed("password", username, services().cases.reset_password, body["password"])
 
 
 @blp.route("/<string:username>/deactivation")

@@ -12,7 +12,7 @@ from eventsourcing.utils import get_topic
 from cases import policy, vocab
 from cases.access import Actor
 from cases.account import UserAccount
-from cases.errors import NotFound, RuleBroken
+from cases.errors import InvalidInput, NotFound, RuleBroken
 from cases.inputs import Problems
 from cases.passwords import hash_password, password_problem, verify_password
 
@@ -20,6 +20,11 @@ USER_CACHE_SECONDS = 5.0
 USERNAME_MAX = 64
 # Every account is found by its creation event; `pilar db init` indexes those (a handful of rows).
 ACCOUNT_INDEX = ("pilar_user_accounts", get_topic(UserAccount.UserAdded))
+
+
+def _valid_username(username: str) -> bool:
+    return (0 < len(username) <= USERNAME_MAX
+            and username.replace("_", "").replace(".", "").replace("-", "").isalnum())
 
 
 def _check_password(problems: Problems, password: str, username: str) -> None:
@@ -42,8 +47,7 @@ class UserCommands:
                  kecamatan: tuple[str, ...] = (), pii: bool | None = None) -> UUID:
         policy.require(policy.manage_users(actor))
         problems = Problems()
-        if (not username or len(username) > USERNAME_MAX
-                or not username.replace("_", "").replace(".", "").replace("-", "").isalnum()):
+        if not _valid_username(username):
             problems.add("username", f"use 1–{USERNAME_MAX} letters, digits, '.', '_' or '-'")
         _check_role(problems, role, pillar)
         self._check_kecamatan(problems, kecamatan)
@@ -57,10 +61,22 @@ class UserCommands:
             raise RuleBroken("username_unique", f"user {username!r} already exists") from None
         return user.id
 
-    def change_password(self, actor: Actor, username: str, password: str) -> UserAccount:
-        """A user's own new password, or an admin's reset of another's; every token issued before
-        stops working (the token's stamp is the password's)."""
-        policy.require(policy.change_password(actor, username))
+    def reset_password(self, actor: Actor, username: str, password: str) -> UserAccount:
+        """An admin sets a user's password; every token issued before stops working (the token's
+        stamp is the password's)."""
+        self._require_manager(actor)
+        return self._set_password(actor, username, password)
+
+    def change_password(self, actor: Actor, current_password: str, password: str) -> UserAccount:
+        """A user's own new password, given the current one (a stolen token alone cannot take the
+        account over); every token issued before, this one too, stops working."""
+        policy.require(policy.change_password(actor, actor.username))
+        user = self._existing_user(actor.username)
+        if not verify_password(user.password_hash, current_password):
+            raise InvalidInput.one("current_password", "is not your current password")
+        return self._set_password(actor, actor.username, password)
+
+    def _set_password(self, actor: Actor, username: str, password: str) -> UserAccount:
         problems = Problems()
         _check_password(problems, password, username)
         problems.check()
@@ -187,8 +203,8 @@ class UserCommands:
         return user
 
     def _user(self, username: str) -> UserAccount | None:
-        if not username or len(username) > USERNAME_MAX:
-            return None
+        if not _valid_username(username):
+            return None  # no such account could exist
         try:
             return self.repository.get(UserAccount.id_for(username))
         except AggregateNotFoundError:

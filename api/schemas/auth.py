@@ -6,7 +6,7 @@ from api.schemas.common import Input
 from cases.inputs import text_problem
 
 
-def _storable(value: str) -> None:
+def storable(value: str) -> None:
     # Sign-in passes no input rule of the service, and a lone surrogate cannot even be hashed
     # into the account's id, so this one text check stays here.
     if problem := text_problem(value):
@@ -14,8 +14,8 @@ def _storable(value: str) -> None:
 
 
 class TokenRequest(Input):
-    username = fields.String(required=True, validate=[validate.Length(min=1, max=200), _storable])
-    password = fields.String(required=True, validate=[validate.Length(min=1, max=1024), _storable])
+    username = fields.String(required=True, validate=[validate.Length(min=1, max=200), storable])
+    password = fields.String(required=True, validate=[validate.Length(min=1, max=1024), storable])
 
 
 class TokenAnswer(Schema):

@@ -1,8 +1,9 @@
 """User administration's requests and answers (admins only). Shape and type only: the service
 checks roles, pillars, kecamatan and password rules (cases/users.py, cases/passwords.py)."""
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
+from api.schemas.auth import storable
 from api.schemas.common import Input, choice, documented
 from cases import vocab
 from cases.passwords import PASSWORD_MAX, PASSWORD_MIN
@@ -12,7 +13,7 @@ from cases.users import USERNAME_MAX
 def _password(**kwargs) -> fields.Field:
     return documented(fields.String, {"minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX,
                                       "description": "not a common password, nor containing the username"},
-                      load_only=True, **kwargs)
+                      load_only=True, validate=storable, **kwargs)
 
 
 def _kecamatan(**kwargs) -> fields.Field:
@@ -51,6 +52,12 @@ class PiiIn(Input):
 
 
 class PasswordIn(Input):
+    password = _password(required=True)
+
+
+class OwnPasswordIn(Input):
+    current_password = fields.String(required=True, load_only=True,
+                                     validate=[validate.Length(min=1, max=PASSWORD_MAX), storable])
     password = _password(required=True)
 
 
