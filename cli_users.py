@@ -15,6 +15,7 @@ from cases import vocab
 from cases.access import Actor
 from cases.account import UserAccount
 from cases.errors import PilarError
+from cases.passwords import password_problem
 from cases.security_log import security_event
 from store.kek import KekError
 from store.key_checks import KeyMismatch
@@ -151,7 +152,9 @@ def users_revoke(name: str) -> None:
 @users.command("ensure-admin")
 def users_ensure_admin() -> None:
     """On an empty store, create `admin` and print its password once."""
-    password = secrets.token_urlsafe(18)  # 24 characters
+    password = secrets.token_urlsafe(18)  # 24 random characters, which could (once in a million) hold "admin"
+    while password_problem(password, "admin"):
+        password = secrets.token_urlsafe(18)
 
     def ensure(services: Services) -> bool:
         if services.cases.has_users():

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from flask.views import MethodView
 
 from api.blueprint import Blueprint, current_actor, services
-from api.documented import errors
+from api.documented import body_and_answer, errors
 from api.schemas import Empty
 from api.schemas.users import PasswordIn, PiiIn, RoleIn, ScopeIn, UserIn, UserList, UserOut
 from api.security import security_event
@@ -67,11 +67,7 @@ class User(MethodView):
 
 def _change(body_schema):
     """The decorators every change of an account shares: its body, its answer, its documented errors."""
-    def decorate(view):
-        view = errors(blp, ERRORS, 400, 401, 403, 404, 409, 413, 422)(view)
-        view = blp.response(200, UserOut)(view)
-        return blp.arguments(body_schema)(view)
-    return decorate
+    return body_and_answer(blp, body_schema, UserOut, ERRORS, 400, 401, 403, 404, 409, 413, 422)
 
 
 @blp.route("/<string:username>/role")

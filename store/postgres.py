@@ -127,6 +127,10 @@ class ReaderPool:
 
 
 class PostgresStreams(StreamQueries):
+    @property
+    def qualified_table(self) -> str:
+        return f'"{self.datastore.schema}"."{self.table}"'
+
     def head_sql(self) -> str:
         return f"SELECT MAX(notification_id) FROM {self.table}"
 
@@ -150,8 +154,6 @@ class PostgresStreams(StreamQueries):
                     for r in curs.fetchall()]
 
     def originators(self, topic: str) -> list[UUID]:
-        statement = SQL("SELECT DISTINCT originator_id FROM {}.{} WHERE topic = %s").format(
-            Identifier(self.datastore.schema), Identifier(self.table))
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(statement, (topic,))
+            curs.execute(self._by_topic(topic))
             return [row["originator_id"] for row in curs.fetchall()]

@@ -154,5 +154,5 @@ class SQLiteStreams(StreamQueries):
 
     def originators(self, topic: str) -> list[UUID]:
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(f"SELECT DISTINCT originator_id FROM {self.table} WHERE topic = ?", (topic,))
+            curs.execute(self._by_topic(topic))
             return [UUID(row[0]) for row in curs.fetchall()]
