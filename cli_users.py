@@ -16,7 +16,7 @@ from cases.access import Actor
 from cases.account import UserAccount
 from cases.errors import PilarError
 from cases.passwords import password_problem
-from cases.security_log import security_event
+from cases.security_log import init_security_log, security_event
 from store.kek import KekError
 from store.key_checks import KeyMismatch
 
@@ -47,6 +47,7 @@ def _password() -> str:
 def _change(username: str, change: str, command: Callable[[Services, Actor], object]) -> None:
     actor = os_actor()
     run(lambda services: command(services, actor))
+    init_security_log()
     security_event("user_changed", user=actor.username, client="local", path=None, level=logging.INFO,
                    account=username, change=change)
 

@@ -7,6 +7,7 @@ from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
 from api import audit, auth, beneficiaries, cases, health, users, workloads
+from cases.security_log import init_security_log
 
 BLUEPRINTS = (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, audit.blp, users.blp, health.blp)
 API_PREFIX = "/api/"
@@ -39,6 +40,7 @@ def init_api(app: Flask) -> None:
     api.spec.options["security"] = [{"bearer": []}]
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
+    init_security_log()
     app.register_blueprint(
         FlaskBlueprint("docs_static", __name__, static_folder=str(swagger_ui_path),
                        static_url_path="/api/v1/docs/static")

@@ -22,6 +22,18 @@ def security_event(event: str, *, user: str | None, client: str | None, path: st
     log.log(level, " ".join(f"{name}={_value(value)}" for name, value in fields.items()))
 
 
+def init_security_log() -> None:
+    """Security events reach the server's standard error even where nothing configured logging
+    (gunicorn configures only its own loggers): INFO and above, one line each. A logging
+    configuration of the operator's (a handler on the root logger or on `pilar.security`) wins."""
+    if log.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(process)d] [%(name)s] %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
 def _value(value: object) -> str:
     if value is None:
         return "-"
