@@ -6,9 +6,13 @@ import logging
 from flask.views import MethodView
 
 from api.blueprint import Blueprint, authenticate_request, bearer_token, current_actor, services
+from api.documented import errors
 from api.schemas import Problem, TokenAnswer, TokenRequest
 from api.schemas.users import OwnPasswordIn
 from api.security import security_event
+
+PASSWORD_ERRORS = {400: "Malformed JSON", 401: "No valid bearer token", 413: "The body is too large",
+                   422: "The current password is wrong, or the new one is too weak (see `errors`)"}
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and out", bearer=False)
 
@@ -43,8 +47,7 @@ class SignOut(MethodView):
 class OwnPassword(MethodView):
     @blp.arguments(OwnPasswordIn)
     @blp.response(204)
-    @blp.alt_response(401, schema=Problem, description="No valid bearer token")
-    @blp.alt_response(422, schema=Problem, description="The current password is wrong, or the new one too weak")
+    @errors(blp, PASSWORD_ERRORS, 400, 401, 413, 422)
     def post(self, body):
         """Change your own password, given the current one; every token of yours stops working"""
         authenticate_request()
