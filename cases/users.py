@@ -12,12 +12,13 @@ from eventsourcing.utils import get_topic
 from cases import policy, vocab
 from cases.access import Actor
 from cases.account import UserAccount
-from cases.errors import InvalidInput, NotFound, RuleBroken
+from cases.errors import Contention, InvalidInput, NotFound, RuleBroken
 from cases.inputs import Problems
 from cases.passwords import hash_password, password_problem, verify_password
 
 USER_CACHE_SECONDS = 5.0
 USERNAME_MAX = 64
+CHANGE_ATTEMPTS = 4
 # Every account is found by its creation event; `pilar db init` indexes those (a handful of rows).
 ACCOUNT_INDEX = ("pilar_user_accounts", get_topic(UserAccount.UserAdded))
 
@@ -167,15 +168,22 @@ class UserCommands:
 
     def _change(self, actor: Actor, username: str, change: Callable[[UserAccount], object], *,
                 managing: bool = True) -> UserAccount:
-        """Load the account, apply `change` (which may trigger events or raise RuleBroken), save."""
+        """Load the account, apply `change` (which may trigger events or raise RuleBroken), save;
+        if another change was saved meanwhile, decide again on the fresh account."""
         if managing:
             self._require_manager(actor)
-        user = self._existing_user(username)
-        change(user)
-        if user.pending_events:
-            self.save(user)
-        self._user_cache.pop(username, None)
-        return user
+        for _ in range(CHANGE_ATTEMPTS):
+            user = self._existing_user(username)
+            change(user)
+            try:
+                if user.pending_events:
+                    self.save(user)
+            except IntegrityError:
+                continue
+            finally:
+                self._user_cache.pop(username, None)
+            return user
+        raise Contention(f"the account {username!r} kept changing under this request; retry it")
 
     def _keep_an_admin(self, actor: Actor, user: UserAccount, what: str) -> None:
         """An admin may not lock themselves out, nor leave the store without an active admin."""

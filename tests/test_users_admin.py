@@ -186,3 +186,17 @@ def test_admin_changes_are_security_events(client, auth, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "pilar.security"]
     assert lines == ["event=user_changed user=root client=127.0.0.1 path=/api/v1/users/wati/scope "
                      "account=wati change=scope"]
+
+
+def test_racing_changes_to_one_account_are_both_kept(service, staff):
+    from cases.access import Actor
+
+    admin = Actor("root", "admin", None)
+    stale = service.repository.get(UserAccount.id_for("wati"))  # read before the other change lands
+    service.change_scope(admin, "wati", ("35.01.04",))
+    service.repository.get = lambda *a, _first=[stale], **k: (  # noqa: E731 - hand out the stale copy once
+        _first.pop() if _first else type(service.repository).get(service.repository, *a, **k))
+    service.set_pii(admin, "wati", False)
+    del service.repository.get
+    wati = service.user("wati")
+    assert wati.kecamatan == ("35.01.04",) and wati.pii is False and wati.version == 3
