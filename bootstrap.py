@@ -10,7 +10,9 @@ from audit.seals import SEAL_STATEMENTS, chain_hash
 from audit.service import AuditService
 from cases.application import PilarApplication
 from cases.event_mac import BOUNDARY_NAME, boundary_value, event_key
+from cases.sessions import Sessions
 from cases.signin import SignIn, Tokens
+from cases.users import ACCOUNT_INDEX
 from cases.wilayah import Wilayah
 from projections.queries import WorkloadQueries
 from projections.schema import create_statements
@@ -22,6 +24,7 @@ from store.kek import FileSource, KekError, KeyRing
 from store.key_checks import KEY_CHECK_STATEMENTS, KeyMismatch
 from store.personal_keys import PERSONAL_KEY_STATEMENTS, PersonalKeys, kek_check_name, require_known_kek
 from store.rate_limits import RATE_LIMIT_STATEMENTS
+from store.sessions import SESSION_STATEMENTS, SessionTable
 from store.streams import streams_for
 
 
@@ -43,7 +46,8 @@ class Services:
 
     @cached_property
     def signin(self) -> SignIn:
-        return SignIn(self.cases, Tokens(self.settings.token_secret()))
+        return SignIn(self.cases, Tokens(self.settings.token_secret()),
+                      Sessions(SessionTable(self.readers), idle_timeout=self.settings.idle_timeout))
 
     def close(self) -> None:
         self.cases.close()
@@ -112,12 +116,14 @@ def _init_store(settings: Settings) -> None:
     services = bootstrap(settings, create_tables=True)
     head = services.cases.recorder.max_notification_id() or 0
     has_events = head > 0
+    account_index = services.cases.streams.topic_index(*ACCOUNT_INDEX)
     services.close()
     conn = ViewDB(settings.store).connect()
     try:
         with conn.transaction():
             for statement in (create_statements() + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS
-                              + KEY_CHECK_STATEMENTS + RATE_LIMIT_STATEMENTS):
+                              + KEY_CHECK_STATEMENTS + RATE_LIMIT_STATEMENTS + SESSION_STATEMENTS
+                              + [account_index]):
                 conn.execute(statement)
         if key_checks.recorded(conn, "audit") is not None:
             _require_keys(settings, conn)

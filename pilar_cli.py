@@ -1,16 +1,15 @@
 """The `pilar` command: set up the store, manage users, load a demo regency."""
 
-import secrets
 import sys
 
 import click
 
-from bootstrap import Services, bootstrap, check_audit_key, init_store
+from bootstrap import Services, check_audit_key, init_store
 from cases import vocab
-from cases.access import SYSTEM, Actor
-from cases.errors import PilarError
+from cases.access import Actor
+from cli_users import run as _run
+from cli_users import users
 from projections.maintenance import LeaderBusy, check, rebuild
-from store.kek import KekError
 from store.connection import LockBusy
 from store.key_checks import KeyMismatch
 from settings import Settings
@@ -41,56 +40,7 @@ def db_init() -> None:
     click.echo(f"store ready: {settings.store.kind} ({_safe_url(settings.store.url)})")
 
 
-@main.group()
-def users() -> None:
-    """User accounts."""
-
-
-@users.command("add")
-@click.argument("name")
-@click.option("--role", required=True, type=click.Choice(vocab.ROLES))
-@click.option("--pillar", type=click.Choice(vocab.PILLARS), help="Required for workers; omit for all pillars.")
-def users_add(name: str, role: str, pillar: str | None) -> None:
-    """Add a user; the password is read from standard input."""
-    password = sys.stdin.readline().rstrip("\r\n")
-    _run(lambda services: services.cases.add_user(SYSTEM, name, role, pillar, password))
-    click.echo(f"added {role} {name}" + (f" ({pillar})" if pillar else " (all pillars)"))
-
-
-@users.command("passwd")
-@click.argument("name")
-def users_passwd(name: str) -> None:
-    """Set a user's password (read from standard input); their old tokens stop working."""
-    password = sys.stdin.readline().rstrip("\r\n")
-    _run(lambda services: services.cases.change_password(SYSTEM, name, password))
-    click.echo(f"password of {name} changed")
-
-
-@users.command("deactivate")
-@click.argument("name")
-def users_deactivate(name: str) -> None:
-    """Deactivate a user: they can no longer sign in, and their tokens stop working."""
-    _run(lambda services: services.cases.deactivate_user(SYSTEM, name))
-    click.echo(f"deactivated {name}")
-
-
-@users.command("ensure-admin")
-def users_ensure_admin() -> None:
-    """On an empty store, create `admin` and print its password once."""
-    password = secrets.token_urlsafe(12)
-
-    def ensure(services: Services) -> bool:
-        if services.cases.has_users():
-            return False
-        services.cases.add_user(SYSTEM, "admin", "admin", None, password)
-        return True
-
-    if not _run(ensure):
-        return
-    click.echo("=" * 64)
-    click.echo(f"  Created user 'admin' with one-time password:  {password}")
-    click.echo("  It is not stored anywhere in clear: note it now.")
-    click.echo("=" * 64)
+main.add_command(users)
 
 
 @main.group()
@@ -212,17 +162,6 @@ def _cli_auditor() -> Actor:
     import getpass
 
     return Actor(f"cli:{getpass.getuser()}", "auditor", None)
-
-
-def _run(command):
-    """Run one command on freshly built services; a domain error is a clean CLI error."""
-    services = bootstrap()
-    try:
-        return command(services)
-    except (PilarError, KekError, KeyMismatch) as e:
-        raise click.ClickException(str(e)) from None
-    finally:
-        services.close()
 
 
 @audit.command("verify")

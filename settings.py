@@ -31,6 +31,7 @@ class Settings:
     heads_file: Path | None = None  # PILAR_HEADS_FILE: where the seals' signed heads are published
     trusted_proxies: int = 0  # PILAR_TRUSTED_PROXIES: how many proxies in front set X-Forwarded-*; 0 trusts none
     cors_origins: tuple[str, ...] = ()  # PILAR_CORS_ORIGINS: the browser origins the API answers; none by default
+    idle_timeout: int = 0  # PILAR_IDLE_TIMEOUT: seconds a token may go unused before it is refused; 0: off
     # PILAR_LAWFUL_BASIS: (pillar, basis) pairs, each pillar's default basis for new cases; others public_task
     lawful_bases: tuple[tuple[str, str], ...] = ()
     # Rate limits (api/limits.py), in the `limits` notation ("5 per 15 minutes"; several joined by ";")
@@ -65,6 +66,7 @@ class Settings:
             **{field: env[name] for name, field in RATE_LIMITS.items() if env.get(name)},
             rate_limit_storage=env.get("PILAR_RATE_LIMIT_STORAGE") or None,
             lawful_bases=tuple(parse_defaults(env.get("PILAR_LAWFUL_BASIS")).items()),
+            idle_timeout=_seconds("PILAR_IDLE_TIMEOUT", env.get("PILAR_IDLE_TIMEOUT")),
         )
 
     @property
@@ -164,6 +166,21 @@ def check_rate_limit(name: str, value: str) -> None:
     if not items or any(item.amount < 1 for item in items):
         raise ValueError(f"{name}={value!r} is not a rate limit: write it like '5 per 15 minutes' or "
                          f"'60 per minute' (at least 1; several joined by ';')")
+
+
+def _seconds(name: str, text: str | None) -> int:
+    """A duration: seconds, or with a unit (`900`, `900s`, `15m`, `2h`); empty or 0: off."""
+    text = (text or "").strip().lower()
+    if not text:
+        return 0
+    unit = {"s": 1, "m": 60, "h": 3600}.get(text[-1])
+    try:
+        value = int(text[:-1] if unit else text) * (unit or 1)
+    except ValueError:
+        raise ValueError(f"{name} must be seconds or a number with s, m or h (e.g. 900 or 15m), not {text!r}") from None
+    if value and value < 120:
+        raise ValueError(f"{name} must be at least 2 minutes (or 0 for no idle timeout)")
+    return value
 
 
 def _key_bytes(text: str) -> bytes:

@@ -6,10 +6,11 @@ from flask import Flask
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from api import audit, auth, beneficiaries, cases, health, privacy, workloads
+from api import audit, auth, beneficiaries, cases, health, privacy, users, workloads
 from api.limits import init_limits
+from cases.security_log import init_security_log
 
-BLUEPRINTS = (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, privacy.blp, audit.blp, health.blp)
+BLUEPRINTS = (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, privacy.blp, audit.blp, users.blp, health.blp)
 API_PREFIX = "/api/"
 JSON_PATHS = (API_PREFIX, "/healthz", "/readyz", "/metrics")
 
@@ -41,6 +42,7 @@ def init_api(app: Flask) -> None:
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
     init_limits(app)
+    init_security_log()
     app.register_blueprint(
         FlaskBlueprint("docs_static", __name__, static_folder=str(swagger_ui_path),
                        static_url_path="/api/v1/docs/static")

@@ -107,6 +107,8 @@ class AccessEntry(Schema):
     case_id = fields.String(allow_none=True)
     beneficiary_id = fields.String(allow_none=True)
     detail = fields.String()
+    client = fields.String(allow_none=True, metadata={"description": "the client's address (none: the CLI, or "
+                                                                     "logged before addresses were)"})
 
 
 class AccessPage(PageInfo):

@@ -1,12 +1,21 @@
-"""Sign-in: a username and password exchanged for a signed, expiring bearer token (cases/signin.py)."""
+"""Sign-in: a username and password exchanged for a signed, expiring bearer token; sign-out
+retires the token presented, on every worker and server (cases/signin.py)."""
+
+import logging
 
 from flask.views import MethodView
 
-from api.blueprint import Blueprint, services
+from api.blueprint import Blueprint, authenticate_request, bearer_token, current_actor, services
+from api.documented import errors
 from api.limits import signin_limits
 from api.schemas import Problem, TokenAnswer, TokenRequest
+from api.schemas.users import OwnPasswordIn
+from api.security import security_event
 
-blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in", bearer=False)
+PASSWORD_ERRORS = {400: "Malformed JSON", 401: "No valid bearer token", 413: "The body is too large",
+                   422: "The current password is wrong, or the new one is too weak (see `errors`)"}
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and out", bearer=False)
 
 
 @blp.route("/token")
@@ -22,3 +31,35 @@ class Token(MethodView):
     def post(self, credentials):
         """Exchange a username and password for a bearer token"""
         return services().signin.sign_in(credentials["username"], credentials["password"])
+
+    @blp.response(204)
+    @blp.alt_response(401, schema=Problem, description="No valid bearer token")
+    def delete(self):
+        """Sign out: the bearer token presented stops working (the same as POST /auth/sign-out)"""
+        _sign_out()
+
+
+@blp.route("/sign-out")
+class SignOut(MethodView):
+    @blp.response(204)
+    @blp.alt_response(401, schema=Problem, description="No valid bearer token")
+    def post(self):
+        """Sign out: the bearer token presented stops working, on every server within seconds"""
+        _sign_out()
+
+
+@blp.route("/password")
+class OwnPassword(MethodView):
+    @blp.arguments(OwnPasswordIn)
+    @blp.response(204)
+    @errors(blp, PASSWORD_ERRORS, 400, 401, 413, 422)
+    def post(self, body):
+        """Change your own password, given the current one; every token of yours stops working"""
+        authenticate_request()
+        services().cases.change_password(current_actor(), body["current_password"], body["password"])
+        security_event("password_changed", level=logging.INFO)
+
+
+def _sign_out() -> None:
+    actor = services().signin.sign_out(bearer_token())
+    security_event("signed_out", actor.username, level=logging.INFO)

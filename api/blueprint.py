@@ -1,6 +1,7 @@
 """The API's blueprints: flask-smorest's Blueprint with bearer authentication and JSON errors
 scoped to it, so that pages beside the API (cookie sessions, HTML errors) are not affected."""
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import flask_smorest
@@ -8,6 +9,7 @@ from flask import current_app, g, request
 from webargs.flaskparser import FlaskParser, abort
 
 from api.errors import register_error_handlers
+from api.security import client_address
 from api.schemas.common import Input
 from cases.access import Actor
 from cases.errors import NotAuthenticated
@@ -48,12 +50,18 @@ def services() -> "Services":
     return current_app.extensions["pilar"]
 
 
-def authenticate_request() -> None:
-    """Resolves the bearer token to the Actor behind it, in g.actor."""
+def bearer_token() -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise NotAuthenticated("send Authorization: Bearer <token> (get one from POST /api/v1/auth/token)")
-    g.actor = services().signin.actor(token.strip())
+        raise NotAuthenticated("send Authorization: Bearer <token> (get one from POST /api/v1/auth/token)",
+                               event="no_token")
+    return token.strip()
+
+
+def authenticate_request() -> None:
+    """Resolves the bearer token to the Actor behind it (with the client's address), in g.actor."""
+    token = bearer_token()
+    g.actor = dataclasses.replace(services().signin.actor(token.strip()), client=client_address())
 
 
 def current_actor() -> Actor:

@@ -6,7 +6,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint, current_actor, services
-from api.documented import errors
+from api.documented import body_and_answer, errors
 from api.schemas import (
     AidIn,
     AssessmentIn,
@@ -120,11 +120,7 @@ CASE_WRITE = (400, 401, 403, 404, 409, 412, 413, 422, 503)
 
 def _write(body_schema):
     """The decorators every case write shares: its body, its answer, its documented errors."""
-    def decorate(view):
-        view = errors(blp, WRITE_ERRORS, *CASE_WRITE)(view)
-        view = blp.response(200, WriteAnswer)(view)
-        return blp.arguments(body_schema)(view)
-    return decorate
+    return body_and_answer(blp, body_schema, WriteAnswer, WRITE_ERRORS, *CASE_WRITE)
 
 
 @blp.route("/<uuid:case_id>/assignment")

@@ -12,3 +12,13 @@ def errors(blp, described: dict[int, str], *codes: int) -> Callable:
         return view
 
     return decorate
+
+
+def body_and_answer(blp, body_schema, answer_schema, described: dict[int, str], *codes: int) -> Callable:
+    """A view's request body, its answer (200) and its documented errors, as writes declare them."""
+    def decorate(view: Callable) -> Callable:
+        view = errors(blp, described, *codes)(view)
+        view = blp.response(200, answer_schema)(view)
+        return blp.arguments(body_schema)(view)
+
+    return decorate

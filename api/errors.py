@@ -9,9 +9,10 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from eventsourcing.persistence import OperationalError, InterfaceError
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from api.security import security_event
 from cases.errors import (
     Contention,
     DuplicateNik,
@@ -88,10 +89,13 @@ def register_error_handlers(blp: Blueprint) -> None:
 
     @blp.errorhandler(NotAllowed)
     def forbidden(exc: NotAllowed):
+        security_event("forbidden", method=request.method, reason=str(exc))
         return error_response(403, str(exc))
 
     @blp.errorhandler(NotAuthenticated)
     def unauthenticated(exc: NotAuthenticated):
+        if exc.event != "no_token":  # a request without any token is no attack on anyone's
+            security_event(exc.event, exc.username)
         return error_response(401, str(exc), {"WWW-Authenticate": 'Bearer realm="pilar"'})
 
     @blp.errorhandler(StaleVersion)

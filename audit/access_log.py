@@ -38,7 +38,8 @@ ACCESS_LOG_STATEMENTS = [
         case_id TEXT,
         beneficiary_id TEXT,
         detail TEXT NOT NULL,
-        mac TEXT)""",
+        mac TEXT,
+        client TEXT)""",
     "CREATE INDEX IF NOT EXISTS audit_access_by_user ON audit_access_log (username, at)",
     "CREATE INDEX IF NOT EXISTS audit_access_by_case ON audit_access_log (case_id, at)",
     "CREATE INDEX IF NOT EXISTS audit_access_by_beneficiary ON audit_access_log (beneficiary_id, at)",
@@ -49,6 +50,7 @@ ACCESS_LOG_STATEMENTS = [
     only_on("postgres", "CREATE UNIQUE INDEX IF NOT EXISTS audit_access_by_seq ON audit_access_log (seq)"),
     # A table made by an older Pilar lacks the MAC column (SQLite's is added by `prepare_access_log`).
     only_on("postgres", "ALTER TABLE audit_access_log ADD COLUMN IF NOT EXISTS mac TEXT"),
+    only_on("postgres", "ALTER TABLE audit_access_log ADD COLUMN IF NOT EXISTS client TEXT"),
     """CREATE TABLE IF NOT EXISTS audit_access_seals (
         seq BIGINT PRIMARY KEY,
         id TEXT NOT NULL,
@@ -56,7 +58,10 @@ ACCESS_LOG_STATEMENTS = [
         chain_hash TEXT NOT NULL)""",
 ]
 # The columns a row's seal and its MAC cover (not the MAC itself, nor its place in the order).
-COLUMNS = ("id", "at", "username", "role", "action", "case_id", "beneficiary_id", "detail")
+# `client` (the client's address) came later: a row without one is covered as rows were before
+# it existed (`covered`), so older rows keep verifying, and a row written with an address whose
+# address is blanked no longer matches its MAC or seal.
+COLUMNS = ("id", "at", "username", "role", "action", "case_id", "beneficiary_id", "detail", "client")
 BOUNDARY_NAME = "access-macs-before"
 
 
@@ -64,9 +69,14 @@ def mac_key(audit_key: bytes) -> bytes:
     return hmac.new(audit_key, b"pilar-access-mac", hashlib.sha256).digest()
 
 
+def covered(values: Sequence) -> Sequence:
+    """The values of a row's COLUMNS that its MAC and seal cover: all, less a missing client address."""
+    return values[:-1] if values[-1] is None else values
+
+
 def entry_mac(key: bytes, values: Sequence) -> str:
     """The MAC of a row's COLUMNS, in that order, unambiguously (None is not '')."""
-    return hmac.new(key, json.dumps(list(values), ensure_ascii=False).encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, json.dumps(list(covered(values)), ensure_ascii=False).encode(), hashlib.sha256).hexdigest()
 
 
 def mac_holds(key: bytes, boundary: int, seq: int, values: Sequence, mac: str | None) -> bool:
@@ -88,11 +98,14 @@ def parse_boundary(key: bytes, value: str | None) -> int | None:
 
 
 def prepare_access_log(conn: Connection, audit_key: bytes) -> None:
-    """`pilar db init`, after ACCESS_LOG_STATEMENTS: give an older SQLite table its MAC column, and
-    record (once) that the rows written so far, which have no MAC, may lack one."""
+    """`pilar db init`, after ACCESS_LOG_STATEMENTS: give an older SQLite table its MAC and client
+    columns, and record (once) that the rows written so far, which have no MAC, may lack one."""
     with conn.transaction():
-        if conn.kind == "sqlite" and "mac" not in {r[1] for r in conn.all("PRAGMA table_info(audit_access_log)")}:
-            conn.execute("ALTER TABLE audit_access_log ADD COLUMN mac TEXT")
+        if conn.kind == "sqlite":
+            present = {r[1] for r in conn.all("PRAGMA table_info(audit_access_log)")}
+            for column in ("mac", "client"):
+                if column not in present:
+                    conn.execute(f"ALTER TABLE audit_access_log ADD COLUMN {column} TEXT")
         if key_checks.recorded(conn, BOUNDARY_NAME) is None:
             top = conn.one(f"SELECT MAX({conn.row_order}) FROM audit_access_log")[0]
             key_checks.record_value(conn, BOUNDARY_NAME, boundary_value(mac_key(audit_key), int(top or 0)))
@@ -111,7 +124,7 @@ class AccessLog:
             self._mac_key = mac_key(self._audit_key())
         values = (str(uuid.uuid4()), utc_text(datetime.now(timezone.utc)), actor.username, actor.role, action,
                   None if case_id is None else str(case_id),
-                  None if beneficiary_id is None else str(beneficiary_id), detail)
+                  None if beneficiary_id is None else str(beneficiary_id), detail, actor.client)
         with self.readers.connection() as conn:
             conn.execute(f"INSERT INTO audit_access_log ({', '.join(COLUMNS)}, mac) "
                          f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))})", (*values, entry_mac(self._mac_key, values)))

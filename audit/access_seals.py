@@ -26,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 
-from audit.access_log import BOUNDARY_NAME, COLUMNS, mac_holds, mac_key, parse_boundary
+from audit.access_log import BOUNDARY_NAME, COLUMNS, covered, mac_holds, mac_key, parse_boundary
 from audit.hashing import access_chain_hash, access_key, row_hash
 from audit.heads import Head
 from audit.verification import Break, Verification
@@ -72,7 +72,7 @@ class AccessSealer:
                 log.warning("sealing access-log entry %s (%s) as it is, though it was not written by Pilar (its MAC "
                             "is missing or does not hold): `pilar audit verify` reports it", row[1], row[0])
             row = row[:-1]
-            hashed = row_hash(row[1:])
+            hashed = row_hash(covered(row[1:]))
             chain = access_chain_hash(self.key, chain, int(row[0]), row[1], hashed)
             seals.append((int(row[0]), row[1], hashed, chain))
         return seals
@@ -115,7 +115,7 @@ def check_access(conn: Connection, audit_key: bytes, result: Verification, head:
             if entry[1] != entry_id:
                 result.add(Break("access_log_reordered", f"access-log entry {seq} was sealed as entry {entry_id}, "
                                  f"but is now entry {entry[1]}", entry_id=entry_id, access_seq=seq))
-            elif row_hash(entry[1:-1]) != hashed:
+            elif row_hash(covered(entry[1:-1])) != hashed:
                 result.add(Break("access_log_edited", f"access-log entry {entry_id} ({seq}) differs from what was "
                                  "sealed", entry_id=entry_id, access_seq=seq))
             elif not mac_holds(macs, boundary, seq, entry[1:-1], entry[-1]):

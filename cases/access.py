@@ -1,6 +1,6 @@
 """Who is acting: the account behind a request, as the access policy (cases/policy.py) sees it."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -11,6 +11,9 @@ class Actor:
     pillar: str | None  # None: every pillar (Dinas Sosial supervisors, admins, auditors)
     kecamatan: tuple[str, ...] = ()  # kecamatan codes served; empty: every kecamatan
     pii: bool = True  # reads NIK, KK, phone and address in clear (cases/account.py default_pii)
+    # Where the request came from (the API: the client address as ProxyFix resolved it; the CLI:
+    # "local"), for the access log; not part of who the actor is.
+    client: str | None = field(default=None, compare=False)
 
 
 SYSTEM = Actor("system", "admin", None)

@@ -17,6 +17,9 @@ class UserAccount(PilarAggregate):
     # personal data as their role does by default.
     kecamatan: tuple[str, ...] = ()
     pii: bool | None = None
+    # Counts the times every session was ended (SessionsRevoked, UserDeactivated): a token
+    # carries it in its stamp (cases/signin.py), so a token issued before no longer holds.
+    session_epoch: int = 0
 
     class UserAdded(PilarAggregate.Created):
         username: str
@@ -44,6 +47,35 @@ class UserAccount(PilarAggregate):
     class UserDeactivated(PilarAggregate.Event):
         def apply(self, user: "UserAccount") -> None:
             user.active = False
+            user.session_epoch += 1  # a reactivated account's old tokens stay retired
+
+    class UserReactivated(PilarAggregate.Event):
+        def apply(self, user: "UserAccount") -> None:
+            user.active = True
+
+    class RoleChanged(PilarAggregate.Event):
+        role: str
+        pillar: str | None
+
+        def apply(self, user: "UserAccount") -> None:
+            user.role = self.role
+            user.pillar = self.pillar
+
+    class ScopeChanged(PilarAggregate.Event):
+        kecamatan: list[str]  # empty: every kecamatan
+
+        def apply(self, user: "UserAccount") -> None:
+            user.kecamatan = tuple(self.kecamatan)
+
+    class PiiAccessChanged(PilarAggregate.Event):
+        pii: bool | None  # None: as the role does by default
+
+        def apply(self, user: "UserAccount") -> None:
+            user.pii = self.pii
+
+    class SessionsRevoked(PilarAggregate.Event):
+        def apply(self, user: "UserAccount") -> None:
+            user.session_epoch += 1
 
     @property
     def reads_pii(self) -> bool:
@@ -73,3 +105,18 @@ class UserAccount(PilarAggregate):
 
     def deactivate(self, *, actor: str) -> None:
         self.trigger_event(self.UserDeactivated, actor=actor)
+
+    def reactivate(self, *, actor: str) -> None:
+        self.trigger_event(self.UserReactivated, actor=actor)
+
+    def change_role(self, *, actor: str, role: str, pillar: str | None) -> None:
+        self.trigger_event(self.RoleChanged, actor=actor, role=role, pillar=pillar)
+
+    def change_scope(self, *, actor: str, kecamatan: tuple[str, ...]) -> None:
+        self.trigger_event(self.ScopeChanged, actor=actor, kecamatan=list(kecamatan))
+
+    def change_pii(self, *, actor: str, pii: bool | None) -> None:
+        self.trigger_event(self.PiiAccessChanged, actor=actor, pii=pii)
+
+    def revoke_sessions(self, *, actor: str) -> None:
+        self.trigger_event(self.SessionsRevoked, actor=actor)

@@ -48,7 +48,13 @@ class NotAllowed(PilarError):
 
 
 class NotAuthenticated(PilarError):
-    pass
+    """No valid credentials. `event` names it for the security log (e.g. sign_in_failed,
+    token_expired, token_signed_out); `username` is whom it claimed to be, if anyone."""
+
+    def __init__(self, message: str, *, event: str = "unauthenticated", username: str | None = None):
+        self.event = event
+        self.username = username
+        super().__init__(message)
 
 
 class StaleVersion(PilarError):

@@ -61,8 +61,9 @@ class BeneficiaryCommands:
         policy.require(policy.read_beneficiaries(actor))
         claim = self._nik_claim(nik)
         found = None if claim is None else claim.beneficiary_id
+        # A miss records the NIK tried as its keyed hash (the id its claim would have), never the NIK.
         self.access_log.record(actor, "find_beneficiary_by_nik", beneficiary_id=found,
-                               detail="found" if found else "not found")
+                               detail="found" if found else f"not found; nik_key={self.lookup.nik_claim_id(nik)}")
         return None if found is None else self._load(Beneficiary, found)
 
     def get_beneficiary(self, actor: Actor, beneficiary_id: UUID) -> Beneficiary:

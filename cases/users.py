@@ -1,25 +1,44 @@
-"""User accounts and sign-in checks, mixed into PilarApplication."""
+"""User accounts and sign-in checks, mixed into PilarApplication. Every change is an event on the
+account naming the real actor (an admin signed in to the API, or the OS user of the CLI)."""
 
 import time
+from collections.abc import Callable
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 
 from cases import policy, vocab
 from cases.access import Actor
 from cases.account import UserAccount
-from cases.errors import NotFound, RuleBroken
+from cases.errors import Contention, InvalidInput, NotFound, RuleBroken
 from cases.inputs import Problems
-from cases.passwords import hash_password, verify_password
+from cases.passwords import hash_password, password_problem, verify_password
 
 USER_CACHE_SECONDS = 5.0
-PASSWORD_MIN = 10
+USERNAME_MAX = 64
+CHANGE_ATTEMPTS = 4
+# Every account is found by its creation event; `pilar db init` indexes those (a handful of rows).
+ACCOUNT_INDEX = ("pilar_user_accounts", get_topic(UserAccount.UserAdded))
 
 
-def _check_password(problems: Problems, password: str) -> None:
-    if len(password) < PASSWORD_MIN:
-        problems.add("password", f"must be at least {PASSWORD_MIN} characters")
+def _valid_username(username: str) -> bool:
+    return (0 < len(username) <= USERNAME_MAX
+            and username.replace("_", "").replace(".", "").replace("-", "").isalnum())
+
+
+def _check_password(problems: Problems, password: str, username: str) -> None:
+    if problem := password_problem(password, username):
+        problems.add("password", problem)
+
+
+def _check_role(problems: Problems, role: str, pillar: str | None) -> None:
+    problems.choice("role", role, vocab.ROLES)
+    if pillar is not None:
+        problems.choice("pillar", pillar, vocab.PILLARS)
+    elif role == "worker":
+        problems.add("pillar", "a worker belongs to exactly one pillar")
 
 
 class UserCommands:
@@ -29,15 +48,11 @@ class UserCommands:
                  kecamatan: tuple[str, ...] = (), pii: bool | None = None) -> UUID:
         policy.require(policy.manage_users(actor))
         problems = Problems()
-        if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
-            problems.add("username", "use 1–64 letters, digits, '.', '_' or '-'")
-        problems.choice("role", role, vocab.ROLES)
-        if pillar is not None:
-            problems.choice("pillar", pillar, vocab.PILLARS)
-        elif role == "worker":
-            problems.add("pillar", "a worker belongs to exactly one pillar")
+        if not _valid_username(username):
+            problems.add("username", f"use 1–{USERNAME_MAX} letters, digits, '.', '_' or '-'")
+        _check_role(problems, role, pillar)
         self._check_kecamatan(problems, kecamatan)
-        _check_password(problems, password)
+        _check_password(problems, password, username)
         problems.check()
         user = UserAccount.add(actor=actor.username, username=username, role=role, pillar=pillar,
                                password_hash=hash_password(password), kecamatan=tuple(kecamatan), pii=pii)
@@ -47,24 +62,85 @@ class UserCommands:
             raise RuleBroken("username_unique", f"user {username!r} already exists") from None
         return user.id
 
-    def change_password(self, actor: Actor, username: str, password: str) -> None:
-        policy.require(policy.change_password(actor, username))
-        problems = Problems()
-        _check_password(problems, password)
-        problems.check()
-        user = self._existing_user(username)
-        user.change_password(actor=actor.username, password_hash=hash_password(password))
-        self.save(user)
-        self._user_cache.pop(username, None)
+    def reset_password(self, actor: Actor, username: str, password: str) -> UserAccount:
+        """An admin sets a user's password; every token issued before stops working (the token's
+        stamp is the password's)."""
+        self._require_manager(actor)
+        return self._set_password(actor, username, password)
 
-    def deactivate_user(self, actor: Actor, username: str) -> None:
-        policy.require(policy.manage_users(actor))
-        user = self._existing_user(username)
-        if not user.active:
-            raise RuleBroken("deactivate_once", f"user {username!r} is already deactivated")
-        user.deactivate(actor=actor.username)
-        self.save(user)
-        self._user_cache.pop(username, None)
+    def change_password(self, actor: Actor, current_password: str, password: str) -> UserAccount:
+        """A user's own new password, given the current one (a stolen token alone cannot take the
+        account over); every token issued before, this one too, stops working."""
+        policy.require(policy.change_password(actor, actor.username))
+        user = self._existing_user(actor.username)
+        if not verify_password(user.password_hash, current_password):
+            raise InvalidInput.one("current_password", "is not your current password")
+        return self._set_password(actor, actor.username, password)
+
+    def _set_password(self, actor: Actor, username: str, password: str) -> UserAccount:
+        problems = Problems()
+        _check_password(problems, password, username)
+        problems.check()
+        return self._change(actor, username, lambda user: user.change_password(
+            actor=actor.username, password_hash=hash_password(password)), managing=False)
+
+    def change_role(self, actor: Actor, username: str, role: str, pillar: str | None) -> UserAccount:
+        problems = Problems()
+        _check_role(problems, role, pillar)
+        self._require_manager(actor)
+        problems.check()
+
+        def change(user: UserAccount) -> None:
+            if (user.role, user.pillar) == (role, pillar):
+                return
+            if user.role == "admin" and role != "admin":
+                self._keep_an_admin(actor, user, "change the role of")
+            user.change_role(actor=actor.username, role=role, pillar=pillar)
+
+        return self._change(actor, username, change)
+
+    def change_scope(self, actor: Actor, username: str, kecamatan: tuple[str, ...]) -> UserAccount:
+        problems = Problems()
+        self._check_kecamatan(problems, kecamatan)
+        self._require_manager(actor)
+        problems.check()
+        return self._change(actor, username, lambda user: user.kecamatan == tuple(kecamatan) or user.change_scope(
+            actor=actor.username, kecamatan=tuple(kecamatan)))
+
+    def set_pii(self, actor: Actor, username: str, pii: bool | None) -> UserAccount:
+        """Whether the user reads NIK, KK, phone and address in clear; None: as their role does."""
+        return self._change(actor, username, lambda user: user.pii is pii or user.change_pii(
+            actor=actor.username, pii=pii))
+
+    def deactivate_user(self, actor: Actor, username: str) -> UserAccount:
+        def deactivate(user: UserAccount) -> None:
+            if not user.active:
+                raise RuleBroken("deactivate_once", f"user {username!r} is already deactivated")
+            self._keep_an_admin(actor, user, "deactivate")
+            user.deactivate(actor=actor.username)
+
+        return self._change(actor, username, deactivate)
+
+    def reactivate_user(self, actor: Actor, username: str) -> UserAccount:
+        def reactivate(user: UserAccount) -> None:
+            if user.active:
+                raise RuleBroken("reactivate_inactive_only", f"user {username!r} is active")
+            user.reactivate(actor=actor.username)
+
+        return self._change(actor, username, reactivate)
+
+    def revoke_sessions(self, actor: Actor, username: str) -> UserAccount:
+        """Every token issued to the user so far stops working; they may sign in again."""
+        return self._change(actor, username, lambda user: user.revoke_sessions(actor=actor.username))
+
+    def get_user(self, actor: Actor, username: str) -> UserAccount:
+        self._require_manager(actor)
+        return self._existing_user(username)
+
+    def list_users(self, actor: Actor) -> list[UserAccount]:
+        self._require_manager(actor)
+        accounts = (self.repository.get(uid) for uid in self.streams.originators(ACCOUNT_INDEX[1]))
+        return sorted(accounts, key=lambda user: user.username)
 
     def authenticate(self, username: str, password: str) -> UserAccount | None:
         user = self._user(username)
@@ -76,7 +152,7 @@ class UserCommands:
 
     def user(self, username: str) -> UserAccount | None:
         """The account behind a bearer token, re-read at most every USER_CACHE_SECONDS: a changed
-        role, password or deactivation reaches every worker within that time."""
+        role, scope, password, revocation or deactivation reaches every worker within that time."""
         now = time.monotonic()
         cached = self._user_cache.get(username)
         if cached is not None and cached[0] > now:
@@ -86,6 +162,37 @@ class UserCommands:
             self._user_cache.clear()
         self._user_cache[username] = (now + USER_CACHE_SECONDS, user)
         return user
+
+    def _require_manager(self, actor: Actor) -> None:
+        policy.require(policy.manage_users(actor))
+
+    def _change(self, actor: Actor, username: str, change: Callable[[UserAccount], object], *,
+                managing: bool = True) -> UserAccount:
+        """Load the account, apply `change` (which may trigger events or raise RuleBroken), save;
+        if another change was saved meanwhile, decide again on the fresh account."""
+        if managing:
+            self._require_manager(actor)
+        for _ in range(CHANGE_ATTEMPTS):
+            user = self._existing_user(username)
+            change(user)
+            try:
+                if user.pending_events:
+                    self.save(user)
+            except IntegrityError:
+                continue
+            finally:
+                self._user_cache.pop(username, None)
+            return user
+        raise Contention(f"the account {username!r} kept changing under this request; retry it")
+
+    def _keep_an_admin(self, actor: Actor, user: UserAccount, what: str) -> None:
+        """An admin may not lock themselves out, nor leave the store without an active admin."""
+        if user.username == actor.username:
+            raise RuleBroken("not_yourself", f"you cannot {what} yourself: ask another admin")
+        if user.role == "admin" and user.active and not any(
+                other.role == "admin" and other.active and other.username != user.username
+                for other in self.list_users(actor)):
+            raise RuleBroken("last_admin", f"cannot {what} the last active admin")
 
     def _check_kecamatan(self, problems: Problems, kecamatan: tuple[str, ...]) -> None:
         unknown = [code for code in kecamatan if not self.wilayah.is_kecamatan(code)]
@@ -104,6 +211,8 @@ class UserCommands:
         return user
 
     def _user(self, username: str) -> UserAccount | None:
+        if not _valid_username(username):
+            return None  # no such account could exist
         try:
             return self.repository.get(UserAccount.id_for(username))
         except AggregateNotFoundError:

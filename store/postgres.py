@@ -127,6 +127,10 @@ class ReaderPool:
 
 
 class PostgresStreams(StreamQueries):
+    @property
+    def qualified_table(self) -> str:
+        return f'"{self.datastore.schema}"."{self.table}"'
+
     def head_sql(self) -> str:
         return f"SELECT MAX(notification_id) FROM {self.table}"
 
@@ -154,3 +158,8 @@ class PostgresStreams(StreamQueries):
             Identifier(self.datastore.schema), Identifier(table))
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(statement, (originator_id, before_version))
+
+    def originators(self, topic: str) -> list[UUID]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._by_topic(topic))
+            return [row["originator_id"] for row in curs.fetchall()]

@@ -156,3 +156,8 @@ class SQLiteStreams(StreamQueries):
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(f"DELETE FROM {table} WHERE originator_id = ? AND originator_version < ?",
                          (originator_id.hex, before_version))
+
+    def originators(self, topic: str) -> list[UUID]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._by_topic(topic))
+            return [UUID(row[0]) for row in curs.fetchall()]

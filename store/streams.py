@@ -12,6 +12,11 @@ class StreamQueries:
         self.datastore = recorder.datastore  # type: ignore[attr-defined]
         self.table = recorder.events_table_name  # type: ignore[attr-defined]
 
+    @property
+    def qualified_table(self) -> str:
+        """The events table as a query of the store's own connections names it."""
+        return self.table
+
     def head_sql(self) -> str:
         """SQL for the global position of the newest stored event."""
         raise NotImplementedError
@@ -33,6 +38,25 @@ class StreamQueries:
     def drop_snapshots(self, table: str, originator_id: UUID, before_version: int) -> None:
         """Deletes one stream's snapshots older than `before_version` from the snapshot table."""
         raise NotImplementedError
+
+    def originators(self, topic: str) -> list[UUID]:
+        """The streams holding an event of `topic` (e.g. every account: their creation events).
+        Fast only for a topic `topic_index` was created for."""
+        raise NotImplementedError
+
+    def _by_topic(self, topic: str) -> str:
+        # The topic as a literal, as in the index's WHERE: with a parameter in its place neither
+        # SQLite nor PostgreSQL (in a generic plan) could know that the partial index applies.
+        return f"SELECT DISTINCT originator_id FROM {self.qualified_table} WHERE topic = {_literal(topic)}"
+
+    def topic_index(self, name: str, topic: str) -> str:
+        """DDL of a partial index on the events of one topic (`pilar db init` runs it): a handful of
+        rows, so writes of other events do not pay for it."""
+        return f"CREATE INDEX IF NOT EXISTS {name} ON {self.table} (originator_id) WHERE topic = {_literal(topic)}"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def streams_for(recorder: ApplicationRecorder) -> StreamQueries:

@@ -134,3 +134,44 @@ def test_commands_that_need_no_signing_key_run_without_one(settings):
     checked = subprocess.run([PILAR, "projections", "check"], capture_output=True, text=True, timeout=120,
                              env=env | {"PILAR_AUDIT_KEY": "an-audit-key"})
     assert checked.returncode == 0, checked.stderr
+
+
+def test_user_administration_is_recorded_as_the_os_user(settings, app):
+    import getpass
+
+    from bootstrap import bootstrap
+    from cases.account import UserAccount
+
+    assert run(settings, "db", "init").returncode == 0
+    me = f"os:{getpass.getuser()}"
+    steps = [
+        (("users", "add", "tksk.arjosari", "--role", "worker", "--pillar", "tksk", "--kecamatan", "35.01.02",
+          "--no-pii"), "lumbung-padi-arjosari\n"),
+        (("users", "set-role", "tksk.arjosari", "--role", "supervisor", "--pillar", "tksk"), ""),
+        (("users", "set-scope", "tksk.arjosari", "35.01.02", "35.01.03"), ""),
+        (("users", "set-pii", "tksk.arjosari", "on"), ""),
+        (("users", "reset-password", "tksk.arjosari"), "hujan-deras-di-teleng\n"),
+        (("users", "deactivate", "tksk.arjosari"), ""),
+        (("users", "reactivate", "tksk.arjosari"), ""),
+        (("users", "revoke", "tksk.arjosari"), ""),
+    ]
+    for args, stdin in steps:
+        done = run(settings, *args, stdin=stdin)
+        assert done.returncode == 0, (args, done.stderr)
+    listed = run(settings, "users", "list")
+    assert listed.stdout.splitlines() == [
+        "tksk.arjosari\tsupervisor\ttksk\t35.01.02,35.01.03\tpii (set)\tactive"]
+    services = bootstrap(settings)
+    try:
+        events = services.cases.repository.event_store.get(UserAccount.id_for("tksk.arjosari"))
+        assert [(type(e).__name__, e.actor) for e in events] == [
+            ("UserAdded", me), ("RoleChanged", me), ("ScopeChanged", me), ("PiiAccessChanged", me),
+            ("PasswordChanged", me), ("UserDeactivated", me), ("UserReactivated", me), ("SessionsRevoked", me)]
+    finally:
+        services.close()
+    assert sign_in(app, "tksk.arjosari", "hujan-deras-di-teleng") == 200
+    weak = run(settings, "users", "reset-password", "tksk.arjosari", stdin="password12345\n")
+    assert weak.returncode == 1 and "common password" in weak.stderr
+    wrong = run(settings, "users", "set-scope", "tksk.arjosari", "99.99.99")
+    assert wrong.returncode == 1 and "kecamatan" in wrong.stderr
+    assert run(settings, "users", "revoke", "nobody").returncode == 1

@@ -3,6 +3,9 @@ key edits, deletes, inserts, reorders or re-attributes events, seals and access-
 names each break's kind and place. Every scenario runs on both stores. The seals are made by the
 projection process's own step (`Follower`), which also publishes the heads file."""
 
+import hashlib
+import hmac
+import json
 import shutil
 from uuid import UUID, uuid4
 
@@ -353,7 +356,8 @@ def test_deleted_access_log_entries_are_named_with_their_range(story, seal, chec
 def test_an_inserted_access_log_entry_is_named(mac, story, seal, check, store, settings):
     seal()
     row = {store.row_order: 0, "id": str(uuid4()), "at": "2026-01-01T00:00:00.000000Z", "username": "agus",
-           "role": "worker", "action": "read_case", "case_id": None, "beneficiary_id": None, "detail": ""}
+           "role": "worker", "action": "read_case", "case_id": None, "beneficiary_id": None, "detail": "",
+           "client": None}
     if mac == "genuine":  # as if Pilar wrote it (only the audit key makes this), its seal then deleted
         row["mac"] = entry_mac(mac_key(settings.audit_key()), [row[c] for c in COLUMNS])
     seq, entry = append_access_row(store, **row)
@@ -503,3 +507,38 @@ def test_a_forged_access_mac_boundary_is_named(story, seal, check, store):
     store.execute("UPDATE pilar_key_checks SET check_value = ? WHERE name = ?",
                   ("999999:00000000000000000000000000000000", ACCESS_BOUNDARY))
     assert access_breaks(check()) == [("access_log_forged_boundary", None, 999999)]
+
+
+# ----------------------------------------------------------------------------- client addresses
+def test_the_access_log_records_the_client_and_a_missed_nik_only_as_its_keyed_hash(client, auth, service, store):
+    tried = factories.person()["nik"]
+    answer = client.post(f"{API}/beneficiaries/search", json={"nik": tried}, headers=auth("wati"),
+                         environ_base={"REMOTE_ADDR": "198.51.100.23"})
+    assert answer.status_code == 404 or answer.json.get("items") == [], answer.json
+    (row,) = store.all(f"SELECT {', '.join(COLUMNS)} FROM audit_access_log")
+    entry = dict(zip(COLUMNS, row))
+    assert entry["client"] == "198.51.100.23" and entry["action"] == "find_beneficiary_by_nik"
+    assert entry["detail"] == f"not found; nik_key={service.lookup.nik_claim_id(tried)}"
+    assert tried not in entry["detail"]
+    shown = client.get(f"{API}/audit/access-log", headers=auth("inspektur")).json["items"]
+    assert shown[0]["client"] == "198.51.100.23"
+
+
+def test_rows_from_before_client_addresses_verify_and_an_address_is_covered(staff, seal, check, store, settings,
+                                                                            services):
+    # A table an older Pilar made: no client column; its rows' MACs cover the eight columns it had.
+    store.execute("ALTER TABLE audit_access_log DROP COLUMN client")
+    old = {"id": str(uuid4()), "at": "2026-01-01T00:00:00.000000Z", "username": "wati", "role": "worker",
+           "action": "read_case", "case_id": str(uuid4()), "beneficiary_id": None, "detail": ""}
+    old["mac"] = hmac.new(mac_key(settings.audit_key()), json.dumps(list(old.values())).encode(),
+                          hashlib.sha256).hexdigest()
+    append_access_row(store, **old)
+    init_store(settings)  # the upgrade: the client column is added
+    services.access_log.record(Actor("agus", "worker", "pkh", client="203.0.113.9"), "read_case", case_id=uuid4())
+    services.access_log.record(Actor("os:root", "auditor", None), "export")  # no address: the CLI
+    assert check().ok and check().access_unsealed == 3
+    seal()
+    assert check().ok and check().access_unsealed == 0
+    # Blanking or changing a recorded address is an edit, like any other column.
+    store.execute("UPDATE audit_access_log SET client = NULL WHERE username = 'agus'")
+    assert [b.kind for b in check().breaks] == ["access_log_edited"]

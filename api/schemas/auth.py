@@ -6,7 +6,7 @@ from api.schemas.common import Input
 from cases.inputs import text_problem
 
 
-def _storable(value: str) -> None:
+def storable(value: str) -> None:
     # Sign-in passes no input rule of the service, and a lone surrogate cannot even be hashed
     # into the account's id, so this one text check stays here.
     if problem := text_problem(value):
@@ -14,13 +14,15 @@ def _storable(value: str) -> None:
 
 
 class TokenRequest(Input):
-    username = fields.String(required=True, validate=[validate.Length(min=1, max=200), _storable])
-    password = fields.String(required=True, validate=[validate.Length(min=1, max=1024), _storable])
+    username = fields.String(required=True, validate=[validate.Length(min=1, max=200), storable])
+    password = fields.String(required=True, validate=[validate.Length(min=1, max=1024), storable])
 
 
 class TokenAnswer(Schema):
     token = fields.String(required=True)
     token_type = fields.String(required=True)
     expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
+    idle_timeout = fields.Integer(allow_none=True, metadata={"description": "seconds unused after which the token "
+                                                                           "is refused; null: none"})
     role = fields.String(required=True)
     pillar = fields.String(allow_none=True)
