@@ -9,7 +9,6 @@ read that field work depends on). Either way it is logged, and never a 500."""
 
 import hashlib
 import hmac
-import logging
 import math
 import time
 from collections.abc import Callable
@@ -21,13 +20,13 @@ from flask_limiter import Limiter, RequestLimit
 from werkzeug.exceptions import ServiceUnavailable
 
 from api.errors import error_response
+from api.security import security_event
 from store.connection import Readers
 from store.rate_limits import StoreRateLimits
 
 if TYPE_CHECKING:
     from settings import Settings
 
-security = logging.getLogger("pilar.security")
 
 LIMITED = {
     "signin_user": ("signin_limit_user", "Too many failed sign-ins for this user"),
@@ -60,8 +59,7 @@ class AppStoreLimits(StoreRateLimits):
             return method(*args)
         except self.base_exceptions as exc:
             g.rate_limits_down = True
-            security.warning("event=rate_limit_store_unavailable error=%s address=%s", type(exc).__name__,
-                             request.remote_addr)
+            security_event("rate_limit_store_unavailable", error=type(exc).__name__)
             raise
 
 
@@ -128,8 +126,7 @@ def _breached(name: str, limit: RequestLimit) -> Response:
         retry = max(1, math.ceil(limit.reset_at - time.time()))
     except Exception:  # noqa: BLE001 - the counters failed just now: the whole window, then
         retry = limit.limit.get_expiry()
-    security.warning("event=rate_limited limit=%s user=%s address=%s", name, _known_user(name) or "-",
-                     request.remote_addr)
+    security_event("rate_limited", _known_user(name), limit=name)
     message = f"{LIMITED[name][1]} (at most {limit.limit}): try again in {retry} s."
     return error_response(429, message, {"Retry-After": str(retry)}, limit=name)
 
