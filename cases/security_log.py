@@ -3,8 +3,9 @@ signed-out tokens, 403s, rate-limit hits, sign-outs and every change to a user a
 
     event=sign_in_failed user="wati" client=203.0.113.7 path=/api/v1/auth/token
 
-`event` first, then `user` (whom the request was for or claimed to be; never a password or a
-token), `client` (the client's address as werkzeug's ProxyFix resolved it with
+`event` first, then `user` (whom the request was for or claimed to be, only when it names an
+account: a sign-in with a name that is no account's is `sign_in_unknown_user` with `user=-`, since
+the name typed may be a password; never a password or a token), `client` (the client's address as werkzeug's ProxyFix resolved it with
 PILAR_TRUSTED_PROXIES; `local` for the CLI), `path`, then any details. A value is quoted when it
 holds a space, a quote, `=` or a control character, so a line cannot be split or forged by input."""
 

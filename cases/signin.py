@@ -68,7 +68,11 @@ class SignIn:
     def sign_in(self, username: str, password: str) -> dict[str, Any]:
         user = self.accounts.authenticate(username, password)
         if user is None:
-            raise NotAuthenticated("unknown user or wrong password", event="sign_in_failed", username=username)
+            # A name that is no account's is not logged: it may be a password typed in the wrong field.
+            known = self.accounts.user(username) is not None
+            raise NotAuthenticated("unknown user or wrong password",
+                                   event="sign_in_failed" if known else "sign_in_unknown_user",
+                                   username=username if known else None)
         claims = {"u": user.username, "p": password_stamp(user.password_hash, user.session_epoch),
                   "j": secrets.token_urlsafe(12)}
         token = self.tokens.issue(claims)
