@@ -31,20 +31,30 @@ PROFILES = [
 ]
 
 
-def demo_staff() -> dict[str, tuple[str, str | None]]:
-    staff: dict[str, tuple[str, str | None]] = {"dinsos": ("supervisor", None), "inspektorat": ("auditor", None)}
+# The demo's kecamatan-scoped TKSK: a TKSK serves one kecamatan (SPEC §1), here Pacitan.
+DEMO_TKSK_KECAMATAN = ("35.01.04",)
+
+
+def demo_staff() -> dict[str, tuple[str, str | None, tuple[str, ...], bool | None]]:
+    """username: (role, pillar, kecamatan, pii); pii None: the role's default (cases/account.py)."""
+    staff: dict[str, tuple[str, str | None, tuple[str, ...], bool | None]] = {
+        "dinsos": ("supervisor", None, (), None),
+        "inspektorat": ("auditor", None, (), None),  # without pii: NIK and KK masked, phone and address hidden
+        "inspektorat.pii": ("auditor", None, (), True),  # an auditor an admin let read identifiers in clear
+        "tksk.pacitan": ("worker", "tksk", DEMO_TKSK_KECAMATAN, None),  # TKSK of kecamatan Pacitan only
+    }
     for pillar in vocab.PILLARS:
-        staff[f"{pillar}.pendamping"] = ("worker", pillar)
-        staff[f"{pillar}.koordinator"] = ("supervisor", pillar)
+        staff[f"{pillar}.pendamping"] = ("worker", pillar, (), None)
+        staff[f"{pillar}.koordinator"] = ("supervisor", pillar, (), None)
     return staff
 
 
 def load_demo(app: PilarApplication, *, seed: int = 2024, people: int = 40) -> list[str]:
     staff = demo_staff()
     added = 0
-    for name, (role, pillar) in staff.items():
+    for name, (role, pillar, kecamatan, pii) in staff.items():
         try:
-            app.add_user(SYSTEM, name, role, pillar, DEMO_PASSWORD)
+            app.add_user(SYSTEM, name, role, pillar, DEMO_PASSWORD, kecamatan=kecamatan, pii=pii)
             added += 1
         except RuleBroken:
             pass  # loaded before: keep the existing account

@@ -5,7 +5,7 @@ import sys
 import click
 
 from bootstrap import Services, check_audit_key, init_store
-from cases import vocab
+from cases import policy, vocab
 from cases.access import Actor
 from cli_users import run as _run
 from cli_users import users
@@ -159,9 +159,23 @@ def audit() -> None:
 
 
 def _cli_auditor() -> Actor:
+    """The OS user, as an auditor without the pii permission: what it exports is masked."""
     import getpass
 
-    return Actor(f"cli:{getpass.getuser()}", "auditor", None)
+    return Actor(f"cli:{getpass.getuser()}", "auditor", None, pii=False)
+
+
+def _auditor_account(services: Services, username: str | None) -> Actor:
+    """The active auditor `username`, as their token would make them (their pii permission
+    included); none named: the OS user (_cli_auditor)."""
+    if username is None:
+        return _cli_auditor()
+    user = services.cases.user(username)
+    if user is None or not user.active:
+        raise click.BadParameter(f"no active user {username!r}", param_hint="--user")
+    actor = Actor(user.username, user.role, user.pillar, user.kecamatan, user.reads_pii)
+    policy.require(policy.audit(actor))
+    return actor
 
 
 @audit.command("verify")
@@ -194,7 +208,10 @@ def audit_verify(against: str | None) -> None:
 @click.option("--to", "end", default=None, help="A position (inclusive) or an ISO 8601 instant.")
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
               help="A new file, readable by its owner only (it holds personal data); - for standard output.")
-def audit_export(fmt: str, start: str | None, end: str | None, output: str) -> None:
+@click.option("--user", "username", default=None,
+              help="Export for this auditor: NIK and KK in clear, phone and address shown, only if their account "
+                   "has the pii permission. Without it they are masked.")
+def audit_export(fmt: str, start: str | None, end: str | None, output: str, username: str | None) -> None:
     """Stream events in position order without loading them all into memory."""
     import contextlib
     import os
@@ -213,9 +230,10 @@ def audit_export(fmt: str, start: str | None, end: str | None, output: str) -> N
         opened = open(fd, "w", encoding="utf-8", newline="")
 
     def run(services: Services) -> int:
+        actor = _auditor_account(services, username)
         with services.readers.connection() as conn, opened as out:
-            count = write(entries(services.cases, conn, **bounds), out, fmt)
-        services.cases.access_log.record(_cli_auditor(), "export",
+            count = write(entries(services.cases, conn, **bounds, in_clear=policy.feed_in_clear(actor)), out, fmt)
+        services.cases.access_log.record(actor, "export",
                                          detail=f"format={fmt} from={start} to={end} events={count}")
         return count
 

@@ -21,7 +21,6 @@ from api.schemas import (
 from api.audit import AUDIT_ERRORS, History, HistoryQuery
 from api.schemas.beneficiaries import NikSearchIn
 from api.writes import WRITE_ERRORS, actor_and_options, answered
-from cases.presenters import beneficiary_view
 
 blp = Blueprint("beneficiaries", __name__, url_prefix="/api/v1/beneficiaries",
                 description="People served by the pillars; personal data under UU PDP")
@@ -72,7 +71,7 @@ class BeneficiarySearch(MethodView):
         person = app.find_beneficiary_by_nik(current_actor(), body["nik"])
         if person is None:
             return {"items": []}
-        return {"items": [beneficiary_view(person, app.beneficiary_cases(current_actor(), person))]}
+        return {"items": [app.beneficiary_answer(current_actor(), person)]}
 
 
 @blp.route("/<uuid:beneficiary_id>")
@@ -80,10 +79,12 @@ class BeneficiaryById(MethodView):
     @blp.response(200, BeneficiaryOut)
     @errors(blp, ERRORS, 401, 403, 404)
     def get(self, beneficiary_id: UUID):
-        """A person with all their cases across pillars"""
+        """A person with all their cases across pillars, as your scope allows
+
+        NIK and KK are masked and phone, address and a consent's giver hidden unless you have the pii
+        permission and serve the person; a case you may not read shows only its pillar, status and dates."""
         app = services().cases
-        person = app.get_beneficiary(current_actor(), beneficiary_id)
-        return beneficiary_view(person, app.beneficiary_cases(current_actor(), person))
+        return app.beneficiary_answer(current_actor(), app.get_beneficiary(current_actor(), beneficiary_id))
 
 
 @blp.route("/<uuid:beneficiary_id>/history")

@@ -7,6 +7,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, Notification
 
+from cases.masking import masked_unless
+
 BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "actor", "originator_topic"}
 REDACTED_FIELDS = {"password_hash"}
 
@@ -20,7 +22,10 @@ def event_type(topic: str) -> str:
     return topic.rsplit(".", 1)[1]
 
 
-def entry(notification: Notification, mapper: Mapper, event_hash: str | None = None) -> dict[str, Any]:
+def entry(notification: Notification, mapper: Mapper, event_hash: str | None = None, *,
+          in_clear: bool) -> dict[str, Any]:
+    """`in_clear`: whether the reader sees personal identifiers (cases/policy.py); if not, they are
+    masked (cases/masking.py). Required, so that no caller forgets to ask."""
     event = mapper.to_domain_event(notification)
     data = {k: ("[redacted]" if k in REDACTED_FIELDS else v) for k, v in vars(event).items() if k not in BASE_FIELDS}
     return {
@@ -31,7 +36,7 @@ def entry(notification: Notification, mapper: Mapper, event_hash: str | None = N
         "type": event_type(notification.topic),
         "at": event.timestamp.isoformat(),
         "actor": getattr(event, "actor", None),
-        "data": jsonable(data),
+        "data": masked_unless(in_clear, jsonable(data)),
         "hash": event_hash,
     }
 

@@ -16,13 +16,16 @@ CSV_COLUMNS = ("position", "stream_id", "stream_type", "version", "type", "at", 
 
 def entries(app: PilarApplication, conn: Connection, *, from_position: int = 0, to_position: int | None = None,
             since: datetime | None = None, until: datetime | None = None,
-            batch_size: int = 5000) -> Iterator[dict]:
+            batch_size: int = 5000, in_clear: bool = False) -> Iterator[dict]:
+    """`in_clear`: personal identifiers as stored (policy.feed_in_clear for whom the export is
+    made); by default masked (cases/masking.py)."""
     position = from_position
     while batch := app.recorder.select_notifications(start=position, limit=batch_size, stop=to_position,
                                                      inclusive_of_start=False):
         hashes = hashes_between(conn, position, batch[-1].id)
         with app.mapper.key_scope():  # each key read once per batch, and forgotten after it
-            items = [entry(notification, app.mapper, hashes.get(notification.id)) for notification in batch]
+            items = [entry(notification, app.mapper, hashes.get(notification.id), in_clear=in_clear)
+                     for notification in batch]
         for item in items:
             at = datetime.fromisoformat(item["at"])
             if (since is None or at >= since) and (until is None or at <= until):

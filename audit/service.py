@@ -26,23 +26,32 @@ class AuditService:
 
     def case_history(self, actor: Actor, case_id: UUID, after_version: int, limit: int) -> dict[str, Any]:
         case = self.app.readable_case(actor, case_id)
-        answer = self._history(case_id, after_version, limit)
+        answer = self._history(case_id, after_version, limit, policy.case_in_clear(actor))
         self.access_log.record(actor, "read_case_history", case_id=case_id, beneficiary_id=case.beneficiary_id)
         return answer
 
     def beneficiary_history(self, actor: Actor, beneficiary_id: UUID, after_version: int,
                             limit: int) -> dict[str, Any]:
-        self.app.readable_beneficiary(actor, beneficiary_id)
-        answer = self._history(beneficiary_id, after_version, limit)
+        person = self.app.readable_beneficiary(actor, beneficiary_id)
+        cases = self.app.beneficiary_cases(actor, person)
+        scope = self.app.person_scope(person, cases)
+        policy.require(policy.read_person_history(actor, *scope))
+        answer = self._history(beneficiary_id, after_version, limit, policy.person_in_clear(actor, *scope))
+        # A case linked to the person that the reader may not read keeps its pillar, not its id.
+        unreadable = {str(case.id) for case in cases if policy.read_case(actor, case) is not None}
+        for item in answer["items"]:
+            if item["data"].get("case_id") in unreadable:
+                item["data"]["case_id"] = None
         self.access_log.record(actor, "read_beneficiary_history", beneficiary_id=beneficiary_id)
         return answer
 
-    def _history(self, stream_id: UUID, after_version: int, limit: int) -> dict[str, Any]:
+    def _history(self, stream_id: UUID, after_version: int, limit: int, in_clear: bool) -> dict[str, Any]:
         notifications = self.app.streams.select_stream(stream_id, after_version=after_version, limit=limit)
         with self.readers.connection() as conn:
             hashes = stream_hashes(conn, stream_id, [n.originator_version for n in notifications])
         with self.app.mapper.key_scope():
-            items = [entry(n, self.app.mapper, hashes.get(n.originator_version)) for n in notifications]
+            items = [entry(n, self.app.mapper, hashes.get(n.originator_version), in_clear=in_clear)
+                     for n in notifications]
         return {
             "stream_id": str(stream_id),
             "items": items,
@@ -57,7 +66,8 @@ class AuditService:
             with self.readers.connection() as conn:
                 hashes = hashes_between(conn, after, notifications[-1].id)
         with self.app.mapper.key_scope():
-            items = [entry(n, self.app.mapper, hashes.get(n.id)) for n in notifications]
+            items = [entry(n, self.app.mapper, hashes.get(n.id), in_clear=policy.feed_in_clear(actor))
+                     for n in notifications]
         self.access_log.record(actor, "read_feed", detail=f"after={after} limit={limit} returned={len(items)}")
         return {"items": items, "next_after": items[-1]["position"] if items else after,
                 "head": self.app.recorder.max_notification_id() or 0}

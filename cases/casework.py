@@ -56,6 +56,8 @@ class CaseCommands:
             desa = desa_code or person.desa_code
             if desa is None:
                 raise InvalidInput.one("desa_code", "the beneficiary's data was erased; name the desa")
+            where = {kecamatan_code_of(desa)} | ({person.kecamatan_code} if person.kecamatan_code else set())
+            policy.require(policy.open_case_in(actor, where))
             case = Case.open(
                 actor=actor.username, beneficiary_id=person.id, pillar=pillar, desa_code=desa,
                 kecamatan_code=kecamatan_code_of(desa), referral=dict(referral), categories=list(categories),
@@ -107,8 +109,10 @@ class CaseCommands:
         def command(case: Case) -> None:
             policy.require(policy.assign_to(actor, worker))
             user = self._user(worker)
-            if user is None or not user.active or user.role != "worker" or user.pillar != case.pillar:
-                raise InvalidInput.one("worker", f"{worker!r} is not an active worker of pillar {case.pillar}")
+            if (user is None or not user.active or user.role != "worker" or user.pillar != case.pillar
+                    or not policy.serves(user, case.pillar, case.kecamatan_code)):
+                raise InvalidInput.one("worker", f"{worker!r} is not an active worker of pillar {case.pillar} "
+                                                 "serving the case's kecamatan")
             case.assign(actor=actor.username, worker=worker)
 
         return self._case_command(actor, case_id, options, command, "assignment")

@@ -8,7 +8,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.utils import get_topic
 
-from cases import inputs, policy
+from cases import inputs, policy, presenters
 from cases.access import SYSTEM, AccessRecorder, Actor
 from cases.beneficiary import CORRECTABLE_FIELDS, Beneficiary, NikClaim
 from cases.case import Case
@@ -78,6 +78,20 @@ class BeneficiaryCommands:
     def beneficiary_cases(self, actor: Actor, person: Beneficiary) -> list[Case]:
         """All of a person's cases across pillars, so pillars do not work past each other."""
         return [self._load(Case, link["case_id"]) for link in person.cases]
+
+    def person_scope(self, person: Beneficiary, cases: list[Case] | None = None) -> tuple[set[str], set[str]]:
+        """(the pillars involved with the person, the kecamatan they are found in), from their cases
+        as stored now: what cases/policy.py judges a person by."""
+        cases = self.beneficiary_cases(SYSTEM, person) if cases is None else cases
+        return policy.involved_pillars(person.cases, cases), policy.person_kecamatan(person, cases)
+
+    def beneficiary_answer(self, actor: Actor, person: Beneficiary) -> dict[str, Any]:
+        """The person as `actor` may see them: identifiers in clear only within their scope and with
+        the pii permission, and of each case outside their read scope its pillar, status and dates."""
+        cases = self.beneficiary_cases(actor, person)
+        in_clear = policy.person_in_clear(actor, *self.person_scope(person, cases))
+        return presenters.beneficiary_view(person, [(c, policy.read_case(actor, c) is None) for c in cases],
+                                           in_clear=in_clear)
 
     def correct_beneficiary(
         self, actor: Actor, beneficiary_id: UUID, *, changes: dict[str, Any], reason: str,
@@ -196,9 +210,8 @@ class BeneficiaryCommands:
         return self._write(actor, options, decide)
 
     def _require_involved(self, actor: Actor, action: str, person: Beneficiary) -> None:
-        """The pillars involved with the person, from their cases as stored now (policy.involved_pillars)."""
-        pillars = policy.involved_pillars(person.cases, self.beneficiary_cases(actor, person))
-        policy.require(policy.write_beneficiary(actor, action, pillars))
+        """The pillars involved with the person and their kecamatan, from their cases as stored now."""
+        policy.require(policy.write_beneficiary(actor, action, *self.person_scope(person)))
 
     def move_nik_claims(self) -> int:
         """Upgrade (`pilar db init`): each NIK held under the unkeyed claim id of an older Pilar is

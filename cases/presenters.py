@@ -7,6 +7,7 @@ from typing import Any
 from cases.beneficiary import Beneficiary
 from cases.case import Case
 from cases.clock import parse_utc
+from cases.masking import masked_unless
 
 
 def case_view(case: Case, today: date) -> dict[str, Any]:
@@ -39,19 +40,24 @@ def case_view(case: Case, today: date) -> dict[str, Any]:
     }
 
 
-def beneficiary_view(person: Beneficiary, cases: list[Case]) -> dict[str, Any]:
+def beneficiary_view(person: Beneficiary, cases: list[tuple[Case, bool]], *, in_clear: bool) -> dict[str, Any]:
+    """`cases`: each of the person's cases and whether the reader may read it (policy.read_case);
+    `in_clear`: whether the reader sees the person's identifiers (policy.person_in_clear)."""
     fields = ("nik", "kk", "name", "birth_date", "sex", "desa_code", "kecamatan_code", "address", "phone",
               "consent", "erasure_requested_at", "registered_at", "registered_by", "erased_at")
-    return {
-        "id": person.id,
-        "version": person.version,
-        **{f: getattr(person, f) for f in fields},
-        "cases": [
-            {"id": c.id, "pillar": c.pillar, "status": c.status, "worker": c.worker, "opened_at": c.opened_at,
-             "closed_at": c.closed_at}
-            for c in cases
-        ],
-    }
+    view = {"id": person.id, "version": person.version, **{f: getattr(person, f) for f in fields}}
+    return {**masked_unless(in_clear, view), "cases": [case_link(case, readable) for case, readable in cases]}
+
+
+# Another pillar's case of the same person (or one outside the reader's kecamatan) shows only
+# these: enough not to work past each other, nothing of what the case is about or who handles it.
+OUTSIDE_SCOPE_CASE_FIELDS = ("pillar", "status", "opened_at", "closed_at")
+
+
+def case_link(case: Case, readable: bool) -> dict[str, Any]:
+    link = {"id": case.id, "pillar": case.pillar, "status": case.status, "worker": case.worker,
+            "opened_at": case.opened_at, "closed_at": case.closed_at}
+    return link if readable else {f: link[f] for f in OUTSIDE_SCOPE_CASE_FIELDS}
 
 
 def privacy_request_view(row: dict[str, Any], name: str | None, now: datetime) -> dict[str, Any]:

@@ -15,10 +15,10 @@ from store.connection import Connection, ViewDB
 COMPARED = {
     "cases": "case_id",
     "follow_ups": "case_id, follow_up_id",
-    "open_counts": "pillar, dimension, key",
-    "monthly": "pillar, month",
-    "aid": "pillar, component, item",
-    "assessment_days": "pillar, days",
+    "open_counts": "pillar, kecamatan, dimension, key",
+    "monthly": "pillar, kecamatan, month",
+    "aid": "pillar, kecamatan, component, item",
+    "assessment_days": "pillar, kecamatan, days",
     "privacy_requests": "request_id",
 }
 

@@ -22,6 +22,10 @@ OVERDUE_REQUEST_SQL = "(r.status = 'open' AND r.deadline < ?)"
 @dataclass(frozen=True)
 class CaseFilter:
     pillars: tuple[str, ...] | None = None  # None: every pillar
+    # The reader's scope (cases/policy.py), set by the read service: the cases their pillars hold
+    # or are asked to take by a pending referral, in their kecamatan. None: no limit.
+    scope_pillars: tuple[str, ...] | None = None
+    scope_kecamatan: tuple[str, ...] | None = None
     status: str | None = None
     kecamatan: str | None = None
     desa: str | None = None
@@ -49,23 +53,31 @@ class WorkloadQueries:
                            (TRACKING_NAME,))
         return int(row[0] or 0), int(row[1] or 0)
 
-    def detail(self, pillar: str, today: date, *, brief: bool = False) -> dict[str, Any]:
+    def detail(self, pillar: str, today: date, *, brief: bool = False,
+               kecamatan: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """A pillar's workload: over every kecamatan, or only `kecamatan` (a scoped reader's)."""
         month = today.strftime("%Y-%m")
+        only, only_params = _among("kecamatan", kecamatan)
+        cases_only, _ = _among("kecamatan_code", kecamatan)
         with self.readers.connection() as conn:
-            counts = conn.all(f"SELECT dimension, key, count FROM {self.p}_open_counts WHERE pillar = ?", (pillar,))
-            by = {"status": {}, "kecamatan": {}, "worker": {}}
-            for dimension, key, count in counts:
-                by[dimension][key] = int(count)
-            overdue = conn.one(f"SELECT COUNT(*) FROM {self.p}_cases WHERE pillar = ? AND {OVERDUE_SQL}",
-                               (pillar, today.isoformat()))[0]
-            monthly = conn.one(f"SELECT opened, closed FROM {self.p}_monthly WHERE pillar = ? AND month = ?",
-                               (pillar, month))
-            days = conn.all(f"SELECT days, count FROM {self.p}_assessment_days WHERE pillar = ? ORDER BY days",
-                            (pillar,))
+            counts = conn.all(f"SELECT dimension, key, kecamatan, count FROM {self.p}_open_counts "
+                              f"WHERE pillar = ?{only}", (pillar, *only_params))
+            by: dict[str, dict[str, int]] = {"status": {}, "kecamatan": {}, "worker": {}}
+            for dimension, key, where, count in counts:
+                by[dimension][key] = by[dimension].get(key, 0) + int(count)
+                if dimension == "status":
+                    by["kecamatan"][where] = by["kecamatan"].get(where, 0) + int(count)
+            overdue = conn.one(f"SELECT COUNT(*) FROM {self.p}_cases WHERE pillar = ?{cases_only} AND {OVERDUE_SQL}",
+                               (pillar, *only_params, today.isoformat()))[0]
+            monthly = conn.one(f"SELECT SUM(opened), SUM(closed) FROM {self.p}_monthly WHERE pillar = ? AND month = ?"
+                               f"{only}", (pillar, month, *only_params))
+            days = conn.all(f"SELECT days, SUM(count) FROM {self.p}_assessment_days WHERE pillar = ?{only} "
+                            "GROUP BY days ORDER BY days", (pillar, *only_params))
             aid = conn.all(
-                f"SELECT component, item, count, quantity, value_idr FROM {self.p}_aid WHERE pillar = ? "
-                "ORDER BY component, item", (pillar,))
+                f"SELECT component, item, SUM(count), SUM(quantity), SUM(value_idr) FROM {self.p}_aid "
+                f"WHERE pillar = ?{only} GROUP BY component, item ORDER BY component, item", (pillar, *only_params))
         aid_by_component: dict[str, dict[str, int]] = {}
+        aid = [(component, item, int(n), int(q), int(v)) for component, item, n, q, v in aid]
         for component, _item, count, _quantity, value in aid:
             totals = aid_by_component.setdefault(component, {"count": 0, "value_idr": 0})
             totals["count"] += int(count)
@@ -75,8 +87,8 @@ class WorkloadQueries:
             "open_cases": sum(by["status"].values()),
             "open_by_status": {s: by["status"].get(s, 0) for s in vocab.CASE_STATUSES if s != "closed"},
             "overdue_follow_ups": int(overdue),
-            "opened_this_month": int(monthly[0]) if monthly else 0,
-            "closed_this_month": int(monthly[1]) if monthly else 0,
+            "opened_this_month": int(monthly[0] or 0) if monthly else 0,
+            "closed_this_month": int(monthly[1] or 0) if monthly else 0,
             "median_days_referral_to_assessment": _median([(int(d), int(c)) for d, c in days]),
             "aid_by_component": aid_by_component,
         }
@@ -94,6 +106,13 @@ class WorkloadQueries:
         if where.pillars is not None:
             clauses.append(f"pillar IN ({', '.join('?' * len(where.pillars))})")
             params += list(where.pillars)
+        if where.scope_pillars is not None:
+            marks = ", ".join("?" * len(where.scope_pillars))
+            clauses.append(f"(pillar IN ({marks}) OR pending_referral_to IN ({marks}))")
+            params += [*where.scope_pillars, *where.scope_pillars]
+        if where.scope_kecamatan is not None:
+            clauses.append(f"kecamatan_code IN ({', '.join('?' * len(where.scope_kecamatan))})")
+            params += list(where.scope_kecamatan)
         for column, value in (("status", where.status), ("kecamatan_code", where.kecamatan),
                               ("desa_code", where.desa), ("worker", where.worker),
                               ("beneficiary_id", where.beneficiary_id),
@@ -121,13 +140,15 @@ class WorkloadQueries:
         return items, int(total)
 
     def follow_up_queue(self, pillars: tuple[str, ...] | None, today: date, until: date, page: int,
-                        per_page: int) -> tuple[list[dict[str, Any]], int]:
+                        per_page: int, kecamatan: tuple[str, ...] | None = None) -> tuple[list[dict[str, Any]], int]:
         clauses = ["f.open = 1", "c.status <> 'closed'", "f.due_on <= ?"]
         params: list[Any] = [until.isoformat()]
         if pillars is not None:
             clauses.append(f"f.pillar IN ({', '.join('?' * len(pillars))})")
             params += list(pillars)
-        where = " AND ".join(clauses)
+        only, only_params = _among("c.kecamatan_code", kecamatan)
+        where = " AND ".join(clauses) + only
+        params += only_params
         join = f"FROM {self.p}_follow_ups f JOIN {self.p}_cases c ON c.case_id = f.case_id WHERE {where}"
         with self.readers.connection() as conn:
             total = conn.one(f"SELECT COUNT(*) {join}", params)[0]
@@ -164,6 +185,13 @@ class WorkloadQueries:
                 "CASE WHEN r.status = 'open' THEN r.deadline ELSE '' END, r.deadline DESC, r.request_id "
                 "LIMIT ? OFFSET ?", [*params, per_page, (page - 1) * per_page])
         return [dict(zip(PRIVACY_COLUMNS, row)) for row in rows], int(total)
+
+
+def _among(column: str, values: tuple[str, ...] | None) -> tuple[str, list[str]]:
+    """' AND column IN (?, …)' and its parameters; nothing for None (every value)."""
+    if values is None:
+        return "", []
+    return f" AND {column} IN ({', '.join('?' * len(values))})", list(values)
 
 
 def _median(histogram: list[tuple[int, int]]) -> float | None:

@@ -66,21 +66,23 @@ def create_statements(prefix: str = LIVE) -> list[str]:
             open INTEGER NOT NULL,
             PRIMARY KEY (case_id, follow_up_id))""",
         f"CREATE INDEX IF NOT EXISTS {p}_follow_ups_queue ON {p}_follow_ups (open, pillar, due_on)",
-        # Open cases counted per pillar along one dimension (status, kecamatan, worker).
+        # Every counter is kept per pillar and kecamatan (of the case's desa): a pillar's workload
+        # sums its kecamatan, a kecamatan-scoped reader's only theirs.
+        # Open cases counted along one dimension (status, worker); by kecamatan is the status rows' sum.
         f"""CREATE TABLE IF NOT EXISTS {p}_open_counts (
-            pillar TEXT NOT NULL, dimension TEXT NOT NULL, key TEXT NOT NULL, count BIGINT NOT NULL,
-            PRIMARY KEY (pillar, dimension, key))""",
+            pillar TEXT NOT NULL, kecamatan TEXT NOT NULL, dimension TEXT NOT NULL, key TEXT NOT NULL,
+            count BIGINT NOT NULL, PRIMARY KEY (pillar, kecamatan, dimension, key))""",
         f"""CREATE TABLE IF NOT EXISTS {p}_monthly (
-            pillar TEXT NOT NULL, month TEXT NOT NULL, opened BIGINT NOT NULL, closed BIGINT NOT NULL,
-            PRIMARY KEY (pillar, month))""",
+            pillar TEXT NOT NULL, kecamatan TEXT NOT NULL, month TEXT NOT NULL, opened BIGINT NOT NULL,
+            closed BIGINT NOT NULL, PRIMARY KEY (pillar, kecamatan, month))""",
         f"""CREATE TABLE IF NOT EXISTS {p}_aid (
-            pillar TEXT NOT NULL, component TEXT NOT NULL, item TEXT NOT NULL,
+            pillar TEXT NOT NULL, kecamatan TEXT NOT NULL, component TEXT NOT NULL, item TEXT NOT NULL,
             count BIGINT NOT NULL, quantity BIGINT NOT NULL, value_idr BIGINT NOT NULL,
-            PRIMARY KEY (pillar, component, item))""",
+            PRIMARY KEY (pillar, kecamatan, component, item))""",
         # Days from referral to first assessment, as a histogram: the median costs the same at any size.
         f"""CREATE TABLE IF NOT EXISTS {p}_assessment_days (
-            pillar TEXT NOT NULL, days INTEGER NOT NULL, count BIGINT NOT NULL,
-            PRIMARY KEY (pillar, days))""",
+            pillar TEXT NOT NULL, kecamatan TEXT NOT NULL, days INTEGER NOT NULL, count BIGINT NOT NULL,
+            PRIMARY KEY (pillar, kecamatan, days))""",
         f"CREATE TABLE IF NOT EXISTS {p}_privacy_requests ({', '.join(f'{n} {sql}' for n, sql in PRIVACY_TABLE)})",
         f"CREATE INDEX IF NOT EXISTS {p}_privacy_requests_due ON {p}_privacy_requests (status, deadline)",
         f"CREATE INDEX IF NOT EXISTS {p}_privacy_requests_person ON {p}_privacy_requests (beneficiary_id, status)",

@@ -63,7 +63,7 @@ class WorkloadService:
         self._positions: tuple[float, int, int] = (float("-inf"), 0, 0)  # (read at, position, head)
         # A pillar's workload changes only when the views move or the day turns, so answers are
         # kept per (pillar, position, day); an idle store serves repeated reads without queries.
-        self._workloads: dict[tuple[str, int, date, bool], dict[str, Any]] = {}
+        self._workloads: dict[tuple[str, int, date, bool, tuple[str, ...] | None], dict[str, Any]] = {}
 
     def freshness(self, min_position: int | None = None) -> Freshness:
         read_at, position, head = self._positions
@@ -90,26 +90,28 @@ class WorkloadService:
     def summary(self, actor: Actor, min_position: int | None = None) -> tuple[Freshness, list[dict[str, Any]]]:
         """Where the views stand, and each visible pillar's brief workload. The workloads are the
         kept answers themselves (the same objects until the views move), not copies."""
+        pillars, kecamatan = policy.visible_pillars(actor), policy.visible_kecamatan(actor)
         fresh = self.freshness(min_position)
-        pillars = policy.visible_pillars(actor)
-        return fresh, [self._workload(p, fresh.position, brief=True) for p in pillars]
+        return fresh, [self._workload(p, fresh.position, brief=True, kecamatan=kecamatan) for p in pillars]
 
     def detail(self, actor: Actor, pillar: str, min_position: int | None = None) -> tuple[Freshness, dict[str, Any]]:
         """Where the views stand, and the pillar's detailed workload (the kept answer itself)."""
         if pillar not in vocab.PILLARS:
             raise NotFound("pillar", pillar)
         policy.require(policy.read_pillar(actor, pillar))
+        kecamatan = policy.visible_kecamatan(actor)
         fresh = self.freshness(min_position)
-        return fresh, self._workload(pillar, fresh.position, brief=False)
+        return fresh, self._workload(pillar, fresh.position, brief=False, kecamatan=kecamatan)
 
-    def _workload(self, pillar: str, position: int, *, brief: bool) -> dict[str, Any]:
+    def _workload(self, pillar: str, position: int, *, brief: bool, kecamatan: tuple[str, ...] | None) -> dict[str, Any]:
+        """`kecamatan`: a kecamatan-scoped reader's, whose workload counts only theirs; None: all."""
         today = today_in_jakarta()
-        key = (pillar, position, today, brief)
+        key = (pillar, position, today, brief, kecamatan)
         answer = self._workloads.get(key)
         if answer is None:
             # Read at `position` or later: a newer answer under an older key is still correct to
             # serve, since min_position only ever asks for at least a position.
-            answer = self.queries.detail(pillar, today, brief=brief)
+            answer = self.queries.detail(pillar, today, brief=brief, kecamatan=kecamatan)
             if len(self._workloads) > 256:
                 self._workloads.clear()
             self._workloads[key] = answer
@@ -118,11 +120,12 @@ class WorkloadService:
     def cases(self, actor: Actor, where: CaseFilter, page: int, per_page: int,
               min_position: int | None = None) -> dict[str, Any]:
         visible = policy.visible_pillars(actor)
-        if where.pillars is not None:
-            for pillar in where.pillars:
-                policy.require(policy.read_pillar(actor, pillar))
-        elif len(visible) < len(vocab.PILLARS):
-            where = replace(where, pillars=visible)
+        for pillar in where.pillars or ():
+            policy.require(policy.read_pillar(actor, pillar))
+        if where.kecamatan is not None:
+            policy.require(policy.read_kecamatan(actor, where.kecamatan))
+        where = replace(where, scope_pillars=visible if len(visible) < len(vocab.PILLARS) else None,
+                        scope_kecamatan=policy.visible_kecamatan(actor))
         fresh = self.freshness(min_position)
         items, total = self.queries.cases(where, today_in_jakarta(), page, per_page)
         return {**fresh.as_dict(), "page": page, "per_page": per_page, "total": total, "items": items}
@@ -133,10 +136,11 @@ class WorkloadService:
         if pillar is not None:
             policy.require(policy.read_pillar(actor, pillar))
         pillars = (pillar,) if pillar else (None if len(visible) == len(vocab.PILLARS) else visible)
+        kecamatan = policy.visible_kecamatan(actor)
         fresh = self.freshness(min_position)
         today = today_in_jakarta()
         items, total = self.queries.follow_up_queue(pillars, today, today + timedelta(days=days_ahead), page,
-                                                    per_page)
+                                                    per_page, kecamatan)
         return {**fresh.as_dict(), "today": today.isoformat(), "page": page, "per_page": per_page,
                 "total": total, "items": items}
 

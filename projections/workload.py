@@ -87,10 +87,11 @@ class Batch:
         self.rows: dict[str, dict[str, Any] | None] = {}
         self.follow_ups: dict[tuple[str, str], dict[str, Any]] = {}
         self.pillar_moves: list[tuple[str, str]] = []
-        self.open_counts: dict[tuple[str, str, str], int] = defaultdict(int)
-        self.monthly: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-        self.aid: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-        self.assessment_days: dict[tuple[str, int], int] = defaultdict(int)
+        # Keyed by (pillar, kecamatan, ...): every counter is kept per kecamatan of the case's desa.
+        self.open_counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
+        self.monthly: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+        self.aid: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        self.assessment_days: dict[tuple[str, str, int], int] = defaultdict(int)
         self.privacy = PrivacyChanges(conn, prefix)
 
     def _row(self, case_id: str) -> dict[str, Any] | None:
@@ -112,7 +113,7 @@ class Batch:
                 "aid_count": 0, "closed_at": None, "outcome": None, "open_follow_ups": "{}",
                 "next_follow_up_due": None, "pending_referral_to": None,
             }
-            self.monthly[(event.pillar, jakarta_month(at))][0] += 1
+            self.monthly[(event.pillar, event.kecamatan_code, jakarta_month(at))][0] += 1
         else:
             row = self._row(case_id)
             if row is None:
@@ -140,12 +141,12 @@ class Batch:
         if row["assessed_at"] is None:  # only the first assessment counts towards the histogram
             row["assessed_at"] = utc_text(event.timestamp)
             days = (event.timestamp - parse_utc(row["opened_at"])).days
-            self.assessment_days[(row["pillar"], days)] += 1
+            self.assessment_days[(*_where(row), days)] += 1
 
     @_change.register(Case.AidGiven)
     def _aid_given(self, event: Case.AidGiven, row: dict[str, Any]) -> None:
         row["aid_count"] += 1
-        totals = self.aid[(row["pillar"], event.component, event.item)]
+        totals = self.aid[(*_where(row), event.component, event.item)]
         totals[0] += 1
         totals[1] += event.quantity
         totals[2] += event.value_idr
@@ -194,7 +195,7 @@ class Batch:
     def _case_closed(self, event: Case.CaseClosed, row: dict[str, Any]) -> None:
         row["closed_at"] = utc_text(event.timestamp)
         row["outcome"] = event.outcome
-        self.monthly[(row["pillar"], jakarta_month(event.timestamp))][1] += 1
+        self.monthly[(*_where(row), jakarta_month(event.timestamp))][1] += 1
 
     @_change.register(Case.CaseReopened)
     def _case_reopened(self, event: Case.CaseReopened, row: dict[str, Any]) -> None:
@@ -220,23 +221,24 @@ class Batch:
             [(k[0], k[1], f["pillar"], f["due_on"], f["purpose"], f["open"]) for k, f in self.follow_ups.items()])
         c.executemany(f"UPDATE {p}_follow_ups SET pillar = ? WHERE case_id = ?", self.pillar_moves)
         c.executemany(
-            f"INSERT INTO {p}_open_counts (pillar, dimension, key, count) VALUES (?, ?, ?, ?) "
-            f"ON CONFLICT (pillar, dimension, key) DO UPDATE SET count = {p}_open_counts.count + excluded.count",
+            f"INSERT INTO {p}_open_counts (pillar, kecamatan, dimension, key, count) VALUES (?, ?, ?, ?, ?) "
+            f"ON CONFLICT (pillar, kecamatan, dimension, key) DO UPDATE SET count = {p}_open_counts.count + excluded.count",
             [(*k, v) for k, v in self.open_counts.items() if v])
         c.execute(f"DELETE FROM {p}_open_counts WHERE count = 0")
         c.executemany(
-            f"INSERT INTO {p}_monthly (pillar, month, opened, closed) VALUES (?, ?, ?, ?) "
-            f"ON CONFLICT (pillar, month) DO UPDATE SET opened = {p}_monthly.opened + excluded.opened, "
+            f"INSERT INTO {p}_monthly (pillar, kecamatan, month, opened, closed) VALUES (?, ?, ?, ?, ?) "
+            f"ON CONFLICT (pillar, kecamatan, month) DO UPDATE SET opened = {p}_monthly.opened + excluded.opened, "
             f"closed = {p}_monthly.closed + excluded.closed",
             [(*k, *v) for k, v in self.monthly.items()])
         c.executemany(
-            f"INSERT INTO {p}_aid (pillar, component, item, count, quantity, value_idr) VALUES (?, ?, ?, ?, ?, ?) "
-            f"ON CONFLICT (pillar, component, item) DO UPDATE SET count = {p}_aid.count + excluded.count, "
+            f"INSERT INTO {p}_aid (pillar, kecamatan, component, item, count, quantity, value_idr) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) "
+            f"ON CONFLICT (pillar, kecamatan, component, item) DO UPDATE SET count = {p}_aid.count + excluded.count, "
             f"quantity = {p}_aid.quantity + excluded.quantity, value_idr = {p}_aid.value_idr + excluded.value_idr",
             [(*k, *v) for k, v in self.aid.items()])
         c.executemany(
-            f"INSERT INTO {p}_assessment_days (pillar, days, count) VALUES (?, ?, ?) "
-            f"ON CONFLICT (pillar, days) DO UPDATE SET count = {p}_assessment_days.count + excluded.count",
+            f"INSERT INTO {p}_assessment_days (pillar, kecamatan, days, count) VALUES (?, ?, ?, ?) "
+            f"ON CONFLICT (pillar, kecamatan, days) DO UPDATE SET count = {p}_assessment_days.count + excluded.count",
             [(*k, v) for k, v in self.assessment_days.items()])
         self.privacy.flush()
 
@@ -246,9 +248,13 @@ def _status(row: dict[str, Any]) -> str:
                          assessed=row["assessed_at"] is not None)
 
 
-def _open_dimensions(row: dict[str, Any] | None) -> set[tuple[str, str, str]]:
+def _where(row: dict[str, Any]) -> tuple[str, str]:
+    """(pillar, kecamatan): what every counter of the case is kept under."""
+    return row["pillar"], row["kecamatan_code"]
+
+
+def _open_dimensions(row: dict[str, Any] | None) -> set[tuple[str, str, str, str]]:
     if row is None or row["status"] == "closed":
         return set()
-    pillar = row["pillar"]
-    return {(pillar, "status", row["status"]), (pillar, "kecamatan", row["kecamatan_code"]),
-            (pillar, "worker", row["worker"] or "")}
+    where = _where(row)
+    return {(*where, "status", row["status"]), (*where, "worker", row["worker"] or "")}

@@ -25,30 +25,46 @@ POSTGRES_URL = os.environ.get("PILAR_TEST_POSTGRES_URL", "postgresql://postgres@
 PASSWORD = "correct-horse-battery"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request, tmp_path: Path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'pilar.db'}"
-        return
+def new_store_url(kind: str, directory: Path) -> str:
+    """A fresh, empty store of `kind`: a SQLite file in `directory`, or a new PostgreSQL schema
+    (drop it with drop_store)."""
+    if kind == "sqlite":
+        return f"sqlite:///{directory / 'pilar.db'}"
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{POSTGRES_URL}?schema={schema}&pool_size=4"
-    finally:
+    return f"{POSTGRES_URL}?schema={schema}&pool_size=4"
+
+
+def drop_store(url: str) -> None:
+    if "schema=" in url:
+        schema = url.split("schema=")[1].split("&")[0]
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-@pytest.fixture
-def settings(store_url: str, tmp_path: Path) -> Settings:
+def settings_for(store_url: str, directory: Path) -> Settings:
     return Settings(
-        instance_path=tmp_path / "instance",
+        instance_path=directory / "instance",
         store=StoreConfig(store_url),
         wilayah_csv=DEFAULT_WILAYAH_CSV,
         secret_key="test-signing-key",
         max_body_bytes=16 * 1024,
     )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request, tmp_path: Path):
+    url = new_store_url(request.param, tmp_path)
+    try:
+        yield url
+    finally:
+        drop_store(url)
+
+
+@pytest.fixture
+def settings(store_url: str, tmp_path: Path) -> Settings:
+    return settings_for(store_url, tmp_path)
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ PERSON_ROWS = [
 
 
 def _person_rule(action: str, pillars: set[str]):
-    return lambda a: policy.write_beneficiary(a, action, pillars)
+    return lambda a: policy.write_beneficiary(a, action, pillars, {"35.01.04"})
 
 
 MATRIX = {
@@ -151,8 +151,9 @@ def test_role_checks_before_the_person_is_loaded():
         assert policy.write_beneficiaries(ACTORS["S"], action) is None
     assert policy.write_beneficiaries(ACTORS["W"], "correct") is None
     assert policy.write_beneficiaries(ACTORS["W"], "erase") == "only supervisors erase personal data"
-    assert policy.write_beneficiary(ACTORS["W"], "correct", {"tksk"}) == (
-        "only a pillar that holds or held a case of this person, or Dinas Sosial, may correct their details")
+    assert policy.write_beneficiary(ACTORS["W"], "correct", {"tksk"}, {"35.01.04"}) == (
+        "only a pillar that holds or held a case of this person, in their kecamatan, or Dinas Sosial, "
+        "may correct their details")
 
 
 def test_require_turns_a_refusal_into_not_allowed():

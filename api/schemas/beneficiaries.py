@@ -84,6 +84,8 @@ class NikSearchIn(Input):
 
 
 class CaseLink(Schema):
+    """A case you may not read (another pillar's, or outside your kecamatan) has only pillar, status and dates."""
+
     id = fields.UUID()
     pillar = fields.String()
     status = fields.String()
@@ -107,15 +109,15 @@ class ConsentOut(Schema):
 class BeneficiaryOut(Schema):
     id = fields.UUID()
     version = fields.Integer()
-    nik = fields.String(allow_none=True)
-    kk = fields.String(allow_none=True)
+    nik = fields.String(allow_none=True, metadata={"description": "masked (3501**********21) without pii in scope"})
+    kk = fields.String(allow_none=True, metadata={"description": "masked like the NIK"})
     name = fields.String(allow_none=True)
     birth_date = fields.Date(allow_none=True)
     sex = fields.String(allow_none=True)
     desa_code = fields.String()
     kecamatan_code = fields.String()
-    address = fields.String(allow_none=True)
-    phone = fields.String(allow_none=True)
+    address = fields.String(allow_none=True, metadata={"description": "null without pii in scope"})
+    phone = fields.String(allow_none=True, metadata={"description": "null without pii in scope"})
     consent = fields.Nested(ConsentOut, allow_none=True)
     erasure_requested_at = fields.DateTime(allow_none=True, metadata={"description": "an erasure request awaits erasure"})
     registered_at = fields.DateTime()
