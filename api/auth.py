@@ -1,6 +1,7 @@
 """Sign-in: a username and password exchanged for a signed, expiring bearer token; sign-out
 retires the token presented, on every worker and server (cases/signin.py)."""
 
+import functools
 import logging
 
 from flask.views import MethodView
@@ -48,14 +49,25 @@ class SignOut(MethodView):
         _sign_out()
 
 
+def _signed_in(view):
+    """Authenticates before the body is read: a caller without a valid token learns nothing of
+    what the body should hold."""
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        authenticate_request()
+        return view(*args, **kwargs)
+    return checked
+
+
 @blp.route("/password")
 class OwnPassword(MethodView):
+    decorators = [_signed_in]
+
     @blp.arguments(OwnPasswordIn)
     @blp.response(204)
     @errors(blp, PASSWORD_ERRORS, 400, 401, 413, 422)
     def post(self, body):
         """Change your own password, given the current one; every token of yours stops working"""
-        authenticate_request()
         services().cases.change_password(current_actor(), body["current_password"], body["password"])
         security_event("password_changed", level=logging.INFO)
 
