@@ -15,7 +15,7 @@ from cases.signin import SignIn, Tokens
 from cases.users import ACCOUNT_INDEX
 from cases.wilayah import Wilayah
 from projections.queries import WorkloadQueries
-from projections.schema import create_statements
+from projections.schema import LIVE, create_statements, drop_statements, views_outdated
 from projections.service import WorkloadService
 from settings import Settings
 from store.connection import Readers, ViewDB
@@ -120,6 +120,12 @@ def _init_store(settings: Settings) -> None:
     services.close()
     conn = ViewDB(settings.store).connect()
     try:
+        if views_outdated(conn):
+            # Views are derived: an older layout is dropped, and the projection process builds
+            # the new one from event zero when it starts (docs/operations.md, "Upgrading").
+            with conn.transaction():
+                for statement in drop_statements(LIVE):
+                    conn.execute(statement)
         with conn.transaction():
             for statement in (create_statements() + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS
                               + KEY_CHECK_STATEMENTS + RATE_LIMIT_STATEMENTS + SESSION_STATEMENTS

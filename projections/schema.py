@@ -96,3 +96,29 @@ TABLES = ("cases", "follow_ups", "open_counts", "monthly", "aid", "assessment_da
 
 def drop_statements(prefix: str) -> list[str]:
     return [f"DROP TABLE IF EXISTS {prefix}_{table}" for table in TABLES]
+
+
+# Columns a view table gained after stores were first set up: a store whose tables lack one
+# (or lack a table) was projected by an older Pilar and is rebuilt from the events.
+LAYOUT_PROBES = [f"SELECT {columns} FROM {LIVE}_{table} WHERE 1 = 0" for table, columns in (
+    ("open_counts", "pillar, kecamatan, dimension, key, count"),
+    ("monthly", "pillar, kecamatan, month"),
+    ("aid", "pillar, kecamatan, component, item"),
+    ("assessment_days", "pillar, kecamatan, days"),
+    ("privacy_requests", "request_id"),
+)]
+
+
+def views_outdated(conn) -> bool:
+    """Whether the live views were laid out by an older Pilar (`pilar db init` then drops them,
+    and the projection process builds them again from event zero)."""
+    try:
+        conn.one(f"SELECT 1 FROM {LIVE}_tracking WHERE 1 = 0")
+    except Exception:  # noqa: BLE001 - no views yet: nothing to upgrade
+        return False
+    for probe in LAYOUT_PROBES:
+        try:
+            conn.one(probe)
+        except Exception:  # noqa: BLE001 - a missing table or column, whatever the store calls it
+            return True
+    return False

@@ -2,6 +2,7 @@
 the tables and keys while the others wait, then find the store ready and change nothing."""
 
 import subprocess
+from datetime import date
 
 from bootstrap import bootstrap
 from cases.access import SYSTEM
@@ -52,4 +53,50 @@ def test_a_db_init_that_cannot_get_the_lock_in_time_says_so(settings, monkeypatc
             raise AssertionError("init_store ran while another held the lock")
     finally:
         conn.release_exclusive(root.INIT_LOCK)
+        conn.close()
+
+
+def test_views_laid_out_by_an_older_pilar_are_rebuilt_after_db_init(settings, service, staff, catch_up):
+    """Before kecamatan scopes the workload counters had no kecamatan column, and there was no
+    privacy-request view: `pilar db init` drops such views and the projection process builds them
+    again from event zero, equal to a rebuild."""
+    from bootstrap import init_store
+    from projections.maintenance import check
+    from testkit import factories
+
+    wati = staff["wati"]
+    body = factories.person()
+    person = service.register_beneficiary(wati, nik=body["nik"], name=body["name"], sex=body["sex"],
+                                          birth_date=date.fromisoformat(body["birth_date"]),
+                                          desa_code=body["desa_code"])
+    service.open_case(wati, beneficiary_id=person.id, pillar="pkh", priority="high", categories=["odgj"],
+                      referral={"source": "musdes", "referred_by": "Kades", "reason": "x"})
+    head = catch_up()
+    conn = ViewDB(settings.store).connect()
+    try:
+        with conn.transaction():  # the older layout, with the counts it held
+            conn.execute("DROP TABLE view_open_counts")
+            conn.execute("CREATE TABLE view_open_counts (pillar TEXT NOT NULL, dimension TEXT NOT NULL, "
+                         "key TEXT NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (pillar, dimension, key))")
+            conn.execute("INSERT INTO view_open_counts VALUES ('pkh', 'status', 'referred', 1)")
+            conn.execute("DROP TABLE view_privacy_requests")
+    finally:
+        conn.close()
+    init_store(settings)
+    conn = ViewDB(settings.store).connect()
+    try:
+        assert conn.one("SELECT position FROM view_tracking WHERE name = 'workload'") is None  # from zero
+    finally:
+        conn.close()
+    assert catch_up() == head
+    position, differences = check(settings)
+    assert (position, differences) == (head, [])
+    assert _open_in_pkh(settings) == 1
+
+
+def _open_in_pkh(settings) -> int:
+    conn = ViewDB(settings.store).connect()
+    try:
+        return conn.one("SELECT SUM(count) FROM view_open_counts WHERE pillar = 'pkh' AND dimension = 'status'")[0]
+    finally:
         conn.close()
