@@ -91,8 +91,11 @@ def _security_headers(response: Response) -> Response:
         hashes = [base64.b64encode(hashlib.sha256(s).digest()).decode()
                   for s in _INLINE_SCRIPT.findall(response.get_data())]
         response.headers["Content-Security-Policy"] = DOCS_CSP.format(inline=" ".join(f"'sha256-{h}'" for h in hashes))
+    headers = response.headers
+    present = {name.lower() for name in headers.keys()}  # one pass: setdefault would scan per header
     for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+        if name.lower() not in present:
+            headers.add(name, value)
     if request.is_secure:  # over TLS to this server, or so a trusted proxy says
         response.headers["Strict-Transport-Security"] = HSTS
     return response
