@@ -137,13 +137,12 @@ def _breached(name: str, limit: RequestLimit) -> Response:
 
 
 def _known_user(name: str) -> str | None:
-    """Who was limited, if that names an account: a sign-in's username field may hold a mistyped
-    password, which is never logged."""
+    """Who was limited: the signed-in user, or a sign-in's username if it names an account
+    (SignIn.loggable_name)."""
     if name == "lookup":
         return g.actor.username
-    username = _signin_username()
     try:
-        return username if username and current_app.extensions["pilar"].signin.accounts.user(username) else None
+        return current_app.extensions["pilar"].signin.loggable_name(_signin_username())
     except Exception:  # noqa: BLE001 - the log line goes without the name
         return None
 

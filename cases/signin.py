@@ -65,14 +65,17 @@ class SignIn:
         self.tokens = tokens
         self.sessions = sessions
 
+    def loggable_name(self, username: str) -> str | None:
+        """`username` if it names an account, else None: a name typed at sign-in that is no
+        account's may be a password typed in the wrong field, and is never logged."""
+        return username if username and self.accounts.user(username) is not None else None
+
     def sign_in(self, username: str, password: str) -> dict[str, Any]:
         user = self.accounts.authenticate(username, password)
         if user is None:
-            # A name that is no account's is not logged: it may be a password typed in the wrong field.
-            known = self.accounts.user(username) is not None
+            known = self.loggable_name(username)
             raise NotAuthenticated("unknown user or wrong password",
-                                   event="sign_in_failed" if known else "sign_in_unknown_user",
-                                   username=username if known else None)
+                                   event="sign_in_failed" if known else "sign_in_unknown_user", username=known)
         claims = {"u": user.username, "p": password_stamp(user.password_hash, user.session_epoch),
                   "j": secrets.token_urlsafe(12)}
         token = self.tokens.issue(claims)
