@@ -98,11 +98,14 @@ class PilarApplication(UserCommands, BeneficiaryCommands, CaseCommands, WritePat
         # as-of reads of a past version accept): older ones would only grow the store, each
         # holding the whole case, and keep personal text under the case's key in more places.
         super().take_snapshot(aggregate_id, version, projector_func)
-        if self.snapshots is not None:
+        if self.snapshots is None:
+            return
+        if version is None:  # the snapshot just taken is of the newest version: ask which
             newest = self.snapshots.recorder.select_events(aggregate_id, desc=True, limit=1)
-            if newest:
-                self.streams.drop_snapshots(self.snapshots.recorder.events_table_name,  # type: ignore[attr-defined]
-                                            aggregate_id, newest[0].originator_version)
+            version = newest[0].originator_version if newest else None
+        if version is not None:
+            self.streams.drop_snapshots(self.snapshots.recorder.events_table_name,  # type: ignore[attr-defined]
+                                        aggregate_id, version)
 
     def _take_snapshots(self, processing_event: Any) -> None:
         # The write is already committed: a failed snapshot only costs speed, never the answer.
