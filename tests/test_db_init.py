@@ -4,10 +4,12 @@ the tables and keys while the others wait, then find the store ready and change 
 import subprocess
 from datetime import date
 
+import pytest
+
 from bootstrap import bootstrap
 from cases.access import SYSTEM
 from store import key_checks
-from store.connection import ViewDB
+from store.connection import LockBusy, ViewDB
 from testkit.fixtures import PASSWORD
 from testkit.servers import pilar_env
 from tests.test_cli import PILAR
@@ -43,14 +45,9 @@ def test_a_db_init_that_cannot_get_the_lock_in_time_says_so(settings, monkeypatc
     try:
         assert conn.try_exclusive(root.INIT_LOCK)  # as if another `pilar db init` were running
         monkeypatch.setattr(root, "INIT_WAIT", 0.3)
-        from store.connection import LockBusy
-
-        try:
+        with pytest.raises(LockBusy) as busy:
             root.init_store(settings)
-        except LockBusy as busy:
-            assert "another `pilar db init` is running on this store (waited 0.3 s)" == str(busy)
-        else:
-            raise AssertionError("init_store ran while another held the lock")
+        assert str(busy.value) == "another `pilar db init` is running on this store (waited 0.3 s)"
     finally:
         conn.release_exclusive(root.INIT_LOCK)
         conn.close()
