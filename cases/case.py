@@ -292,12 +292,12 @@ class Case(PilarAggregate):
                            to_pillar=to_pillar, reason=reason)
         return referral_id
 
-    def accept_referral(self, *, actor: str, acting_for: str | None, referral_id: str) -> None:
+    def accept_referral(self, *, actor: str, acting_for: tuple[str, ...], referral_id: str) -> None:
         self._answerable_referral(referral_id, acting_for)
         self.trigger_event(self.ReferralAccepted, actor=actor, referral_id=referral_id)
 
     def decline_referral(
-        self, *, actor: str, acting_for: str | None, referral_id: str, reason: str
+        self, *, actor: str, acting_for: tuple[str, ...], referral_id: str, reason: str
     ) -> None:
         self._answerable_referral(referral_id, acting_for)
         self.trigger_event(self.ReferralDeclined, actor=actor, referral_id=referral_id, reason=reason)
@@ -334,10 +334,10 @@ class Case(PilarAggregate):
                 return referral
         raise NotFound("referral", referral_id)
 
-    def _answerable_referral(self, referral_id: str, acting_for: str | None) -> dict[str, Any]:
+    def _answerable_referral(self, referral_id: str, acting_for: tuple[str, ...]) -> dict[str, Any]:
         self._require_open()
         referral = self._referral(referral_id)
-        if acting_for is not None and acting_for != referral["to_pillar"]:
+        if acting_for and referral["to_pillar"] not in acting_for:
             raise RuleBroken(
                 "only_receiving_pillar",
                 f"only pillar {referral['to_pillar']} can accept or decline this referral",
