@@ -9,6 +9,7 @@ from cases import policy, vocab
 from cases.access import Actor
 from cli_users import run as _run
 from cli_users import users
+from log_format import configure as configure_logging
 from projections.maintenance import LeaderBusy, check, rebuild
 from store.connection import LockBusy
 from store.key_checks import KeyMismatch
@@ -19,9 +20,10 @@ from settings import Settings
 def main() -> None:
     """Pilar: case management for the social pillars of a regency."""
     try:
-        Settings.from_env()  # a setting it cannot read stops every command at once, with its message
+        settings = Settings.from_env()  # a setting it cannot read stops every command at once, with its message
     except ValueError as e:
         raise click.ClickException(str(e)) from None
+    configure_logging(settings.log_format)
 
 
 @main.group()

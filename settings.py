@@ -39,10 +39,13 @@ class Settings:
     signin_limit_address: str = "30 per 15 minutes"  # PILAR_SIGNIN_LIMIT_ADDRESS: failed sign-ins per client address
     lookup_limit: str = "60 per minute"  # PILAR_LOOKUP_LIMIT: NIK look-ups per user
     rate_limit_storage: str | None = None  # PILAR_RATE_LIMIT_STORAGE: e.g. redis://host:6379; the store when unset
+    log_format: str = "json"  # PILAR_LOG_FORMAT: json (one object a line) or text (log_format.py)
 
     def __post_init__(self) -> None:
         for name, value in RATE_LIMITS.items():
             check_rate_limit(name, getattr(self, value))
+        if self.log_format not in ("json", "text"):
+            raise ValueError(f"PILAR_LOG_FORMAT must be json or text, not {self.log_format!r}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -67,6 +70,7 @@ class Settings:
             rate_limit_storage=env.get("PILAR_RATE_LIMIT_STORAGE") or None,
             lawful_bases=tuple(parse_defaults(env.get("PILAR_LAWFUL_BASIS")).items()),
             idle_timeout=_seconds("PILAR_IDLE_TIMEOUT", env.get("PILAR_IDLE_TIMEOUT")),
+            log_format=(env.get("PILAR_LOG_FORMAT") or "json").strip().lower(),
         )
 
     @property

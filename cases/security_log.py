@@ -13,14 +13,17 @@ import json
 import logging
 import re
 
+from cases.log_context import mask_numbers
+
 log = logging.getLogger("pilar.security")
 _PLAIN = re.compile(r"^[\w.:/@\-\[\],]*$")
 
 
 def security_event(event: str, *, user: str | None, client: str | None, path: str | None,
                    level: int = logging.WARNING, **details: object) -> None:
-    fields = {"event": event, "user": user, "client": client, "path": path, **details}
-    log.log(level, " ".join(f"{name}={_value(value)}" for name, value in fields.items()))
+    fields = {"event": event, "user": user, "client": client, "path": path and mask_numbers(path), **details}
+    log.log(level, " ".join(f"{name}={_value(value)}" for name, value in fields.items()),
+            extra={"pilar_fields": {name: None if value is None else str(value)[:200] for name, value in fields.items()}})
 
 
 def init_security_log() -> None:
@@ -30,7 +33,7 @@ def init_security_log() -> None:
     if log.handlers or logging.getLogger().handlers:
         return
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s [%(process)d] [%(name)s] %(levelname)s %(message)s"))
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(process)d] [%(name)s] %(levelname)s %(message)s"))  # tests, embedders
     log.addHandler(handler)
     log.setLevel(logging.INFO)
 

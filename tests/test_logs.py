@@ -1,0 +1,93 @@
+"""Logs: one JSON object a line from gunicorn (access and error), the app and `pilar project`, each
+with the request's id (echoed in X-Request-ID), user and route; never a person's NIK, name or phone."""
+
+import json
+import logging
+
+import pytest
+import requests
+
+from cases import log_context
+from log_format import JsonFormatter, chosen
+from settings import Settings
+from testkit import factories
+from testkit.fixtures import PASSWORD
+from testkit.servers import Gunicorn, token
+
+NIK_IN_A_URL = "3501044507510001"
+
+
+@pytest.mark.slow
+def test_every_line_is_json_with_the_request_id_and_no_personal_data(settings, service, staff, tmp_path):
+    body = factories.person(name="Mbah Wagiyem Sastro", phone="+62 813 9988 7766")
+    log = tmp_path / "server.log"
+    with Gunicorn(settings, workers=2, log=log, projector=True,
+                  env={"PILAR_ACCESS_LOG": "-", "PILAR_LOG_FORMAT": "json"}) as server:
+        wati = {"Authorization": f"Bearer {token(server.url, 'wati', PASSWORD)}"}
+        auditor = {"Authorization": f"Bearer {token(server.url, 'inspektur', PASSWORD)}"}
+        registered = requests.post(f"{server.url}/api/v1/beneficiaries", json=body,
+                                   headers={**wati, "X-Request-ID": "register-1"}, timeout=10)
+        assert registered.status_code == 201, registered.text
+        assert registered.headers["X-Request-ID"] == "register-1"
+        person = registered.json()["id"]
+        found = requests.post(f"{server.url}/api/v1/beneficiaries/search", json={"nik": body["nik"]},
+                              headers={**wati, "X-Request-ID": "search-1"}, timeout=10)
+        assert found.status_code == 200, found.text
+        # An auditor may not erase: a 403, logged by the app's pilar.security logger.
+        refused = requests.post(f"{server.url}/api/v1/beneficiaries/{person}/erasure", json={"reason": "x"},
+                                headers={**auditor, "X-Request-ID": "erase-1"}, timeout=10)
+        assert refused.status_code == 403
+        # An id offered that could be a NIK, or that is too long, is replaced by one of the server's.
+        nik_as_id = requests.get(f"{server.url}/api/v1/beneficiaries/{NIK_IN_A_URL}",
+                                 headers={**wati, "X-Request-ID": body["nik"]}, timeout=10)
+        assert nik_as_id.status_code == 404
+        assert nik_as_id.headers["X-Request-ID"] != body["nik"]
+        generated = nik_as_id.headers["X-Request-ID"]
+        too_long = requests.get(f"{server.url}/healthz", headers={"X-Request-ID": "a" * 65}, timeout=10)
+        assert len(too_long.headers["X-Request-ID"]) == 32
+        read = requests.get(f"{server.url}/api/v1/beneficiaries/{person}", headers={**wati, "X-Request-ID": "read-1"},
+                            timeout=10)
+        assert read.json()["phone"] == body["phone"]
+    text = log.read_text()
+    for secret in (body["nik"], body["kk"], body["name"], body["phone"], NIK_IN_A_URL, "Sainem", "8139988"):
+        assert secret not in text, secret
+    lines = [json.loads(line) for line in text.splitlines()]  # every line, whoever wrote it
+    assert all({"ts", "level", "logger", "message", "request_id", "user", "route"} <= set(line) for line in lines)
+    loggers = {line["logger"] for line in lines}
+    assert {"gunicorn.error", "gunicorn.access", "pilar.security", "pilar.projection"} <= loggers, loggers
+
+    def of(request_id):
+        return {line["logger"]: line for line in lines if line["request_id"] == request_id}
+
+    assert of("register-1")["gunicorn.access"] | {"status": 201} == of("register-1")["gunicorn.access"]
+    access = of("register-1")["gunicorn.access"]
+    assert (access["user"], access["route"], access["method"]) == ("wati", "/api/v1/beneficiaries", "POST")
+    erase = of("erase-1")
+    assert erase["pilar.security"]["event"] == "forbidden"
+    assert erase["pilar.security"]["route"] == erase["gunicorn.access"]["route"] == \
+        "/api/v1/beneficiaries/<uuid:beneficiary_id>/erasure"
+    assert erase["pilar.security"]["user"] == erase["gunicorn.access"]["user"] == "inspektur"
+    assert of("search-1")["gunicorn.access"]["route"] == "/api/v1/beneficiaries/search"
+    unknown = of(generated)["gunicorn.access"]
+    assert unknown["status"] == 404 and NIK_IN_A_URL not in unknown["path"]
+    assert not any(line["request_id"] for line in lines if line["logger"] == "pilar.projection")
+
+
+def test_a_request_id_is_kept_only_when_well_formed():
+    assert log_context.request_id("abc-123_x.y:z") == "abc-123_x.y:z"
+    assert log_context.request_id("0b6c2b5e-8a9f-4e0a-9d3c-6c1f2b7a8e90") == "0b6c2b5e-8a9f-4e0a-9d3c-6c1f2b7a8e90"
+    for bad in (None, "", "a" * 65, "has space", "quote\"", "line\nbreak", "3501044507510001", "tel+62-812-3456-7890"):
+        assert len(log_context.request_id(bad)) == 32 and log_context.request_id(bad) != bad
+
+
+def test_the_log_format_is_json_or_text_and_nothing_else():
+    assert chosen(None) == "json" and chosen("TEXT") == "text"
+    with pytest.raises(ValueError, match="PILAR_LOG_FORMAT must be json or text, not 'xml'"):
+        Settings.from_env({"PILAR_LOG_FORMAT": "xml"})
+
+
+def test_a_security_event_masks_a_number_in_its_path():
+    record = logging.LogRecord("pilar.security", logging.WARNING, __file__, 1, "m", None, None)
+    record.pilar_fields = {"event": "forbidden", "path": log_context.mask_numbers("/x/3501044507510001/y")}
+    line = json.loads(JsonFormatter().format(record))
+    assert line["path"] == "/x/***/y" and line["request_id"] is None
