@@ -7,12 +7,14 @@ import click
 from bootstrap import Services, check_audit_key, init_store
 from cases import policy, vocab
 from cases.access import Actor
+from cli_backup import backup_command, restore_command
 from cli_users import run as _run
 from cli_users import users
 from log_format import configure as configure_logging
 from projections.maintenance import LeaderBusy, check, rebuild
 from store.connection import LockBusy
 from store.key_checks import KeyMismatch
+from store.migrations import NewerStore
 from settings import Settings
 
 
@@ -37,12 +39,14 @@ def db_init() -> None:
     settings = Settings.from_env()
     try:
         init_store(settings)
-    except (KeyMismatch, LockBusy) as e:
+    except (KeyMismatch, LockBusy, NewerStore) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"store ready: {settings.store.kind} ({_safe_url(settings.store.url)})")
 
 
 main.add_command(users)
+main.add_command(backup_command)
+main.add_command(restore_command)
 
 
 @main.group()

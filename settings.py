@@ -29,6 +29,7 @@ class Settings:
     kek_file: Path | None = None  # PILAR_KEK_FILE; instance/kek when neither is set
     lookup_secret: str | None = None  # PILAR_LOOKUP_KEY
     heads_file: Path | None = None  # PILAR_HEADS_FILE: where the seals' signed heads are published
+    erasure_ledger: Path | None = None  # PILAR_ERASURE_LEDGER: ids of destroyed keys, re-applied after a restore
     trusted_proxies: int = 0  # PILAR_TRUSTED_PROXIES: how many proxies in front set X-Forwarded-*; 0 trusts none
     cors_origins: tuple[str, ...] = ()  # PILAR_CORS_ORIGINS: the browser origins the API answers; none by default
     idle_timeout: int = 0  # PILAR_IDLE_TIMEOUT: seconds a token may go unused before it is refused; 0: off
@@ -63,6 +64,7 @@ class Settings:
             kek_file=Path(env["PILAR_KEK_FILE"]) if env.get("PILAR_KEK_FILE") else None,
             lookup_secret=env.get("PILAR_LOOKUP_KEY") or None,
             heads_file=Path(env["PILAR_HEADS_FILE"]) if env.get("PILAR_HEADS_FILE") else None,
+            erasure_ledger=Path(env["PILAR_ERASURE_LEDGER"]) if env.get("PILAR_ERASURE_LEDGER") else None,
             trusted_proxies=int(env.get("PILAR_TRUSTED_PROXIES") or 0),
             cors_origins=tuple(o.strip().rstrip("/") for o in (env.get("PILAR_CORS_ORIGINS") or "").split(",")
                                if o.strip()),
@@ -77,6 +79,11 @@ class Settings:
     def heads_path(self) -> Path:
         """The heads file (audit/heads.py): PILAR_HEADS_FILE, else instance/audit_heads."""
         return self.heads_file or self.instance_path / "audit_heads"
+
+    @property
+    def erasure_ledger_path(self) -> Path:
+        """The erasure ledger (store/erasure_ledger.py): PILAR_ERASURE_LEDGER, else instance/erasure_ledger."""
+        return self.erasure_ledger or self.instance_path / "erasure_ledger"
 
     @property
     def secret_key_file(self) -> Path:

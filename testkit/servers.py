@@ -29,6 +29,8 @@ def pilar_env(settings: Settings) -> dict[str, str]:
         PILAR_KEK=settings.kek or "",
         PILAR_LOOKUP_KEY=settings.lookup_secret or "",
         PILAR_HEADS_FILE=str(settings.heads_file or ""),
+        PILAR_ERASURE_LEDGER=str(settings.erasure_ledger or ""),
+        PILAR_LOG_FORMAT=settings.log_format,
         PILAR_WILAYAH_CSV=str(settings.wilayah_csv),
         PILAR_MAX_BODY_BYTES=str(settings.max_body_bytes),
         PILAR_TRUSTED_PROXIES=str(settings.trusted_proxies),
