@@ -71,8 +71,11 @@ def test_a_backup_taken_before_an_erasure_is_restored_with_the_erasure(settings,
     restore(settings.store, dest)
     assert _name(settings, erased) == "Mbah Warsini 0"
 
+    settings.heads_path.write_text("heads published after the backup\n")
     done = _pilar(settings, "restore", str(dest), "--yes")
     assert done.returncode == 0, done.stderr
+    (aside,) = settings.heads_path.parent.glob("audit_heads.before-restore-*")
+    assert aside.read_text() == "heads published after the backup\n" and "moved the heads file aside" in done.stdout
     assert _name(settings, erased) is None  # the ledger's erasure, applied again
     assert _name(settings, kept) == kept_body["name"]
     verified = _pilar(settings, "audit", "verify")
@@ -102,3 +105,25 @@ def test_db_init_reapplies_the_ledger_to_a_store_that_holds_an_erased_key(settin
     services.cases.personal_keys.ledger.record([person])  # as if erased after the backup this store came from
     init_store(settings)
     assert services.cases.personal_keys.get(person) is None
+
+
+def test_an_erasure_the_server_did_not_finish_reaches_the_ledger_through_the_projection_process(services, staff,
+                                                                                               catch_up):
+    service = services.cases
+    person_id, _ = _register(service, staff["wati"], 0)
+    person = service.repository.get(person_id)
+    person.erase_personal_data(actor="sri", reason="asked", keys=[person_id])
+    service.save(person)  # as if the server died before destroying the key
+    assert not service.personal_keys.ledger.key_ids()
+    catch_up()
+    assert service.personal_keys.ledger.key_ids() == [str(person_id)]
+
+
+def test_backup_on_postgresql_without_pg_dump_says_what_to_do(monkeypatch, tmp_path):
+    from store import backup as backups
+    from store.config import StoreConfig
+
+    monkeypatch.setattr(backups.shutil, "which", lambda name: None)
+    with pytest.raises(BackupError, match="pg_dump is not installed here: install the PostgreSQL client"):
+        backups.backup(StoreConfig("postgresql://pilar@db/pilar"), tmp_path / "x.dump")
+    assert not (tmp_path / "x.dump").exists()

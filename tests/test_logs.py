@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from cases import log_context
-from log_format import JsonFormatter, chosen
+from log_format import JsonFormatter, chosen, configure
 from settings import Settings
 from testkit import factories
 from testkit.fixtures import PASSWORD
@@ -91,3 +91,15 @@ def test_a_security_event_masks_a_number_in_its_path():
     record.pilar_fields = {"event": "forbidden", "path": log_context.mask_numbers("/x/3501044507510001/y")}
     line = json.loads(JsonFormatter().format(record))
     assert line["path"] == "/x/***/y" and line["request_id"] is None
+
+
+def test_a_logging_configuration_of_the_operators_wins():
+    root = logging.getLogger()
+    mine = logging.NullHandler()
+    root.addHandler(mine)
+    try:
+        before = list(root.handlers)
+        configure("json")
+        assert root.handlers == before
+    finally:
+        root.removeHandler(mine)

@@ -5,6 +5,7 @@ fingerprints are keyed hashes, while records written before still replay."""
 import hashlib
 import json
 import logging
+import re
 from uuid import UUID
 
 import pytest
@@ -231,6 +232,8 @@ def test_gunicorn_logs_hold_no_personal_data(settings, service, staff, tmp_path,
     search, listing = ACCESS_LINES[log_format]
     assert search in text, text  # the access log is on
     assert listing in text
+    if log_format == "text":  # each access line ends with the request's id
+        assert re.search(r'HTTP/1.1" 200 \d+ "[^"]*" request_id=[0-9a-f]{32}$', text, re.MULTILINE), text
     _assert_absent("gunicorn's log", text, secrets)
     _assert_absent("the metrics", metrics, secrets)
     _assert_absent("gunicorn's log", text, {"birth date": person["birth_date"]})
