@@ -103,3 +103,17 @@ def test_a_logging_configuration_of_the_operators_wins():
         assert root.handlers == before
     finally:
         root.removeHandler(mine)
+
+
+def test_make_run_logs_text_for_a_person_and_leaves_an_operators_choice():
+    import subprocess
+
+    from settings import PROJECT_ROOT
+
+    def database(**env):
+        done = subprocess.run(["make", "-pn", "run"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+                              env={"PATH": "/usr/bin:/bin", **env})
+        return done.stdout
+
+    assert "run: PILAR_LOG_FORMAT = text" in database()
+    assert "run: PILAR_LOG_FORMAT = text" not in database(PILAR_LOG_FORMAT="json")
