@@ -10,6 +10,7 @@ from settings import Settings
 from store.backup import BackupError, backup, restore
 from store.connection import LockBusy
 from store.key_checks import KeyMismatch
+from store.erasure_ledger import LedgerError
 from store.migrations import NewerStore
 
 
@@ -48,7 +49,7 @@ def restore_command(src: Path, yes: bool) -> None:
             heads.rename(aside)
             click.echo(f"moved the heads file aside to {aside}")
         init_store(settings)
-    except (BackupError, KeyMismatch, LockBusy, NewerStore) as e:
+    except (BackupError, KeyMismatch, LockBusy, NewerStore, LedgerError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"restored {src} into the {settings.store.kind} store; erasures since re-applied from "
                f"{settings.erasure_ledger_path}")

@@ -9,7 +9,8 @@ PILAR_LOG_FORMAT=json (the default) writes one JSON object a line:
 
 `request_id`, `user` and `route` (the URL rule, never the raw path) are those of the request the
 line was written for (cases/log_context.py), `null` outside one; a line with fields of its own
-(a security event, an access line) adds them. `text` writes the same as plain lines, for a person
+(a security event, an access line) adds them, with `path` (digits masked) only where no route
+matched. `text` writes the same as plain lines, for a person
 reading a terminal (`make run`)."""
 
 import json
@@ -38,16 +39,19 @@ def _request_fields(record: logging.LogRecord) -> dict:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        own = getattr(record, "pilar_fields", None) or {}
         line = {
             "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
                   .replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            # A security event's text repeats its fields, path included: its name says it.
+            "message": own.get("event") or record.getMessage(),
             **_request_fields(record),
             "pid": record.process,
         }
-        own = getattr(record, "pilar_fields", None) or {}
+        if line["route"]:
+            own = {name: value for name, value in own.items() if name != "path"}  # the route says it without ids
         line.update((name, value) for name, value in own.items() if value is not None or name not in line)
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

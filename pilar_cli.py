@@ -14,6 +14,7 @@ from log_format import configure as configure_logging
 from projections.maintenance import LeaderBusy, check, rebuild
 from store.connection import LockBusy
 from store.key_checks import KeyMismatch
+from store.erasure_ledger import LedgerError
 from store.migrations import NewerStore
 from settings import Settings
 
@@ -39,7 +40,7 @@ def db_init() -> None:
     settings = Settings.from_env()
     try:
         init_store(settings)
-    except (KeyMismatch, LockBusy, NewerStore) as e:
+    except (KeyMismatch, LockBusy, NewerStore, LedgerError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"store ready: {settings.store.kind} ({_safe_url(settings.store.url)})")
 

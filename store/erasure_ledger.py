@@ -18,6 +18,10 @@ from store.connection import Connection, shred_quietly
 KEYS_TABLE = "personal_keys"
 
 
+class LedgerError(RuntimeError):
+    """The ledger cannot be read: `pilar db init` stops rather than restore without it."""
+
+
 class ErasureLedger:
     def __init__(self, path: Path):
         self.path = path
@@ -48,7 +52,8 @@ class ErasureLedger:
             try:
                 ids.append(str(UUID(parts[-1])))
             except ValueError:
-                raise ValueError(f"{self.path}, line {number}: not `<time> <key id>`") from None
+                raise LedgerError(f"erasure ledger {self.path}, line {number}: not `<time> <key id>`; mend or "
+                                  "remove that line (never the file) and run `pilar db init` again") from None
         return list(dict.fromkeys(ids))
 
     def reapply(self, conn: Connection) -> int:

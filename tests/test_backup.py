@@ -127,3 +127,10 @@ def test_backup_on_postgresql_without_pg_dump_says_what_to_do(monkeypatch, tmp_p
     with pytest.raises(BackupError, match="pg_dump is not installed here: install the PostgreSQL client"):
         backups.backup(StoreConfig("postgresql://pilar@db/pilar"), tmp_path / "x.dump")
     assert not (tmp_path / "x.dump").exists()
+
+
+def test_db_init_refuses_an_unreadable_ledger_naming_the_line(settings, services):
+    settings.erasure_ledger_path.write_text("2026-12-04T00:00:00Z 0b6c2b5e-8a9f-4e0a-9d3c-6c1f2b7a8e90\nnonsense\n")
+    done = _pilar(settings, "db", "init")
+    assert done.returncode == 1
+    assert f"erasure ledger {settings.erasure_ledger_path}, line 2: not `<time> <key id>`" in done.stderr
