@@ -128,7 +128,7 @@ def _open_cors(app: Flask, origins: frozenset[str]) -> None:
         response.vary.add("Origin")
         if origin := allowed():
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Expose-Headers"] = "ETag, Idempotent-Replayed, Retry-After"
+            response.headers["Access-Control-Expose-Headers"] = "ETag, Idempotent-Replayed, Retry-After, X-Request-ID"
         return response
 
 
