@@ -68,7 +68,7 @@ class TextFormatter(logging.Formatter):
         text = super().format(record)
         request = _request_fields(record)
         if request["request_id"]:
-            text += f" request_id={request['request_id']}"
+            text += "".join(f" {name}={value}" for name, value in request.items() if value)
         return text
 
 

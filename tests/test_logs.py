@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from cases import log_context
-from log_format import JsonFormatter, chosen, configure
+from log_format import JsonFormatter, TextFormatter, chosen, configure
 from settings import Settings
 from testkit import factories
 from testkit.fixtures import PASSWORD
@@ -122,3 +122,14 @@ def test_make_run_logs_text_for_a_person_and_leaves_an_operators_choice():
 
     assert "run: PILAR_LOG_FORMAT = text" in database()
     assert "run: PILAR_LOG_FORMAT = text" not in database(PILAR_LOG_FORMAT="json")
+
+
+def test_a_text_line_written_during_a_request_ends_with_its_id_user_and_route():
+    record = logging.LogRecord("pilar.projection", logging.INFO, __file__, 1, "hello", None, None)
+    token = log_context.current.set({"request_id": "r-1", "user": "wati", "route": "/api/v1/cases/<uuid:case_id>"})
+    try:
+        text = TextFormatter().format(record)
+    finally:
+        log_context.current.reset(token)
+    assert text.endswith("INFO hello request_id=r-1 user=wati route=/api/v1/cases/<uuid:case_id>")
+    assert TextFormatter().format(record).endswith("INFO hello")  # outside a request
