@@ -15,6 +15,8 @@ $(BIN)/pilar: pyproject.toml
 
 setup: $(BIN)/pilar
 
+# A person reads `make run`'s terminal: plain lines there; JSON lines (the default) everywhere else.
+run: export PILAR_LOG_FORMAT ?= text
 run: $(BIN)/pilar
 	$(BIN)/pilar db init
 	$(BIN)/pilar users ensure-admin

@@ -19,6 +19,8 @@ from projections.schema import LIVE, create_statements, drop_statements, views_o
 from projections.service import WorkloadService
 from settings import Settings
 from store.connection import Readers, ViewDB
+from store.erasure_ledger import ErasureLedger
+from store.migrations import migrate
 from store import key_checks
 from store.kek import FileSource, KekError, KeyRing
 from store.key_checks import KEY_CHECK_STATEMENTS, KeyMismatch
@@ -73,7 +75,7 @@ def bootstrap(settings: Settings | None = None, *, wilayah: Wilayah | None = Non
         settings.store.eventsourcing_env(create_table=create_tables),
         wilayah=wilayah or Wilayah.from_csv(settings.wilayah_csv),
         access_log=access_log,
-        personal_keys=PersonalKeys(readers, KeyRing(settings.kek_source())),
+        personal_keys=PersonalKeys(readers, KeyRing(settings.kek_source()), ErasureLedger(settings.erasure_ledger_path)),
         streams=streams_for,
         audit_key=settings.audit_key,
         lookup_key=lookup_key,
@@ -138,6 +140,9 @@ def _init_store(settings: Settings) -> None:
         else:
             _make_missing_keys(settings, conn)
         _upgrade(settings, conn, head)
+        migrate(conn)
+        # After a restore from a backup taken before an erasure, the backup still holds the key.
+        ErasureLedger(settings.erasure_ledger_path).reapply(conn)
     finally:
         conn.close()
 

@@ -19,29 +19,52 @@ secure_scheme_headers = {}
 # Access lines name the request by method and path only: no query string, no referrer, and long
 # digit runs outside ids masked, so a NIK, KK or phone number sent in a URL (by mistake, or by an
 # old client's `?nik=`) is never written to the log. The fields of the default format otherwise.
-access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(a)s"'
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(a)s" request_id=%({x-request-id}o)s'
+# PILAR_LOG_FORMAT: json (the default) writes the access and error logs as JSON lines, in the format
+# of the app's own lines (log_format.py); text keeps gunicorn's lines, with the request id.
+_log_format = os.environ.get("PILAR_LOG_FORMAT", "json")
 
 
 def _logger_class():
-    import re
-
     from gunicorn.glogging import Logger
 
-    # A UUID is kept whole; any other run of six or more digits (separators allowed) is masked.
-    ident_or_number = re.compile(r"([0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})|\+?\d(?:[ .-]?\d){5,}")
+    from cases.log_context import mask_numbers
+    from log_format import chosen, formatter
+
+    json_lines = chosen(_log_format) == "json"
 
     class PathOnlyLogger(Logger):
         """Whatever `access_log_format` says, the atoms that could carry personal data are safe:
         the request line and path without query or long numbers, no query string, no referrer."""
 
+        def setup(self, cfg):
+            super().setup(cfg)
+            for handler in self.error_log.handlers + self.access_log.handlers:
+                if json_lines and getattr(handler, "_gunicorn", False):
+                    handler.setFormatter(formatter("json"))
+
         def atoms(self, resp, req, environ, request_time):
             atoms = super().atoms(resp, req, environ, request_time)
-            path = ident_or_number.sub(lambda m: m.group(1) or "***", atoms.get("U") or "")
+            path = mask_numbers(atoms.get("U") or "")
             atoms.update(U=path, r=f"{atoms.get('m')} {path} {atoms.get('H')}", q="", f="-")
             for header in ("{referer}i", "{cookie}i", "{authorization}i"):
                 if header in atoms:
                     atoms[header] = "-"
             return atoms
+
+        def access(self, resp, req, environ, request_time):
+            if not json_lines:
+                return super().access(resp, req, environ, request_time)
+            if not self.access_log_enabled:
+                return None
+            atoms = self.atoms(resp, req, environ, request_time)
+            context = environ.get("pilar.log") or {}
+            fields = {"client": atoms.get("h"), "method": atoms.get("m"), "path": atoms.get("U"),
+                      "status": resp.status_code, "bytes": getattr(resp, "sent", None),
+                      "duration_ms": round(request_time.total_seconds() * 1000, 1)}
+            self.access_log.info("%s %s %s", atoms.get("m"), context.get("route") or atoms.get("U"), resp.status_code,
+                                 extra={"pilar_context": context, "pilar_fields": fields})
+            return None
 
     return PathOnlyLogger
 

@@ -7,11 +7,15 @@ import click
 from bootstrap import Services, check_audit_key, init_store
 from cases import policy, vocab
 from cases.access import Actor
+from cli_backup import backup_command, restore_command
 from cli_users import run as _run
 from cli_users import users
+from log_format import configure as configure_logging
 from projections.maintenance import LeaderBusy, check, rebuild
 from store.connection import LockBusy
 from store.key_checks import KeyMismatch
+from store.erasure_ledger import LedgerError
+from store.migrations import NewerStore
 from settings import Settings
 
 
@@ -19,9 +23,10 @@ from settings import Settings
 def main() -> None:
     """Pilar: case management for the social pillars of a regency."""
     try:
-        Settings.from_env()  # a setting it cannot read stops every command at once, with its message
+        settings = Settings.from_env()  # a setting it cannot read stops every command at once, with its message
     except ValueError as e:
         raise click.ClickException(str(e)) from None
+    configure_logging(settings.log_format)
 
 
 @main.group()
@@ -35,12 +40,14 @@ def db_init() -> None:
     settings = Settings.from_env()
     try:
         init_store(settings)
-    except (KeyMismatch, LockBusy) as e:
+    except (KeyMismatch, LockBusy, NewerStore, LedgerError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"store ready: {settings.store.kind} ({_safe_url(settings.store.url)})")
 
 
 main.add_command(users)
+main.add_command(backup_command)
+main.add_command(restore_command)
 
 
 @main.group()

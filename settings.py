@@ -29,6 +29,7 @@ class Settings:
     kek_file: Path | None = None  # PILAR_KEK_FILE; instance/kek when neither is set
     lookup_secret: str | None = None  # PILAR_LOOKUP_KEY
     heads_file: Path | None = None  # PILAR_HEADS_FILE: where the seals' signed heads are published
+    erasure_ledger: Path | None = None  # PILAR_ERASURE_LEDGER: ids of destroyed keys, re-applied after a restore
     trusted_proxies: int = 0  # PILAR_TRUSTED_PROXIES: how many proxies in front set X-Forwarded-*; 0 trusts none
     cors_origins: tuple[str, ...] = ()  # PILAR_CORS_ORIGINS: the browser origins the API answers; none by default
     idle_timeout: int = 0  # PILAR_IDLE_TIMEOUT: seconds a token may go unused before it is refused; 0: off
@@ -39,10 +40,13 @@ class Settings:
     signin_limit_address: str = "30 per 15 minutes"  # PILAR_SIGNIN_LIMIT_ADDRESS: failed sign-ins per client address
     lookup_limit: str = "60 per minute"  # PILAR_LOOKUP_LIMIT: NIK look-ups per user
     rate_limit_storage: str | None = None  # PILAR_RATE_LIMIT_STORAGE: e.g. redis://host:6379; the store when unset
+    log_format: str = "json"  # PILAR_LOG_FORMAT: json (one object a line) or text (log_format.py)
 
     def __post_init__(self) -> None:
         for name, value in RATE_LIMITS.items():
             check_rate_limit(name, getattr(self, value))
+        if self.log_format not in ("json", "text"):
+            raise ValueError(f"PILAR_LOG_FORMAT must be json or text, not {self.log_format!r}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -60,6 +64,7 @@ class Settings:
             kek_file=Path(env["PILAR_KEK_FILE"]) if env.get("PILAR_KEK_FILE") else None,
             lookup_secret=env.get("PILAR_LOOKUP_KEY") or None,
             heads_file=Path(env["PILAR_HEADS_FILE"]) if env.get("PILAR_HEADS_FILE") else None,
+            erasure_ledger=Path(env["PILAR_ERASURE_LEDGER"]) if env.get("PILAR_ERASURE_LEDGER") else None,
             trusted_proxies=int(env.get("PILAR_TRUSTED_PROXIES") or 0),
             cors_origins=tuple(o.strip().rstrip("/") for o in (env.get("PILAR_CORS_ORIGINS") or "").split(",")
                                if o.strip()),
@@ -67,12 +72,18 @@ class Settings:
             rate_limit_storage=env.get("PILAR_RATE_LIMIT_STORAGE") or None,
             lawful_bases=tuple(parse_defaults(env.get("PILAR_LAWFUL_BASIS")).items()),
             idle_timeout=_seconds("PILAR_IDLE_TIMEOUT", env.get("PILAR_IDLE_TIMEOUT")),
+            log_format=(env.get("PILAR_LOG_FORMAT") or "json").strip().lower(),
         )
 
     @property
     def heads_path(self) -> Path:
         """The heads file (audit/heads.py): PILAR_HEADS_FILE, else instance/audit_heads."""
         return self.heads_file or self.instance_path / "audit_heads"
+
+    @property
+    def erasure_ledger_path(self) -> Path:
+        """The erasure ledger (store/erasure_ledger.py): PILAR_ERASURE_LEDGER, else instance/erasure_ledger."""
+        return self.erasure_ledger or self.instance_path / "erasure_ledger"
 
     @property
     def secret_key_file(self) -> Path:

@@ -25,6 +25,8 @@ from api import init_api, is_api_request
 from api.errors import http_error
 from api.metrics import init_metrics
 from bootstrap import Services, bootstrap
+from cases import log_context
+from log_format import configure as configure_logging
 
 
 class PageSessions(SecureCookieSessionInterface):
@@ -40,6 +42,7 @@ class PageSessions(SecureCookieSessionInterface):
 def create_app(services: Services | None = None) -> Flask:
     services = services or bootstrap()
     settings = services.settings
+    configure_logging(settings.log_format)
     services.cases.personal_keys.keks.check()  # without a key-encryption key, refuse to start
     services.cases.lookup  # nor without the store's lookup key  # noqa: B018
     app = Flask(__name__, instance_path=str(settings.instance_path))
@@ -57,9 +60,10 @@ def create_app(services: Services | None = None) -> Flask:
     init_metrics(app)
     app.register_error_handler(HTTPException, _outside_blueprints)
     app.after_request(_security_headers)
+    app.before_request(_note_route)
     if settings.cors_origins:
         _open_cors(app, frozenset(settings.cors_origins))
-    app.wsgi_app = _SizedBodies(app.wsgi_app, settings.max_body_bytes)
+    app.wsgi_app = _RequestIds(_SizedBodies(app.wsgi_app, settings.max_body_bytes))
     if settings.trusted_proxies:
         # Only then is X-Forwarded-Proto (and -For, -Host, -Port) believed, and only as many
         # hops as there are proxies; gunicorn itself trusts no forwarded header (gunicorn.conf.py).
@@ -124,8 +128,36 @@ def _open_cors(app: Flask, origins: frozenset[str]) -> None:
         response.vary.add("Origin")
         if origin := allowed():
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Expose-Headers"] = "ETag, Idempotent-Replayed, Retry-After"
+            response.headers["Access-Control-Expose-Headers"] = "ETag, Idempotent-Replayed, Retry-After, X-Request-ID"
         return response
+
+
+def _note_route() -> None:
+    # The URL rule (`/api/v1/cases/<uuid:case_id>`), never the path: logs name no ids.
+    log_context.note(route=request.url_rule.rule if request.url_rule else None)
+
+
+class _RequestIds:
+    """Every request gets an id: the client's `X-Request-ID` if well-formed, else a new one
+    (cases/log_context.py). It is echoed in the answer's `X-Request-ID` and is on every log line
+    written for the request; the same fields stay in the environ for gunicorn's access line."""
+
+    def __init__(self, app: Callable):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        rid = log_context.request_id(environ.get("HTTP_X_REQUEST_ID"))
+        context = environ["pilar.log"] = {"request_id": rid, "user": None, "route": None}
+        token = log_context.current.set(context)
+
+        def with_id(status, headers, exc_info=None):
+            headers = [(name, value) for name, value in headers if name.lower() != "x-request-id"]
+            return start_response(status, [*headers, ("X-Request-ID", rid)], exc_info)
+
+        try:
+            return self.app(environ, with_id)
+        finally:
+            log_context.current.reset(token)
 
 
 class _SizedBodies:

@@ -12,6 +12,7 @@ from api.limits import signin_limits
 from api.schemas import Problem, TokenAnswer, TokenRequest
 from api.schemas.users import OwnPasswordIn
 from api.security import security_event
+from cases import log_context
 
 PASSWORD_ERRORS = {400: "Malformed JSON", 401: "No valid bearer token", 413: "The body is too large",
                    422: "The current password is wrong, or the new one is too weak (see `errors`)"}
@@ -31,7 +32,9 @@ class Token(MethodView):
     @signin_limits
     def post(self, credentials):
         """Exchange a username and password for a bearer token"""
-        return services().signin.sign_in(credentials["username"], credentials["password"])
+        answer = services().signin.sign_in(credentials["username"], credentials["password"])
+        log_context.note(user=credentials["username"])  # an account's name: the sign-in succeeded
+        return answer
 
     @blp.response(204)
     @blp.alt_response(401, schema=Problem, description="No valid bearer token")

@@ -11,6 +11,7 @@ from webargs.flaskparser import FlaskParser, abort
 from api.errors import register_error_handlers
 from api.security import client_address
 from api.schemas.common import Input
+from cases import log_context
 from cases.access import Actor
 from cases.errors import NotAuthenticated
 
@@ -62,6 +63,7 @@ def authenticate_request() -> None:
     """Resolves the bearer token to the Actor behind it (with the client's address), in g.actor."""
     token = bearer_token()
     g.actor = dataclasses.replace(services().signin.actor(token.strip()), client=client_address())
+    log_context.note(user=g.actor.username)
 
 
 def current_actor() -> Actor:

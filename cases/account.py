@@ -26,13 +26,23 @@ class UserAccount(PilarAggregate):
     several_pillars: tuple[str, ...] = ()
 
     class UserAdded(PilarAggregate.Created):
+        # Version 2 names kecamatan and pii on every event. Version 1 (stored without a class_version)
+        # had neither before scopes existed: upcast_v1_v2 reads it as every kecamatan and the role's
+        # default. How to change an event's shape: docs/operations.md, Upgrades.
+        class_version = 2
+
         username: str
         role: str
         pillar: str | None
         password_hash: str
+        kecamatan: list[str]  # kecamatan codes the user serves; empty: all of them
+        pii: bool | None  # reads NIK, KK, phone and address in clear; None: default_pii(role)
         pillars: list[str] | None = None  # a coordinator's several pillars (then pillar is None)
-        kecamatan: list[str] | None = None  # kecamatan codes the user serves; none: all of them
-        pii: bool | None = None  # reads NIK, KK, phone and address in clear; None: default_pii(role)
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state.setdefault("kecamatan", [])
+            state.setdefault("pii", None)
 
         def apply(self, user: "UserAccount") -> None:
             user.username = self.username

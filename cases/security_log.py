@@ -6,12 +6,14 @@ signed-out tokens, 403s, rate-limit hits, sign-outs and every change to a user a
 `event` first, then `user` (whom the request was for or claimed to be, only when it names an
 account: a sign-in with a name that is no account's is `sign_in_unknown_user` with `user=-`, since
 the name typed may be a password; never a password or a token), `client` (the client's address as werkzeug's ProxyFix resolved it with
-PILAR_TRUSTED_PROXIES; `local` for the CLI), `path`, then any details. A value is quoted when it
+PILAR_TRUSTED_PROXIES; `local` for the CLI), `path` (runs of six or more digits masked), then any details. A value is quoted when it
 holds a space, a quote, `=` or a control character, so a line cannot be split or forged by input."""
 
 import json
 import logging
 import re
+
+from cases.log_context import mask_numbers
 
 log = logging.getLogger("pilar.security")
 _PLAIN = re.compile(r"^[\w.:/@\-\[\],]*$")
@@ -19,8 +21,10 @@ _PLAIN = re.compile(r"^[\w.:/@\-\[\],]*$")
 
 def security_event(event: str, *, user: str | None, client: str | None, path: str | None,
                    level: int = logging.WARNING, **details: object) -> None:
-    fields = {"event": event, "user": user, "client": client, "path": path, **details}
-    log.log(level, " ".join(f"{name}={_value(value)}" for name, value in fields.items()))
+    fields = {"event": event, "user": user, "client": client, "path": path and mask_numbers(path), **details}
+    # The line's text, and its fields for a JSON log line (log_format.py).
+    log.log(level, " ".join(f"{name}={_value(value)}" for name, value in fields.items()),
+            extra={"pilar_fields": {name: None if value is None else str(value)[:200] for name, value in fields.items()}})
 
 
 def init_security_log() -> None:

@@ -159,6 +159,8 @@ class Follower:
                 self.projector.write(plan.batch)
             self.sealer.write(plan.seals)
             erased = [key for n in notifications if n.topic == ERASURE_TOPIC for key in self._erased_keys(n)]
+            if erased and self.app.personal_keys.ledger is not None:
+                self.app.personal_keys.ledger.record(erased)  # also when the server died before it could
             for key in erased:
                 self.conn.execute(DESTROY_KEY_SQL, (key,))
         self.position = notifications[-1].id

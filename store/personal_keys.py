@@ -28,9 +28,10 @@ KEYS_LOCK = "keys"  # held by `pilar keys rotate` and `pilar keys retire`, each 
 class PersonalKeys:
     """One key per beneficiary, in the same database as the events, wrapped."""
 
-    def __init__(self, readers: Any, keks: KeyRing):
+    def __init__(self, readers: Any, keks: KeyRing, ledger: Any = None):
         self.readers = readers
         self.keks = keks
+        self.ledger = ledger  # store/erasure_ledger.py: every destroyed key's id, outside the database
 
     def create(self, beneficiary_id: UUID) -> None:
         # The check that the store knows the KEK and the insert are one transaction, and the
@@ -52,7 +53,10 @@ class PersonalKeys:
 
     def destroy(self, *subject_ids: UUID) -> None:
         """Delete the keys (a person's, their cases', their NIK holding's), and leave nothing of
-        them in the live database files."""
+        them in the live database files. Each id goes to the erasure ledger first, so that a
+        restored backup that still holds the key has it destroyed again."""
+        if self.ledger is not None:
+            self.ledger.record(subject_ids)
         with self.readers.connection() as conn:
             with conn.transaction():
                 for subject_id in subject_ids:

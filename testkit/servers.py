@@ -29,6 +29,8 @@ def pilar_env(settings: Settings) -> dict[str, str]:
         PILAR_KEK=settings.kek or "",
         PILAR_LOOKUP_KEY=settings.lookup_secret or "",
         PILAR_HEADS_FILE=str(settings.heads_file or ""),
+        PILAR_ERASURE_LEDGER=str(settings.erasure_ledger or ""),
+        PILAR_LOG_FORMAT=settings.log_format,
         PILAR_WILAYAH_CSV=str(settings.wilayah_csv),
         PILAR_MAX_BODY_BYTES=str(settings.max_body_bytes),
         PILAR_TRUSTED_PROXIES=str(settings.trusted_proxies),
@@ -45,8 +47,9 @@ def pilar_env(settings: Settings) -> dict[str, str]:
 
 class Gunicorn:
     def __init__(self, settings: Settings, *, workers: int = 3, log: Path | None = None, projector: bool = False,
-                 app: str = "wsgi:app", ready_path: str = "/healthz"):
+                 app: str = "wsgi:app", ready_path: str = "/healthz", env: dict[str, str] | None = None):
         self.settings = settings
+        self.env = env or {}
         self.projector = projector
         self.app = app
         self.ready_path = ready_path
@@ -58,7 +61,7 @@ class Gunicorn:
 
     def start(self) -> "Gunicorn":
         env = pilar_env(self.settings) | {"PILAR_WORKERS": str(self.workers),
-                                          "PILAR_PROJECTOR": "on" if self.projector else "off"}
+                                          "PILAR_PROJECTOR": "on" if self.projector else "off"} | self.env
         if self.log:
             with open(self.log, "ab") as out:
                 self.process = self._spawn(env, out)

@@ -9,7 +9,7 @@ import pytest
 from settings import PROJECT_ROOT
 
 LAYERS = ("cases", "store", "projections", "audit", "api")
-ENTRY_POINTS = ("bootstrap", "settings", "wsgi", "pilar_cli", "cli_users", "demo")
+ENTRY_POINTS = ("bootstrap", "settings", "wsgi", "pilar_cli", "cli_users", "cli_backup", "demo", "log_format")
 TOP_LEVEL = (*LAYERS, *ENTRY_POINTS, "testkit", "tests", "bench", "reliability")
 
 # package -> what it must never import

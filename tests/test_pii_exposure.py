@@ -5,6 +5,7 @@ fingerprints are keyed hashes, while records written before still replay."""
 import hashlib
 import json
 import logging
+import re
 from uuid import UUID
 
 import pytest
@@ -194,13 +195,21 @@ class _LoggingGunicorn(Gunicorn):
         return super()._spawn({**env, "PILAR_ACCESS_LOG": "-"}, out)
 
 
+# How each log format writes the access lines the test looks for.
+ACCESS_LINES = {
+    "text": ("POST /api/v1/beneficiaries/search HTTP/1.1", "GET /api/v1/beneficiaries HTTP/1.1"),
+    "json": ('"method": "POST", "path": "/api/v1/beneficiaries/search"', '"method": "GET", "path": "/api/v1/beneficiaries",'),
+}
+
+
 @pytest.mark.slow
-def test_gunicorn_logs_hold_no_personal_data(settings, service, staff, tmp_path):
+@pytest.mark.parametrize("log_format", ACCESS_LINES)
+def test_gunicorn_logs_hold_no_personal_data(settings, service, staff, tmp_path, log_format):
     person = _person()
     malformed_nik = "3501049905510001"
     secrets = _secrets(person, malformed_nik)
     log = tmp_path / "gunicorn.log"
-    with _LoggingGunicorn(settings, workers=1, log=log) as server:
+    with _LoggingGunicorn(settings, workers=1, log=log, env={"PILAR_LOG_FORMAT": log_format}) as server:
         bearer = {"Authorization": f"Bearer {token(server.url, 'wati', PASSWORD)}"}
         api = f"{server.url}{API}"
         first = requests.post(f"{api}/beneficiaries", json=person, headers={**bearer, "Idempotency-Key": "g-1"},
@@ -220,8 +229,11 @@ def test_gunicorn_logs_hold_no_personal_data(settings, service, staff, tmp_path)
         assert requests.get(f"{server.url}/metrics", timeout=30).status_code == 200
         metrics = requests.get(f"{server.url}/metrics", timeout=30).text
     text = log.read_text(errors="replace")
-    assert "POST /api/v1/beneficiaries/search HTTP/1.1" in text, text  # the access log is on
-    assert "GET /api/v1/beneficiaries HTTP/1.1" in text
+    search, listing = ACCESS_LINES[log_format]
+    assert search in text, text  # the access log is on
+    assert listing in text
+    if log_format == "text":  # each access line ends with the request's id
+        assert re.search(r'HTTP/1.1" 200 \d+ "[^"]*" request_id=[0-9a-f]{32}$', text, re.MULTILINE), text
     _assert_absent("gunicorn's log", text, secrets)
     _assert_absent("the metrics", metrics, secrets)
     _assert_absent("gunicorn's log", text, {"birth date": person["birth_date"]})
