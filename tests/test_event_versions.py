@@ -14,10 +14,10 @@ def _store_old_user_added(service, username: str) -> bytes:
     original = UserAccount.UserAdded.class_version
     UserAccount.UserAdded.class_version = 1
     try:
-        account = UserAccount.add(actor="system", username=username, role="worker", pillar="pkh",
+        account = UserAccount.add(actor="system", username=username, role="worker", pillars="pkh",
                                   password_hash=hash_password(PASSWORD))
         (event,) = account.collect_events()
-        del event.__dict__["kecamatan"], event.__dict__["pii"]
+        del event.__dict__["kecamatan"], event.__dict__["pii"], event.__dict__["pillars"]
         stored = service.mapper.to_stored_event(event)
     finally:
         UserAccount.UserAdded.class_version = original
@@ -33,6 +33,7 @@ def test_a_user_added_in_the_old_shape_is_read_in_the_new_one(service, client, c
     assert (event.kecamatan, event.pii) == ([], None)  # upcast_v1_v2
     account = service.user("lama")
     assert (account.kecamatan, account.pii, account.reads_pii, account.active) == ((), None, True, True)
+    assert account.pillars == ("pkh",)
     # The account works end to end: it signs in, and its later events are written in the new shape.
     assert client.post(f"{API}/auth/token", json={"username": "lama", "password": PASSWORD}).status_code == 200
     service.add_user(SYSTEM, "baru", "worker", "pkh", PASSWORD)
