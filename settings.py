@@ -39,6 +39,9 @@ class Settings:
     signin_limit_address: str = "30 per 15 minutes"  # PILAR_SIGNIN_LIMIT_ADDRESS: failed sign-ins per client address
     lookup_limit: str = "60 per minute"  # PILAR_LOOKUP_LIMIT: NIK look-ups per user
     rate_limit_storage: str | None = None  # PILAR_RATE_LIMIT_STORAGE: e.g. redis://host:6379; the store when unset
+    # /readyz (docs/operations.md, "Health and readiness"), in seconds
+    ready_max_lag: float = 30.0  # PILAR_READY_MAX_LAG: how long the views may trail the store
+    ready_projector_timeout: float = 10.0  # PILAR_READY_PROJECTOR_TIMEOUT: how long without a leading, moving projection process
 
     def __post_init__(self) -> None:
         for name, value in RATE_LIMITS.items():
@@ -67,6 +70,7 @@ class Settings:
             rate_limit_storage=env.get("PILAR_RATE_LIMIT_STORAGE") or None,
             lawful_bases=tuple(parse_defaults(env.get("PILAR_LAWFUL_BASIS")).items()),
             idle_timeout=_seconds("PILAR_IDLE_TIMEOUT", env.get("PILAR_IDLE_TIMEOUT")),
+            **{field: _threshold(name, env[name]) for name, field in READINESS.items() if env.get(name)},
         )
 
     @property
@@ -166,6 +170,19 @@ def check_rate_limit(name: str, value: str) -> None:
     if not items or any(item.amount < 1 for item in items):
         raise ValueError(f"{name}={value!r} is not a rate limit: write it like '5 per 15 minutes' or "
                          f"'60 per minute' (at least 1; several joined by ';')")
+
+
+READINESS = {"PILAR_READY_MAX_LAG": "ready_max_lag", "PILAR_READY_PROJECTOR_TIMEOUT": "ready_projector_timeout"}
+
+
+def _threshold(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a number of seconds above 0 (e.g. 30), not {text!r}")
+    return value
 
 
 def _seconds(name: str, text: str | None) -> int:
