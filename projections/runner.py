@@ -65,10 +65,10 @@ class ProjectionProcess:
                 self.stop.set()
 
     def run(self) -> None:
-        services = self._connect()
+        retry = _Retry()
+        services = self._connect(retry)
         if services is None:
             return
-        retry = _Retry()
         try:
             while not self.stop.is_set():
                 try:
@@ -94,15 +94,17 @@ class ProjectionProcess:
             services.close()
             self.state = "stopped"
 
-    def _connect(self):
+    def _connect(self, retry: "_Retry"):
         """The services, once the store answers (None: stopped first)."""
-        retry = _Retry()
         while not self.stop.is_set():
             try:
-                return bootstrap(self.settings)
+                services = bootstrap(self.settings)
             except TRANSIENT as error:
                 self.state = "reconnecting"
                 retry.wait(self.stop, error)
+            else:
+                retry.reached()
+                return services
         return None
 
     def _lead_and_follow(self, app: PilarApplication, retry: "_Retry") -> None:
