@@ -124,6 +124,28 @@ def test_a_projection_process_stuck_on_an_event_is_named(settings, service, staf
     metrics = _metrics(client)
     assert metrics["pilar_projector_stuck_position"] == bad
     assert metrics["pilar_projector_restarts_total"] == 1
+    assert metrics["pilar_projector_heartbeat_age_seconds"] >= 0
+
+
+def test_a_projection_process_that_will_not_project_is_named(settings, services, staff, client):
+    wrong_key = replace(settings, audit_secret="not the store's audit key")
+    with ProjectionThread(wrong_key):
+        halted = _until(client, lambda a: a.status_code == 503)
+    check = halted.json["checks"]["projection"]
+    assert halted.json["failing"] == ["projection"] and check["state"] == "misconfigured"
+    assert "was misconfigured" in check["message"] or "has been misconfigured" in check["message"]
+
+
+def test_a_store_without_the_heartbeat_table_says_to_run_db_init(settings, services, client):
+    conn = ViewDB(settings.store).connect()
+    try:
+        conn.execute("DROP TABLE projection_heartbeat")
+    finally:
+        conn.close()
+    answer = client.get("/readyz")
+    assert answer.status_code == 503 and answer.json["failing"] == ["projection"]
+    assert "run `pilar db init`" in answer.json["checks"]["projection"]["message"]
+    assert "pilar_projector_restarts_total" not in _metrics(client)  # and /metrics still answers
 
 
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)

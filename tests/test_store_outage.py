@@ -137,9 +137,11 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_master_killed_outright_leaves_no_orphan_acknowledging_writes(settings, service, staff, tmp_path):
     case_id = _open_case(service, staff["wati"])
-    server = Gunicorn(settings, workers=2, log=tmp_path / "gunicorn.log").start()
+    server = Gunicorn(settings, workers=2, projector=True, log=tmp_path / "gunicorn.log").start()
     headers = {"Authorization": f"Bearer {token(server.url, 'wati', PASSWORD)}"}
     master, *workers = server.pids()
+    companion = _wait(lambda: [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()
+                               if b"pilar_cli" in Path(f"/proc/{pid}/cmdline").read_bytes()], what="the projector")
     # Writers on kept-alive connections, as busy clients would be when the master is killed.
     sessions = [requests.Session() for _ in range(4)]
     acknowledged_after_kill = []
@@ -168,6 +170,7 @@ def test_a_master_killed_outright_leaves_no_orphan_acknowledging_writes(settings
     for writer in writers:
         writer.join(timeout=40)
     assert acknowledged_after_kill == []
+    _wait(lambda: not any(_alive(pid) for pid in companion), seconds=5, what="the projection process gone")
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
