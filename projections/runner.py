@@ -208,17 +208,22 @@ class Follower:
 
     def failing_position(self) -> int | None:
         """After a failed step: the position of the event it fails on, found by stepping one event
-        at a time (the events before it are projected on the way). None if it no longer fails."""
-        self.batch_size = 1
+        at a time through the failed step's batch (the events before it are projected on the way).
+        None if it no longer fails, or failed before reading any event."""
+        size, self.batch_size = self.batch_size, 1
         try:
-            while self.step():
-                pass
+            for _ in range(size):
+                if not self.step():
+                    return None
         except Exception:  # noqa: BLE001 - whatever failed, it failed on this event
             return self.in_hand
+        finally:
+            self.batch_size = size
         return None
 
     def step(self) -> int:
         """How many events this step carried (0: none were new)."""
+        self.in_hand = None
         if self.shred_pending:
             self._shred()
         self.keeper.seal_access_log(self.batch_size)
