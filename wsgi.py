@@ -28,7 +28,8 @@ from api.errors import http_error
 from api.unavailable import unavailable_app
 from api.metrics import init_metrics
 from bootstrap import Services, bootstrap
-from store.faults import STORE_UNREACHABLE
+from settings import Settings
+from store.faults import STORE_UNREACHABLE, check_reachable
 
 log = logging.getLogger("pilar.server")
 
@@ -168,8 +169,9 @@ class PerProcessApp:
 
     RETRY_FIRST, RETRY_LONGEST = 0.5, 5.0
 
-    def __init__(self, factory: Callable) -> None:
+    def __init__(self, factory: Callable, reachable: Callable[[], None] = lambda: None) -> None:
         self._factory = factory
+        self._reachable = reachable  # raises one of STORE_UNREACHABLE if the store does not answer
         self._app = None
         self._pid = None
         self._lock = threading.Lock()
@@ -186,6 +188,7 @@ class PerProcessApp:
         """Build now; an unreachable store starts the background attempts instead of failing.
         Any other error (a bad setting, a missing key) still fails the start."""
         try:
+            self._reachable()
             self.build()
         except STORE_UNREACHABLE as error:
             with self._lock:
@@ -201,6 +204,7 @@ class PerProcessApp:
             time.sleep(delay)
             delay = min(delay * 2, self.RETRY_LONGEST)
             try:
+                self._reachable()
                 self.build()
             except STORE_UNREACHABLE:
                 continue
@@ -223,4 +227,4 @@ class PerProcessApp:
         return self._app(environ, start_response)
 
 
-app = PerProcessApp(create_app)
+app = PerProcessApp(create_app, lambda: check_reachable(Settings.from_env().store))

@@ -8,9 +8,9 @@ import time
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from api.readiness import readiness
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 REQUESTS = Counter("pilar_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram("pilar_http_request_duration_seconds", "Time to answer a request", ["method", "route"],

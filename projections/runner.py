@@ -27,7 +27,7 @@ from projections.leader import Leadership
 from projections.workload import Batch, WorkloadProjector
 from settings import Settings
 from store.connection import Connection, ViewDB, shred_quietly
-from store.faults import STORE_UNREACHABLE
+from store.faults import STORE_UNREACHABLE, check_reachable
 from store.key_checks import KeyMismatch
 from store.personal_keys import DESTROY_KEY_SQL, TABLE as PERSONAL_KEYS
 from store.sqlite import PROJECTION_CHECKPOINT_PAGES
@@ -98,6 +98,7 @@ class ProjectionProcess:
         """The services, once the store answers (None: stopped first)."""
         while not self.stop.is_set():
             try:
+                check_reachable(self.settings.store)
                 services = bootstrap(self.settings)
             except TRANSIENT as error:
                 self.state = "reconnecting"

@@ -71,6 +71,11 @@ def test_workers_start_and_recover_while_postgres_refuses_connections(settings, 
             _wait(lambda: len(server.pids()) == 3 and first not in server.pids(), what="a new worker")
             assert server.process.poll() is None and second in server.pids()
             assert requests.get(f"{server.url}/readyz", timeout=10).status_code == 503
+            # Its attempts leave nothing behind (a half-built application's pool would keep
+            # connecting in threads of its own, one more pool per attempt).
+            threads = len(os.listdir(f"/proc/{second}/task"))
+            time.sleep(8)  # attempts after 0.5, 1, 2, 4 and 5 s
+            assert len(os.listdir(f"/proc/{second}/task")) <= threads + 1
 
             proxy.accept()  # PostgreSQL is back: every worker recovers by itself
             bearer = _wait(lambda: token(server.url, "wati", PASSWORD), what="a sign-in")
