@@ -46,7 +46,7 @@ def _open_case(service, actor, n: int = 0):
                              categories=["fakir_miskin"]).id
 
 
-def _until(client, predicate, seconds: float = 15.0):
+def _until(client, predicate, seconds: float = 30.0):
     """The /readyz answer once `predicate(answer)` holds (fails after `seconds`)."""
     deadline = time.monotonic() + seconds
     while True:

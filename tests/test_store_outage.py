@@ -80,10 +80,11 @@ def test_workers_start_and_recover_while_postgres_refuses_connections(settings, 
             proxy.accept()  # PostgreSQL is back: every worker recovers by itself
             bearer = _wait(lambda: token(server.url, "wati", PASSWORD), what="a sign-in")
             headers = {"Authorization": f"Bearer {bearer}"}
-            for _ in range(4):  # spread over both workers
-                answer = requests.post(f"{server.url}/api/v1/cases/{case_id}/follow-ups", json=factories.follow_up(),
-                                       headers=headers, timeout=10)
-                assert answer.status_code == 200, answer.text
+            for n in range(4):  # spread over both workers; a 503 is retried with the same key, as clients do
+                keyed, body = {**headers, "Idempotency-Key": f"after-outage-{n}"}, factories.follow_up()
+                _wait(lambda: requests.post(f"{server.url}/api/v1/cases/{case_id}/follow-ups", json=body,
+                                            headers=keyed, timeout=10).status_code == 200, what="a write")
+            assert service.get_case(staff["wati"], case_id).version == 5
             ready = _wait(lambda: (r := requests.get(f"{server.url}/readyz", timeout=10)).status_code == 200 and r,
                           what="ready")
             assert ready.json()["checks"]["projection"]["state"] == "active"
