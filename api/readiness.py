@@ -25,7 +25,9 @@ class Readiness:
         self.services = services
         self.up_since = time.time()
         self.limits = Thresholds(settings.ready_max_lag, settings.ready_projector_timeout)
-        folders = [settings.instance_path, settings.heads_path.parent]
+        # What Pilar writes at run time: the SQLite database, and the heads file (the instance folder
+        # by default). Keys are only read, so a read-only instance folder beside PILAR_HEADS_FILE is fine.
+        folders = [settings.heads_path.parent]
         if settings.store.kind == "sqlite":
             folders.insert(0, settings.store.sqlite_path.parent)
         self.disk = DiskProbe(folders)
