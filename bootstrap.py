@@ -14,6 +14,7 @@ from cases.sessions import Sessions
 from cases.signin import SignIn, Tokens
 from cases.users import ACCOUNT_INDEX
 from cases.wilayah import Wilayah
+from projections.heartbeat import HEARTBEAT_STATEMENTS
 from projections.queries import WorkloadQueries
 from projections.schema import LIVE, create_statements, drop_statements, views_outdated
 from projections.service import WorkloadService
@@ -131,7 +132,7 @@ def _init_store(settings: Settings) -> None:
         with conn.transaction():
             for statement in (create_statements() + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS
                               + KEY_CHECK_STATEMENTS + RATE_LIMIT_STATEMENTS + SESSION_STATEMENTS
-                              + [account_index]):
+                              + HEARTBEAT_STATEMENTS + [account_index]):
                 conn.execute(statement)
         if key_checks.recorded(conn, "audit") is not None:
             _require_keys(settings, conn)

@@ -113,10 +113,31 @@ def child_exit(server, worker):
 
 
 def post_worker_init(worker):
-    # Build now rather than on the first request, so a bad configuration fails the boot.
-    build = getattr(worker.wsgi, "build", None)  # benchmark baselines serve plain WSGI apps
+    # Build now rather than on the first request, so a bad configuration fails the boot; a store
+    # that does not answer does not: the worker answers 503 and keeps trying (wsgi.PerProcessApp),
+    # since a failed boot makes the master exit and take every healthy worker with it.
+    build = getattr(worker.wsgi, "build_or_wait", None)  # benchmark baselines serve plain WSGI apps
     if build is not None:
         build()
+
+
+def post_fork(server, worker):
+    # A worker whose master is killed outright (SIGKILL, OOM) dies at once with it, rather than
+    # acknowledging writes as an orphan with no projection process, holding the port.
+    _die_with_parent(server.pid)
+
+
+def _die_with_parent(parent: int) -> None:
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the master died before the request took effect
+        os._exit(1)
 
 
 # gunicorn's runtime control socket sits at one fixed path per user; several Pilar servers on

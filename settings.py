@@ -41,6 +41,9 @@ class Settings:
     lookup_limit: str = "60 per minute"  # PILAR_LOOKUP_LIMIT: NIK look-ups per user
     rate_limit_storage: str | None = None  # PILAR_RATE_LIMIT_STORAGE: e.g. redis://host:6379; the store when unset
     log_format: str = "json"  # PILAR_LOG_FORMAT: json (one object a line) or text (log_format.py)
+    # /readyz (docs/operations.md, "Health and readiness"), in seconds
+    ready_max_lag: float = 30.0  # PILAR_READY_MAX_LAG: how long the views may trail the store
+    ready_projector_timeout: float = 10.0  # PILAR_READY_PROJECTOR_TIMEOUT: how long without a leading, moving projection process
 
     def __post_init__(self) -> None:
         for name, value in RATE_LIMITS.items():
@@ -73,6 +76,7 @@ class Settings:
             lawful_bases=tuple(parse_defaults(env.get("PILAR_LAWFUL_BASIS")).items()),
             idle_timeout=_seconds("PILAR_IDLE_TIMEOUT", env.get("PILAR_IDLE_TIMEOUT")),
             log_format=(env.get("PILAR_LOG_FORMAT") or "json").strip().lower(),
+            **{field: _threshold(name, env[name]) for name, field in READINESS.items() if env.get(name)},
         )
 
     @property
@@ -177,6 +181,19 @@ def check_rate_limit(name: str, value: str) -> None:
     if not items or any(item.amount < 1 for item in items):
         raise ValueError(f"{name}={value!r} is not a rate limit: write it like '5 per 15 minutes' or "
                          f"'60 per minute' (at least 1; several joined by ';')")
+
+
+READINESS = {"PILAR_READY_MAX_LAG": "ready_max_lag", "PILAR_READY_PROJECTOR_TIMEOUT": "ready_projector_timeout"}
+
+
+def _threshold(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a number of seconds above 0 (e.g. 30), not {text!r}")
+    return value
 
 
 def _seconds(name: str, text: str | None) -> int:

@@ -10,9 +10,11 @@ handles must not be shared across processes.
 import base64
 import hashlib
 import io
+import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from html import escape
 
@@ -23,10 +25,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import init_api, is_api_request
 from api.errors import http_error
+from api.unavailable import unavailable_app
 from api.metrics import init_metrics
 from bootstrap import Services, bootstrap
 from cases import log_context
 from log_format import configure as configure_logging
+from settings import Settings
+from store.faults import STORE_UNREACHABLE, check_reachable
+
+log = logging.getLogger("pilar.server")
 
 
 class PageSessions(SecureCookieSessionInterface):
@@ -188,11 +195,19 @@ def _outside_blueprints(exc: HTTPException):
 
 
 class PerProcessApp:
-    def __init__(self, factory: Callable) -> None:
+    """Builds the app once per process (after gunicorn's fork). If the store cannot be reached
+    then, the process still starts: it answers 503 (api/unavailable.py) and keeps trying in the
+    background, longer between attempts up to RETRY_LONGEST seconds, until the app is built."""
+
+    RETRY_FIRST, RETRY_LONGEST = 0.5, 5.0
+
+    def __init__(self, factory: Callable, reachable: Callable[[], None] = lambda: None) -> None:
         self._factory = factory
+        self._reachable = reachable  # raises one of STORE_UNREACHABLE if the store does not answer
         self._app = None
         self._pid = None
         self._lock = threading.Lock()
+        self._waiting: tuple[int, Callable] | None = None  # (pid, the app answering 503 meanwhile)
 
     def build(self):
         with self._lock:
@@ -201,9 +216,47 @@ class PerProcessApp:
                 self._pid = os.getpid()
         return self._app
 
+    def build_or_wait(self) -> None:
+        """Build now; an unreachable store starts the background attempts instead of failing.
+        Any other error (a bad setting, a missing key) still fails the start."""
+        try:
+            self._reachable()
+            self.build()
+        except STORE_UNREACHABLE as error:
+            with self._lock:
+                if self._waiting is not None and self._waiting[0] == os.getpid():
+                    return
+                self._waiting = (os.getpid(), unavailable_app(type(error).__name__))
+            log.warning("the store is not reachable (%s: %s); answering 503 and retrying", type(error).__name__, error)
+            threading.Thread(target=self._keep_trying, name="app-builder", daemon=True).start()
+
+    def _keep_trying(self) -> None:
+        delay = self.RETRY_FIRST
+        while True:
+            time.sleep(delay)
+            delay = min(delay * 2, self.RETRY_LONGEST)
+            try:
+                self._reachable()
+                self.build()
+            except STORE_UNREACHABLE:
+                continue
+            except Exception:  # noqa: BLE001 - e.g. a key the store refuses: said, and tried again later
+                log.exception("cannot build the application; answering 503 and retrying")
+                delay = self.RETRY_LONGEST
+                continue
+            log.warning("the store is reachable: serving requests")
+            return
+
     def __call__(self, environ, start_response):
-        app = self._app if self._pid == os.getpid() else self.build()
-        return app(environ, start_response)
+        pid = os.getpid()
+        if self._pid != pid:
+            waiting = self._waiting
+            if waiting is None or waiting[0] != pid:
+                self.build_or_wait()
+                waiting = self._waiting
+            if self._pid != pid:
+                return waiting[1](environ, start_response)
+        return self._app(environ, start_response)
 
 
-app = PerProcessApp(create_app)
+app = PerProcessApp(create_app, lambda: check_reachable(Settings.from_env().store))

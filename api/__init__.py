@@ -8,6 +8,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import audit, auth, beneficiaries, cases, health, privacy, users, workloads
 from api.limits import init_limits
+from api.readiness import init_readiness
 from cases.security_log import init_security_log
 
 BLUEPRINTS = (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, privacy.blp, audit.blp, users.blp, health.blp)
@@ -42,6 +43,7 @@ def init_api(app: Flask) -> None:
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
     init_limits(app)
+    init_readiness(app)
     init_security_log()
     app.register_blueprint(
         FlaskBlueprint("docs_static", __name__, static_folder=str(swagger_ui_path),

@@ -12,6 +12,7 @@ from eventsourcing.persistence import OperationalError, InterfaceError
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from api.metrics import CONFLICTS
 from api.security import security_event
 from cases.errors import (
     Contention,
@@ -100,6 +101,7 @@ def register_error_handlers(blp: Blueprint) -> None:
 
     @blp.errorhandler(StaleVersion)
     def stale(exc: StaleVersion):
+        CONFLICTS.labels("stale_version").inc()
         return error_response(412, str(exc), {"ETag": f'"{exc.actual}"'})
 
     @blp.errorhandler(IdempotencyKeyReused)
@@ -109,6 +111,7 @@ def register_error_handlers(blp: Blueprint) -> None:
     @blp.errorhandler(Contention)
     def contention(exc: Contention):
         # Not a broken rule (409): nothing is wrong with the request, and clients retry a 503.
+        CONFLICTS.labels("concurrent_writes").inc()
         return error_response(503, str(exc), {"Retry-After": "1"}, rule="concurrent_writes")
 
     @blp.errorhandler(KeyMismatch)

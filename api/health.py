@@ -1,9 +1,11 @@
 """Liveness and readiness for load balancers and process supervisors."""
 
+from flask import current_app
 from flask.views import MethodView
 
-from api.blueprint import Blueprint, services
+from api.blueprint import Blueprint
 from api.metrics import metrics_response
+from api.readiness import RETRY_AFTER, readiness
 
 blp = Blueprint("health", __name__, description="Liveness and readiness", bearer=False)
 
@@ -19,12 +21,16 @@ class Healthz(MethodView):
 @blp.route("/readyz")
 class Readyz(MethodView):
     @blp.response(200)
-    @blp.alt_response(503, description="The event store is not reachable")
+    @blp.alt_response(503, description="Not ready: `failing` names each failing check, `checks` says what is wrong")
     def get(self):
-        """The store is reachable; `position` is the newest event's global position, `views` the
-        projection's position and lag (events stored but not yet projected)"""
-        fresh = services().views.freshness()
-        return {"status": "ready", "position": fresh.head, "views": fresh.as_dict()}
+        """Ready to serve: the store answers (`store`), the local disks take writes (`disk`), a
+        projection process leads and moves (`projection`), and the views trail the store by less
+        than PILAR_READY_MAX_LAG seconds (`lag`). `position` is the newest event's global position,
+        `views` the projection's position and lag in events and seconds"""
+        ready, body = readiness(current_app).report()
+        if ready:
+            return body
+        return body, 503, {"Retry-After": RETRY_AFTER}
 
 
 @blp.route("/metrics")

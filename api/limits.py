@@ -20,6 +20,7 @@ from flask_limiter import Limiter, RequestLimit
 from werkzeug.exceptions import ServiceUnavailable
 
 from api.errors import error_response
+from api.metrics import RATE_LIMITED
 from api.security import security_event
 from store.connection import Readers
 from store.rate_limits import StoreRateLimits
@@ -132,6 +133,7 @@ def _breached(name: str, limit: RequestLimit) -> Response:
     except Exception:  # noqa: BLE001 - the counters failed just now: the whole window, then
         retry = limit.limit.get_expiry()
     security_event("rate_limited", _known_user(name), limit=name)
+    RATE_LIMITED.labels(name).inc()
     message = f"{LIMITED[name][1]} (at most {limit.limit}): try again in {retry} s."
     return error_response(429, message, {"Retry-After": str(retry)}, limit=name)
 

@@ -8,11 +8,22 @@ import time
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from api.readiness import readiness
 
 REQUESTS = Counter("pilar_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram("pilar_http_request_duration_seconds", "Time to answer a request", ["method", "route"],
                     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+
+# Counted where they happen (api/writes.py, api/errors.py, api/limits.py); labels bounded.
+IDEMPOTENT_REPLAYS = Counter("pilar_idempotent_replays_total",
+                             "Writes answered from their Idempotency-Key's first answer, appending nothing")
+CONFLICTS = Counter("pilar_write_conflicts_total", "Writes refused because another writer got there first",
+                    ["kind"])  # stale_version (412), concurrent_writes (503 after the re-decisions)
+RATE_LIMITED = Counter("pilar_rate_limited_total", "Requests refused by a rate limit (429)", ["limit"])
+COUNTERS = (REQUESTS, LATENCY, IDEMPOTENT_REPLAYS, CONFLICTS, RATE_LIMITED)
 
 
 class StoreCollector:
@@ -29,6 +40,15 @@ class StoreCollector:
                                 value=fresh.position)
         yield GaugeMetricFamily("pilar_views_lag_events", "Events stored but not yet in the views",
                                 value=max(fresh.head - fresh.position, 0))
+        beat = readiness(self.app).beat()
+        if beat is None:
+            return
+        yield CounterMetricFamily("pilar_projector_restarts", "Times a projection process took the lead after "
+                                  "the first (crash-loops and failovers)", value=beat.restarts)
+        yield GaugeMetricFamily("pilar_projector_stuck_position", "Position of the event the projection process "
+                                "cannot pass (0: none)", value=beat.error_position or 0)
+        yield GaugeMetricFamily("pilar_projector_heartbeat_age_seconds", "Seconds since the leading projection "
+                                "process last reported", value=max(time.time() - beat.beat_at, 0))
 
 
 # Labels are bounded and hold no input: the route's template (never the raw path, which may
@@ -57,7 +77,7 @@ def metrics_response() -> Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
     else:
-        for collector in (REQUESTS, LATENCY):
+        for collector in COUNTERS:
             registry.register(collector)
     registry.register(StoreCollector(current_app))
     return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

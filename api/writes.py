@@ -6,6 +6,7 @@ from flask import request
 from werkzeug.exceptions import BadRequest
 
 from api.blueprint import current_actor, services
+from api.metrics import IDEMPOTENT_REPLAYS
 from cases.write_path import Idempotency, WriteOptions, WriteResult
 
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
@@ -49,6 +50,7 @@ def answered(result: WriteResult):
     headers = {"ETag": f'"{result.version}"'}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
+        IDEMPOTENT_REPLAYS.inc()
     return result.answer(), headers
 
 

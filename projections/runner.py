@@ -9,12 +9,10 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import psycopg
-from eventsourcing.persistence import InterfaceError as StoreInterfaceError
-from eventsourcing.persistence import OperationalError as StoreOperationalError
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
@@ -24,17 +22,22 @@ from audit.seals import Sealer
 from bootstrap import bootstrap, check_audit_key
 from cases.application import PilarApplication
 from cases.beneficiary import Beneficiary
+from projections.heartbeat import Heartbeat
 from projections.leader import Leadership
 from projections.workload import Batch, WorkloadProjector
 from settings import Settings
 from store.connection import Connection, ViewDB, shred_quietly
+from store.faults import STORE_UNREACHABLE, check_reachable
 from store.key_checks import KeyMismatch
 from store.personal_keys import DESTROY_KEY_SQL, TABLE as PERSONAL_KEYS
 from store.sqlite import PROJECTION_CHECKPOINT_PAGES
 
 log = logging.getLogger("pilar.projection")
 
-TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, StoreOperationalError, StoreInterfaceError)
+TRANSIENT = STORE_UNREACHABLE
+# While the store is unreachable the process waits longer between attempts, up to this, and says
+# so in the log once per outage (and again every minute or so), never exiting.
+RETRY_FIRST, RETRY_LONGEST = 0.5, 5.0
 
 
 class ProjectionProcess:
@@ -62,15 +65,17 @@ class ProjectionProcess:
                 self.stop.set()
 
     def run(self) -> None:
-        services = bootstrap(self.settings)
+        retry = _Retry()
+        services = self._connect(retry)
+        if services is None:
+            return
         try:
             while not self.stop.is_set():
                 try:
-                    self._lead_and_follow(services.cases)
+                    self._lead_and_follow(services.cases, retry)
                 except TRANSIENT as error:
-                    log.warning("store unavailable (%s); reconnecting", error)
                     self.state = "reconnecting"
-                    self.stop.wait(1.0)
+                    retry.wait(self.stop, error)
                 except KeyMismatch as error:
                     # Sealing under a key that is not the store's would make verify report breaks
                     # that are not there: seal nothing, and say why until the key is fixed.
@@ -89,8 +94,23 @@ class ProjectionProcess:
             services.close()
             self.state = "stopped"
 
-    def _lead_and_follow(self, app: PilarApplication) -> None:
+    def _connect(self, retry: "_Retry"):
+        """The services, once the store answers (None: stopped first)."""
+        while not self.stop.is_set():
+            try:
+                check_reachable(self.settings.store)
+                services = bootstrap(self.settings)
+            except TRANSIENT as error:
+                self.state = "reconnecting"
+                retry.wait(self.stop, error)
+            else:
+                retry.reached()
+                return services
+        return None
+
+    def _lead_and_follow(self, app: PilarApplication, retry: "_Retry") -> None:
         conn = ViewDB(self.settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES)
+        retry.reached()
         leadership = Leadership(conn)
         try:
             while not leadership.try_acquire():
@@ -99,23 +119,72 @@ class ProjectionProcess:
                 self.state = "standby"
                 if self.stop.wait(self.poll_interval * 2):
                     return
-            check_audit_key(self.settings, conn)
-            log.info("leader: keeping the views current")
-            self.state = "active"
-            key = self.settings.audit_key()
-            follower = Follower(app, conn, key, self.batch_size, heads=HeadsFile(self.settings.heads_path, key))
-            waiter = _Waiter(self.settings, app, self.poll_interval, self.gather)
+            heartbeat = Heartbeat(conn)
             try:
-                while not self.stop.is_set():
-                    carried = follower.step()
-                    if carried < self.batch_size:
-                        waiter.wait(self.stop, busy=carried > 0)
-            finally:
-                follower.keeper.publish(force=True)
-                waiter.close()
+                self._follow(app, conn, heartbeat)
+            except KeyMismatch:
+                heartbeat.halted("misconfigured")
+                raise
+            except SealsCutBack:
+                heartbeat.halted("refusing")
+                raise
         finally:
             leadership.release()
             conn.close()
+
+    def _follow(self, app: PilarApplication, conn: Connection, heartbeat: Heartbeat) -> None:
+        check_audit_key(self.settings, conn)
+        log.info("leader: keeping the views current")
+        self.state = "active"
+        key = self.settings.audit_key()
+        follower = Follower(app, conn, key, self.batch_size, heads=HeadsFile(self.settings.heads_path, key))
+        heartbeat.took_lead(follower.position)
+        waiter = _Waiter(self.settings, app, self.poll_interval, self.gather)
+        try:
+            while not self.stop.is_set():
+                began = time.time()
+                carried = self._step(follower, heartbeat)
+                heartbeat.progressed(follower.position, caught_up=carried < self.batch_size, at=began)
+                if carried < self.batch_size:
+                    waiter.wait(self.stop, busy=carried > 0)
+            heartbeat.stopped()
+        finally:
+            follower.keeper.publish(force=True)
+            waiter.close()
+
+    @staticmethod
+    def _step(follower: "Follower", heartbeat: Heartbeat) -> int:
+        try:
+            return follower.step()
+        except (*TRANSIENT, KeyMismatch, SealsCutBack):
+            raise
+        except Exception as error:
+            # Said in the heartbeat (/readyz names it) before the process fails: the event it cannot pass.
+            position = follower.failing_position()
+            if position is not None:
+                heartbeat.stuck(position, type(error).__name__)
+            raise
+
+
+class _Retry:
+    """Waits between attempts to reach the store, longer each time up to RETRY_LONGEST."""
+
+    def __init__(self):
+        self.delay = RETRY_FIRST
+        self.logged_at = float("-inf")
+
+    def wait(self, stop: threading.Event, error: Exception) -> None:
+        if time.monotonic() - self.logged_at > 60:
+            log.warning("store unavailable (%s: %s); retrying every %g s or so until it answers",
+                        type(error).__name__, error, RETRY_LONGEST)
+            self.logged_at = time.monotonic()
+        stop.wait(self.delay)
+        self.delay = min(self.delay * 2, RETRY_LONGEST)
+
+    def reached(self) -> None:
+        if self.logged_at > float("-inf"):
+            log.info("store reachable again")
+        self.delay, self.logged_at = RETRY_FIRST, float("-inf")
 
 
 ERASURE_TOPIC = get_topic(Beneficiary.PersonalDataErased)
@@ -136,9 +205,26 @@ class Follower:
         # The views may have been rebuilt from zero; the seals never are.
         self.position = min(self.projector.position(), self.sealer.last()[0])
         self.shred_pending = False
+        self.in_hand: int | None = None  # the first event of the step in hand
+
+    def failing_position(self) -> int | None:
+        """After a failed step: the position of the event it fails on, found by stepping one event
+        at a time through the failed step's batch (the events before it are projected on the way).
+        None if it no longer fails, or failed before reading any event."""
+        size, self.batch_size = self.batch_size, 1
+        try:
+            for _ in range(size):
+                if not self.step():
+                    return None
+        except Exception:  # noqa: BLE001 - whatever failed, it failed on this event
+            return self.in_hand
+        finally:
+            self.batch_size = size
+        return None
 
     def step(self) -> int:
         """How many events this step carried (0: none were new)."""
+        self.in_hand = None
         if self.shred_pending:
             self._shred()
         self.keeper.seal_access_log(self.batch_size)
@@ -147,6 +233,7 @@ class Follower:
         if not notifications:
             self.keeper.publish()
             return 0
+        self.in_hand = notifications[0].id
         # The work is prepared before the write transaction: on SQLite that transaction holds
         # the one write lock every writer of events waits for.
         plan = self._prepare(notifications)

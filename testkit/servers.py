@@ -41,6 +41,8 @@ def pilar_env(settings: Settings) -> dict[str, str]:
         PILAR_SIGNIN_LIMIT_ADDRESS=settings.signin_limit_address,
         PILAR_LOOKUP_LIMIT=settings.lookup_limit,
         PILAR_RATE_LIMIT_STORAGE=settings.rate_limit_storage or "",
+        PILAR_READY_MAX_LAG=str(settings.ready_max_lag),
+        PILAR_READY_PROJECTOR_TIMEOUT=str(settings.ready_projector_timeout),
     )
     return env
 

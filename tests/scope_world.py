@@ -3,7 +3,7 @@ a store per store kind, built once per module, with users of every role and scop
 cases placed so that every endpoint can be tried from inside and outside each scope."""
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,8 @@ def _person(n: int, desa: str) -> dict[str, Any]:
 def build_world(kind: str, tmp: Path) -> tuple[World, Any]:
     """(the world, a function that tears it down)."""
     url = new_store_url(kind, tmp)
-    settings = settings_for(url, tmp)
+    # No projection process runs here (the world catches up by itself), however long the module takes.
+    settings = replace(settings_for(url, tmp), ready_projector_timeout=86400.0)
     hasher, passwords._hasher = passwords._hasher, PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     init_store(settings)
     services = bootstrap(settings)
