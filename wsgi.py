@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import init_api, is_api_request
+from api.conditional import init_conditional
 from api.errors import http_error
 from api.metrics import init_metrics
 from bootstrap import Services, bootstrap
@@ -52,6 +53,8 @@ def create_app(services: Services | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.session_interface = PageSessions()
+    # Before any other after_request, so that it runs last, on the final answer.
+    init_conditional(app)
     app.extensions["pilar"] = services
     init_api(app)
     init_metrics(app)
