@@ -30,10 +30,21 @@ def _is_uncompressed() -> bool:
 
 
 class Compression(Compress):
-    def after_request(self, response: Response | None) -> Response:
-        if response is not None and _is_uncompressed():
+    def after_request(self, response: Response) -> Response:
+        if _is_uncompressed():
             return response
-        return super().after_request(response)
+        source = response.response  # a file's, before it is wrapped in the compressing stream
+        response = super().after_request(response)
+        if response.response is not source and hasattr(source, "close"):
+            response.call_on_close(source.close)  # closing the compressing stream leaves the file open
+        # A compressed answer's strong ETag has just gained its coding (`"…:gzip"`): a request that
+        # sent that tag back is answered 304 here. flask-compress would evaluate every compressed
+        # answer, conditional or not, at a third of a workload GET's cost; only these need it.
+        if ("Content-Encoding" in response.headers and request.method in ("GET", "HEAD")
+                and ("If-None-Match" in request.headers or "If-Modified-Since" in request.headers)
+                and (not response.is_streamed or request.endpoint in self.streaming_endpoint_with_conditional)):
+            response.make_conditional(request)
+        return response
 
 
 def init_compression(app: Flask) -> None:
@@ -43,8 +54,10 @@ def init_compression(app: Flask) -> None:
         COMPRESS_ALGORITHM_STREAMING=["br"],
         COMPRESS_MIN_SIZE=MIN_SIZE,
         COMPRESS_LEVEL=6,
-        COMPRESS_BR_LEVEL=4,  # fast enough for every answer; higher levels cost more than they save here
+        # On a list of 100 cases (43 KB) quality 2 is within 1% of quality 4's size in half the time.
+        COMPRESS_BR_LEVEL=2,
         # Static files answer their own conditional requests; compressed, they are checked again.
         COMPRESS_STREAMING_ENDPOINT_CONDITIONAL=["static", "docs_static.static", "web.static"],
+        COMPRESS_EVALUATE_CONDITIONAL_REQUEST=False,  # done by Compression, for conditional requests only
     )
     Compression(app)

@@ -147,6 +147,12 @@ def test_pages_get_the_same_etags_and_compression(services, tmp_path):
     assert again.status_code == 304 and again.data == b""
     secret = client.get("/test-secret-page", headers={"Accept-Encoding": "gzip, br"})
     assert "Content-Encoding" not in secret.headers and secret.data.decode() == page
+    # A static file (sent as a stream) is compressed as it goes, and answers 304 in its coding.
+    css_url = f"{API}/docs/static/swagger-ui.css"
+    with client.get(css_url, headers={"Accept-Encoding": "br"}) as css:
+        assert css.headers["Content-Encoding"] == "br" and len(brotli.decompress(css.data)) > 4 * len(css.data)
+    with client.get(css_url, headers={"Accept-Encoding": "br", "If-None-Match": css.headers["ETag"]}) as again:
+        assert css.headers["ETag"].endswith(':br"') and again.status_code == 304 and again.data == b""
     # Swagger UI's CSP names its inline script by hash, taken from the page before it was compressed.
     app.config["COMPRESS_MIN_SIZE"] = 0
     docs = client.get(f"{API}/docs", headers={"Accept-Encoding": "gzip"})
