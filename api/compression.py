@@ -1,5 +1,5 @@
 """Compression for the whole app (API and pages): brotli or gzip, as the client's Accept-Encoding
-prefers, for answers over 1 KiB, with `Vary: Accept-Encoding` on every answer (flask-compress).
+prefers, for answers over 1 KiB, with `Vary: Accept-Encoding` on every answer that may be (flask-compress).
 
 BREACH (guessing a secret from compressed sizes) needs an answer that carries a secret beside
 input the attacker chose, sent with the victim's credentials many times. The API's credentials are

@@ -119,10 +119,14 @@ def test_answers_over_1_kib_are_compressed_when_the_client_accepts_it(client, au
     assert "Content-Encoding" not in refused.headers and refused.data == plain.data
     small = client.get("/healthz", headers={"Accept-Encoding": "gzip"})
     assert len(small.data) < 1024 and "Content-Encoding" not in small.headers
+    refused_token = client.get(f"{API}/wilayah", headers={"Accept-Encoding": "gzip"})
+    assert refused_token.status_code == 401
+    assert all("Accept-Encoding" in answer.headers["Vary"] for answer in (small, refused_token))
     # A compressed answer's strong tag names its coding, and answers 304 in that coding.
     again = client.get(f"{API}/wilayah", headers=auth("wati", **{"Accept-Encoding": "gzip",
                                                                    "If-None-Match": zipped.headers["ETag"]}))
     assert zipped.headers["ETag"].endswith(':gzip"') and again.status_code == 304 and again.data == b""
+    assert "Accept-Encoding" in again.headers["Vary"]
 
 
 def test_a_sign_in_is_never_compressed(app, client, staff):
