@@ -24,6 +24,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import init_api, is_api_request
+from api.compression import init_compression
+from api.conditional import init_conditional
 from api.errors import http_error
 from api.unavailable import unavailable_app
 from api.metrics import init_metrics
@@ -62,6 +64,10 @@ def create_app(services: Services | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.session_interface = PageSessions()
+    # Before any other after_request, so that these two run last, on the final answer: the ETag
+    # and 304 over the body as the view made it, then compression of whatever is still sent.
+    init_compression(app)
+    init_conditional(app)
     app.extensions["pilar"] = services
     init_api(app)
     init_metrics(app)

@@ -6,14 +6,23 @@ from flask import Flask
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from api import audit, auth, beneficiaries, cases, health, privacy, users, workloads
+from api import audit, auth, beneficiaries, cases, health, privacy, reference, users, workloads
 from api.limits import init_limits
 from api.readiness import init_readiness
 from cases.security_log import init_security_log
 
-BLUEPRINTS = (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, privacy.blp, audit.blp, users.blp, health.blp)
+BLUEPRINTS = (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, privacy.blp, audit.blp, users.blp, reference.blp,
+              health.blp)
 API_PREFIX = "/api/"
 JSON_PATHS = (API_PREFIX, "/healthz", "/readyz", "/metrics")
+
+
+DESCRIPTION = (
+    "Case management for the social pillars of a regency.\n\n"
+    "Every 200 answer to a GET carries an `ETag`; send it back in `If-None-Match` to get **304 Not Modified** "
+    "(no body) while the answer is unchanged. A case's ETag is `\"<version>.<digest>\"`; `If-Match` on a write "
+    "compares the version. Answers over 1 KiB are compressed (brotli or gzip) when `Accept-Encoding` allows."
+)
 
 
 class ScopedApi(Api):
@@ -37,7 +46,7 @@ def init_api(app: Flask) -> None:
         # Nor does it send the document to an online validator for a badge.
         OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
     )
-    api = ScopedApi(app, spec_kwargs={"info": {"description": "Case management for the social pillars of a regency."}})
+    api = ScopedApi(app, spec_kwargs={"info": {"description": DESCRIPTION}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearer": []}]
     for blp in BLUEPRINTS:

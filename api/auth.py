@@ -7,6 +7,7 @@ import logging
 from flask.views import MethodView
 
 from api.blueprint import Blueprint, authenticate_request, bearer_token, current_actor, services
+from api.compression import uncompressed
 from api.documented import errors
 from api.limits import signin_limits
 from api.schemas import Problem, TokenAnswer, TokenRequest
@@ -21,6 +22,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign i
 
 
 @blp.route("/token")
+@uncompressed  # it carries a credential (api/compression.py)
 class Token(MethodView):
     @blp.arguments(TokenRequest)
     @blp.response(200, TokenAnswer)

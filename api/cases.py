@@ -6,7 +6,9 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint, current_actor, services
+from api.conditional import versioned
 from api.documented import body_and_answer, errors
+from api.encoded import encode
 from api.schemas import (
     AidIn,
     AssessmentIn,
@@ -45,6 +47,9 @@ class CaseListQuery(Paging):
     overdue = fields.Boolean()
     beneficiary_id = fields.UUID(metadata={"description": "which pillars hold cases for this person"})
     pending_referral_to = fields.String(validate=validate.OneOf(vocab.PILLARS))
+
+
+CASE_OUT = CaseOut()
 
 
 class CaseSummary(Schema):
@@ -102,7 +107,7 @@ class CaseById(MethodView):
     def get(self, query, case_id: UUID):
         """A case now, at a past moment (`as_of`) or at a version"""
         case = services().cases.get_case(current_actor(), case_id, version=query.get("version"), as_of=query.get("as_of"))
-        return case_view(case, today_in_jakarta()), {"ETag": f'"{case.version}"'}
+        return versioned(encode(CASE_OUT.dump(case_view(case, today_in_jakarta()))), case.version)
 
 
 @blp.route("/<uuid:case_id>/history")

@@ -9,7 +9,8 @@ from api.blueprint import current_actor, services
 from api.metrics import IDEMPOTENT_REPLAYS
 from cases.write_path import Idempotency, WriteOptions, WriteResult
 
-_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+# "3", or a case GET's ETag: "3.<digest>", with ":gzip" or ":br" when it came compressed.
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})(?:\.[0-9a-f]{24}(?::gzip|:br)?)?"?\s*$')
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 WRITE_ERRORS = {
@@ -33,7 +34,7 @@ def write_options() -> WriteOptions:
     if if_match is not None and if_match.strip() != "*":
         match = _IF_MATCH.match(if_match)
         if not match:
-            raise BadRequest('If-Match must be a case version in quotes, like "3"')
+            raise BadRequest('If-Match must be a case version in quotes, like "3" (or the ETag a case GET answered)')
         expected = int(match.group(1))
     idempotency = None
     if (key := request.headers.get("Idempotency-Key")) is not None:

@@ -87,13 +87,5 @@ LAWFUL_BASES = (
     "public_task",
     "legitimate_interest",
 )
-LAWFUL_BASIS_LABELS = {
-    "consent": ("persetujuan yang sah secara eksplisit", "explicit consent"),
-    "contract": ("pemenuhan kewajiban perjanjian", "performance of a contract"),
-    "legal_obligation": ("pemenuhan kewajiban hukum", "legal obligation"),
-    "vital_interest": ("pelindungan kepentingan vital", "vital interest"),
-    "public_task": ("pelaksanaan tugas kepentingan umum atau kewenangan", "public task or official authority"),
-    "legitimate_interest": ("kepentingan yang sah lainnya", "legitimate interest"),
-}
 PRIVACY_REQUEST_KINDS = ("consent_withdrawn", "erasure_requested")
 PRIVACY_REQUEST_STATUSES = ("open", "erased", "consent_renewed")

@@ -48,6 +48,14 @@ class Wilayah:
     def villages(self) -> list[Area]:
         return [a for a in self._areas.values() if a.level in VILLAGE_LEVELS]
 
+    def kecamatan(self) -> list[tuple[Area, list[Area]]]:
+        """Each kecamatan with its desa and kelurahan, both in code order."""
+        villages: dict[str, list[Area]] = {}
+        for area in sorted(self.villages(), key=lambda a: a.code):
+            villages.setdefault(kecamatan_code_of(area.code), []).append(area)
+        return [(a, villages.get(a.code, [])) for a in sorted(self._areas.values(), key=lambda a: a.code)
+                if a.level == "kecamatan"]
+
 
 def kecamatan_code_of(desa_code: str) -> str:
     return desa_code.rsplit(".", 1)[0]

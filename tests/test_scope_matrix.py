@@ -14,6 +14,7 @@ import json
 
 import pytest
 
+from cases.vocabularies import CODES as VOCABULARIES
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from tests.scope_world import USERS, world  # noqa: F401 (the fixture)
@@ -21,6 +22,7 @@ from tests.scope_world import USERS, world  # noqa: F401 (the fixture)
 API = "/api/v1"
 COLUMNS = "WKOTSDAPXM"
 STALE = {"If-Match": '"999999"'}  # an allowed write then stops at 412: nothing is appended, nothing changes
+EVERY_CODE = {code for codes in VOCABULARIES.values() for code in codes}
 CODES = {"-": 403, "b": 400, "n": 404}
 
 # Whose identifiers each column may read in clear, and which cases' details it may see.
@@ -127,6 +129,9 @@ ROWS = {
     ("POST", "/api/v1/cases/<uuid:case_id>/lawful-basis"): [
         ("C1", {"case_id": "C1"}, {"lawful_basis": "vital_interest", "reason": "darurat"}, STALE, 412, "----++----")],
     ("GET", "/api/v1/privacy/requests"): [("every request in scope", {}, None, {}, 200, "----++++-+")],
+    # Reference data: nothing personal, so every signed-in user (the admin setting scopes too).
+    ("GET", "/api/v1/wilayah"): [("every kecamatan and desa", {}, None, {}, 200, "++++++++++")],
+    ("GET", "/api/v1/vocabularies"): [("every code list", {}, None, {}, 200, "++++++++++")],
     # Each user's own session: tested per user in test_each_user_signs_out_their_own_session.
     ("POST", "/api/v1/auth/sign-out"): "own session",
     ("DELETE", "/api/v1/auth/token"): "own session",
@@ -165,7 +170,8 @@ def test_every_endpoint_has_a_row(world):
 
 def _forbidden(world, column: str, rule: str = "") -> dict[str, str]:
     """What must never appear in an answer to `column`. Workers' usernames are case details
-    everywhere but in the admin's user list, which is about accounts and nothing else."""
+    everywhere but in the admin's user list, which is about accounts and nothing else; a category
+    is a case detail everywhere but in the vocabularies, which list every code to everyone."""
     found: dict[str, str] = {}
     for person, readers in IN_CLEAR.items():
         if column not in readers:
@@ -174,7 +180,8 @@ def _forbidden(world, column: str, rule: str = "") -> dict[str, str]:
         if column not in readers:
             found[f"{case}'s id"] = world.ids[case]
             found.update({f"{case}'s {detail}": detail for detail in details
-                          if not (rule.startswith(f"{API}/users") and detail.startswith('"'))})
+                          if not (rule.startswith(f"{API}/users") and detail.startswith('"'))
+                          and not (rule == f"{API}/vocabularies" and detail in EVERY_CODE)})
     return found
 
 

@@ -45,6 +45,7 @@ from api.schemas.common import (
     ViewPosition,
     WriteAnswer,
 )
+from api.schemas.reference import VocabulariesOut, WilayahOut
 
 __all__ = [
     "AidIn", "AidOut", "AssessmentIn", "AssessmentOut", "AssignmentIn", "BeneficiaryChanges",
@@ -52,5 +53,5 @@ __all__ = [
     "CaseOut", "CaseQuery", "ClosureIn", "ConsentIn", "ConsentOut", "DesilIn", "Empty", "FollowUpCompletionIn",
     "FollowUpIn", "FollowUpOut", "LawfulBasisIn", "NikSearchIn", "PageInfo", "Problem", "ReasonIn", "ReferralIn", "ReferralOut",
     "ReferralSendIn", "ReopeningOut", "StrictInteger", "TokenAnswer", "TokenRequest",
-    "ViewPosition", "WriteAnswer", "BoundedInt", "Input", "Instant",
+    "ViewPosition", "WriteAnswer", "BoundedInt", "Input", "Instant", "VocabulariesOut", "WilayahOut",
 ]
