@@ -16,7 +16,7 @@ from web.session import end, services, start
 
 @blp.route("/")
 def home():
-    return redirect(url_for("web.my_cases"))
+    return redirect(url_for("web.my_cases"), 303)
 
 
 def _sign_in_view():

@@ -15,7 +15,7 @@ FORMS: dict[str, list[Field]] = {
     ],
     "aid": [
         Field("component", _l("ATENSI component"), "select", "atensi"),
-        Field("item", _l("Item"), hint=_l("e.g. paket sembako")),
+        Field("item", _l("Item"), hint=_l("e.g. beras 10 kg")),
         Field("quantity", _l("Quantity"), "number"),
         Field("unit", _l("Unit"), hint=_l("e.g. paket")),
         Field("value_idr", _l("Value (rupiah)"), "number"),

@@ -49,7 +49,9 @@ def sign_in_first(exc: NotAuthenticated):
     if exc.event != "no_token":
         security_event(exc.event, exc.username)
     wanted = request.full_path.rstrip("?") if request.method == "GET" else None
-    return redirect(url_for("web.sign_in", next=wanted) if wanted else url_for("web.sign_in"), 303)
+    response = redirect(url_for("web.sign_in", next=wanted) if wanted else url_for("web.sign_in"), 303)
+    response.set_data(b"")  # the Location header says it all; nothing of the page asked for is repeated
+    return response
 
 
 @blp.errorhandler(NotAllowed)

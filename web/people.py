@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from api.limits import lookup_limits
+from cases import policy
 from cases.errors import DuplicateNik
 from cases.write_path import WriteOptions
 from web import blp
@@ -43,6 +44,7 @@ def _new_key() -> str:
 
 
 def _search_view():
+    policy.require(policy.read_beneficiaries(current_actor()))
     if request.method == "GET":
         return render_template("search.html", filled=Filled())
     nik = request.form.get("nik", "").strip()
@@ -54,8 +56,8 @@ def _search_view():
         return render_template("search.html", filled=found_none, searched=bool(nik),
                                register=Filled(values=request.form), fields=PERSON, villages=_villages(),
                                idempotency_key=_new_key()), 200 if nik else 422
-    return render_template("search.html", filled=Filled(values=request.form), searched=True,
-                           person=app.beneficiary_answer(actor, person))
+    # Found: the NIK typed is not shown again; the person's is shown as the policy lets the reader see it.
+    return render_template("search.html", filled=Filled(), searched=True, person=app.beneficiary_answer(actor, person))
 
 
 blp.add_url_rule("/people/search", "search", lookup_limits(_search_view, html_refusal), methods=["GET", "POST"])
@@ -63,6 +65,7 @@ blp.add_url_rule("/people/search", "search", lookup_limits(_search_view, html_re
 
 @blp.route("/people/new", methods=["GET", "POST"])
 def register():
+    policy.require(policy.register_beneficiary(current_actor()))
     if request.method == "GET":
         return render_template("register.html", filled=Filled(), fields=PERSON, villages=_villages(),
                                idempotency_key=_new_key())
