@@ -104,6 +104,9 @@ def _security_headers(response: Response) -> Response:
     headers = response.headers
     if not is_api_request(request.path) and "Content-Security-Policy" not in headers:
         headers["Content-Security-Policy"] = PAGES_CSP
+        # Forms over TLS are checked to come from this server's own pages (Flask-WTF's Referer
+        # check), so a page sends its address to this server, and to no other.
+        headers["Referrer-Policy"] = "same-origin"
     present = {name.lower() for name in headers.keys()}  # one pass: setdefault would scan per header
     for name, value in SECURITY_HEADERS.items():
         if name.lower() not in present:
