@@ -24,13 +24,13 @@ FORMS: dict[str, list[Field]] = {
     ],
     "follow_up": [Field("due_on", _l("Due on"), "date"), Field("purpose", _l("Purpose of the visit"), "textarea")],
     "completion": [Field("outcome", _l("Outcome"), "select", "follow_up_outcome"),
-                   Field("notes", _l("Notes"), "textarea", required=False)],
+                   Field("notes", _l("Notes"), "textarea", required=False, empty="")],
     "referral": [Field("to_pillar", _l("Refer to pillar"), "select", "pillar"),
                  Field("reason", _l("Reason"), "textarea")],
     "acceptance": [],
     "decline": [Field("reason", _l("Reason for declining"), "textarea")],
     "closure": [Field("outcome", _l("Outcome"), "select", "closure"),
-                Field("note", _l("Note"), "textarea", required=False)],
+                Field("note", _l("Note"), "textarea", required=False, empty="")],
     "reopening": [Field("reason", _l("Reason for reopening"), "textarea")],
 }
 DONE = {

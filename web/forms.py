@@ -24,6 +24,7 @@ class Field:
     vocabulary: str | None = None
     required: bool = True
     hint: Any = None
+    empty: str | None = None  # what an optional field left blank sends; None: nothing (the command's default)
 
     def choices(self) -> list[tuple[str, str]]:
         return options(self.vocabulary) if self.vocabulary else []
@@ -61,7 +62,9 @@ def arguments(fields: list[Field], form: MultiDict) -> dict[str, Any]:
         else:
             value = form.get(f.name, "").strip() if f.kind != "textarea" else form.get(f.name, "")
             if value == "" and not f.required:
-                continue
+                if f.empty is None:
+                    continue
+                value = f.empty
             try:
                 value = _typed(f.kind, value)
             except ValueError as exc:
