@@ -290,6 +290,9 @@ def test_my_cases_and_my_pillars_cases_with_names_and_wilayah(wati, client, catc
                 factories.follow_up(due_on=date.today().replace(day=1).isoformat()))
     catch_up()
     assert f"/cases/{mine}" not in _text(client.get("/cases"))  # nobody assigned: not "mine" yet
+    assert wati.submit(f"/cases/{mine}", f"/cases/{mine}/assignment", {}).status_code == 303
+    catch_up()
+    assert f"/cases/{mine}" in _text(client.get("/cases")) and f"/cases/{theirs}" not in _text(client.get("/cases"))
     everyone = _text(client.get("/cases/pillar"))
     assert f"/cases/{mine}" in everyone and f"/cases/{theirs}" in everyone
     assert "Mbah Sainem" in everyone and "Pak Slamet" in everyone
@@ -335,3 +338,16 @@ def test_pages_get_a_policy_that_allows_their_stylesheet_and_nothing_else(client
         assert css.status_code == 200 and css.mimetype == "text/css"
     assert answer.headers["Referrer-Policy"] == "same-origin"
     assert client.get("/api/v1/healthz").headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def test_failed_sign_ins_on_the_page_and_the_api_count_together(client, pages):
+    """The same limits and the same counters as the API's (api/limits.py): 5 failures per username."""
+    for _ in range(3):
+        assert client.post("/api/v1/auth/token", json={"username": "wati", "password": "wrong"}).status_code == 401
+    for _ in range(2):
+        assert pages.sign_in("wati", "wrong").status_code == 401
+    limited = pages.sign_in("wati", PASSWORD)  # even the right password, until the window ends
+    assert limited.status_code == 429 and limited.mimetype == "text/html"
+    assert int(limited.headers["Retry-After"]) > 0
+    assert "Terlalu banyak percobaan" in _text(limited)
+    assert client.post("/api/v1/auth/token", json={"username": "wati", "password": PASSWORD}).status_code == 429

@@ -191,6 +191,7 @@ ROWS.update({
         ("C2, another pillar's", {"case_id": "C2"}, PAGE_ASSESSMENT, PAGE_STALE, 409, "-----+---"),
         ("C4, in Donorojo", {"case_id": "C4"}, PAGE_ASSESSMENT, PAGE_STALE, 409, "+-+-++---")],
     ("POST", "/cases/<uuid:case_id>/aid"): [("C1", {"case_id": "C1"}, factories.aid(), PAGE_STALE, 409, C1_WRITE)],
+    ("POST", "/cases/<uuid:case_id>/assignment"): [("C1, to me", {"case_id": "C1"}, {}, PAGE_STALE, 409, C1_WRITE)],
     ("POST", "/cases/<uuid:case_id>/follow-ups"): [
         ("C1", {"case_id": "C1"}, factories.follow_up(), PAGE_STALE, 409, C1_WRITE)],
     ("POST", "/cases/<uuid:case_id>/follow-ups/<string:follow_up_id>/completion"): [

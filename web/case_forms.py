@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from web.forms import Field
 
 FORMS: dict[str, list[Field]] = {
+    "assignment": [],  # to the signed-in user: a worker assigns cases only to themselves (cases/policy.py)
     "assessment": [
         Field("needs", _l("Needs (ATENSI components)"), "checkboxes", "atensi"),
         Field("risk", _l("Risk"), "select", "risk"),
@@ -34,7 +35,7 @@ FORMS: dict[str, list[Field]] = {
     "reopening": [Field("reason", _l("Reason for reopening"), "textarea")],
 }
 DONE = {
-    "assessment": _l("The assessment was recorded."), "aid": _l("The aid was recorded."),
+    "assignment": _l("The case is now yours."), "assessment": _l("The assessment was recorded."), "aid": _l("The aid was recorded."),
     "follow_up": _l("The follow-up was scheduled."), "completion": _l("The follow-up was completed."),
     "referral": _l("The case was referred."), "acceptance": _l("The referral was accepted."),
     "decline": _l("The referral was declined."), "closure": _l("The case was closed."),

@@ -62,19 +62,23 @@ def _case_form(name: str, case_id: UUID, command: Callable[[dict[str, Any], Writ
     return redirect(url_for("web.case_page", case_id=case_id) + "#timeline", 303)
 
 
-def _route(name: str, rule: str, method: str, *ids: str) -> None:
-    """POST `rule` runs the application service's `method` with the form's arguments."""
+def _route(name: str, rule: str, method: str, *ids: str, to_me: bool = False) -> None:
+    """POST `rule` runs the application service's `method` with the form's arguments (`to_me`: and
+    the signed-in user as the worker)."""
 
     def view(case_id: UUID, **path: str):
         def command(args: dict[str, Any], options: WriteOptions) -> WriteResult:
             run = getattr(services().cases, method)
-            return run(current_actor(), case_id, *(path[i] for i in ids), **args, options=options)
+            actor = current_actor()
+            mine = {"worker": actor.username} if to_me else {}
+            return run(actor, case_id, *(path[i] for i in ids), **args, **mine, options=options)
 
         return _case_form(name, case_id, command)
 
     blp.add_url_rule(f"/cases/<uuid:case_id>{rule}", f"case_{name}", view, methods=["POST"])
 
 
+_route("assignment", "/assignment", "assign_case", to_me=True)
 _route("assessment", "/assessments", "assess_case")
 _route("aid", "/aid", "give_aid")
 _route("follow_up", "/follow-ups", "schedule_follow_up")
