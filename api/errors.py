@@ -39,6 +39,11 @@ PHRASES = {
 }
 
 
+# The store (or its pool) cannot be reached: a 503 with Retry-After, on the API and the pages alike.
+STORE_UNAVAILABLE = (OperationalError, InterfaceError, psycopg.OperationalError, PoolTimeout, sqlite3.OperationalError,
+                     StoreUrlError)
+
+
 def error_response(code: int, message: str, headers: dict | None = None, **extra):
     body = {"code": code, "status": PHRASES.get(code, ""), "message": message, **extra}
     response = jsonify(body)
@@ -126,15 +131,12 @@ def register_error_handlers(blp: Blueprint) -> None:
     def behind(exc: ViewBehind):
         return error_response(503, str(exc), {"Retry-After": "1"}, position=exc.position)
 
-    @blp.errorhandler(OperationalError)
-    @blp.errorhandler(InterfaceError)
-    @blp.errorhandler(psycopg.OperationalError)
-    @blp.errorhandler(PoolTimeout)
-    @blp.errorhandler(sqlite3.OperationalError)
-    @blp.errorhandler(StoreUrlError)
     def store_down(exc: Exception):
         log.warning("store unavailable: %s", exc)
         return error_response(503, "The event store is not reachable; retry shortly.", {"Retry-After": "2"})
+
+    for kind in STORE_UNAVAILABLE:
+        blp.register_error_handler(kind, store_down)
 
     @blp.errorhandler(RecursionError)
     def too_deep(exc: RecursionError):

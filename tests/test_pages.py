@@ -351,3 +351,52 @@ def test_failed_sign_ins_on_the_page_and_the_api_count_together(client, pages):
     assert int(limited.headers["Retry-After"]) > 0
     assert "Terlalu banyak percobaan" in _text(limited)
     assert client.post("/api/v1/auth/token", json={"username": "wati", "password": PASSWORD}).status_code == 429
+
+
+def test_an_idle_session_is_ended_like_an_idle_token(app, services, staff, monkeypatch):
+    services.signin.sessions.idle_timeout = 300  # PILAR_IDLE_TIMEOUT=5m
+    services.signin.sessions.touch_every = 60.0
+    browser = Pages(app.test_client())
+    browser.sign_in("wati", PASSWORD)
+    assert browser.client.get("/cases").status_code == 200
+    later = __import__("time").time() + 301
+    monkeypatch.setattr("cases.sessions.time.time", lambda: later)
+    answer = browser.client.get("/cases")
+    assert answer.status_code == 303 and answer.headers["Location"].startswith("/sign-in")
+
+
+def test_the_store_unreachable_is_a_503_page(wati, client, services, monkeypatch):
+    import sqlite3
+
+    def down(*_args, **_kwargs):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(services.views, "cases", down)
+    answer = client.get("/cases/pillar")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "2"
+    assert "Server belum dapat menjangkau datanya" in _text(answer)
+
+
+def test_list_filters_offer_only_the_readers_kecamatan_and_names_are_logged(app, service, staff, catch_up):
+    service.add_user(SYSTEM, "budi", "worker", "pkh", PASSWORD, kecamatan=("35.01.01",))
+    budi = Pages(app.test_client())
+    budi.sign_in("budi", PASSWORD)
+    _open(budi, _register(budi, name="Pak Slamet", desa_code="35.01.01.2001"))
+    catch_up()
+    html = _text(budi.client.get("/cases/pillar"))
+    assert 'value="35.01.01"' in html and 'value="35.01.04"' not in html
+    assert "Pak Slamet" in html
+    assert budi.client.get("/cases/pillar?kecamatan=35.01.04").status_code == 403
+    rows, _total = service.access_log.search(username="budi")
+    assert "list_cases" in {row["action"] for row in rows}
+
+
+def test_an_auditor_is_not_offered_forms_it_could_not_send(wati, app, client):
+    person_id = _register(wati)
+    case_id = _open(wati, person_id)
+    auditor = Pages(app.test_client())
+    auditor.sign_in("inspektur", PASSWORD)
+    assert "/cases/new" not in _text(auditor.client.get(f"/people/{person_id}"))
+    case = _text(auditor.client.get(f"/cases/{case_id}"))
+    assert "Kasus dibuka" in case and "<form method=\"post\" action=\"/cases/" not in case
+    assert auditor.client.get(f"/people/{person_id}/cases/new").status_code == 403

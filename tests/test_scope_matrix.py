@@ -217,7 +217,7 @@ ROWS.update({
     ("GET", "/people/<uuid:beneficiary_id>"): [
         (p, {"beneficiary_id": p}, None, {}, 200, "++++++++-") for p in ("P1", "P2", "P3")],
     ("GET", "/people/<uuid:beneficiary_id>/cases/new"): [
-        ("P4", {"beneficiary_id": "P4"}, None, {}, 200, "++++++++-")],
+        ("P4", {"beneficiary_id": "P4"}, None, {}, 200, "++++++---")],
     ("POST", "/people/<uuid:beneficiary_id>/cases/new"): [
         ("P4 with PKH, in Pacitan", {"beneficiary_id": "P4"}, _page_case, {}, 303, "++--++---")],
 })

@@ -46,9 +46,14 @@ def _case_list(*, mine: bool):
         names = services().cases.names_of(actor, [UUID(r["beneficiary_id"]) for r in rows], "list_cases")
         for row in rows:
             row["name"] = names.get(UUID(row["beneficiary_id"]))
+    # The filters offer only the kecamatan (and their desa) the reader's scope covers.
+    scope = policy.visible_kecamatan(actor)
     wilayah = services().cases.wilayah
+    kecamatans = [k for k in wilayah.kecamatans() if scope is None or k.code in scope]
+    villages = sorted((v for v in wilayah.villages() if scope is None or v.code.rsplit(".", 1)[0] in scope),
+                      key=lambda v: v.name)
     return render_template("case_list.html", mine=mine, rows=rows, listed=listed, filters=filters,
-                           per_page=PER_PAGE, kecamatans=wilayah.kecamatans())
+                           per_page=PER_PAGE, kecamatans=kecamatans, villages=villages)
 
 
 def _filters(args) -> tuple[dict[str, Any], str | None]:
@@ -110,6 +115,12 @@ def area_name(code: str | None) -> str:
     """A kecamatan's or desa's name (cases/wilayah.py), or its code if the regency has none."""
     area = services().cases.wilayah.area(code) if code else None
     return area.name if area else (code or "–")
+
+
+@blp.app_template_global()
+def writes_cases() -> bool:
+    """Whether the signed-in user may open and write cases (links to forms they could not send are not shown)."""
+    return policy.write_cases(current_actor()) is None
 
 
 @blp.app_template_global()

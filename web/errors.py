@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from api.errors import STORE_UNAVAILABLE
 from api.errors import _where as where
 from api.security import security_event
 from cases.errors import Contention, NotAllowed, NotAuthenticated, NotFound
@@ -75,6 +76,16 @@ def stale_form(exc: CSRFError):
 def busy(exc: Contention):
     return error_page(503, _("Others kept changing this record; nothing was saved. Send the form again."),
                       {"Retry-After": "1"})
+
+
+def store_down(exc: Exception):
+    log.warning("store unavailable: %s", type(exc).__name__)
+    return error_page(503, _("The server cannot reach its data just now; try again in a moment."),
+                      {"Retry-After": "2"})
+
+
+for _kind in STORE_UNAVAILABLE:
+    blp.register_error_handler(_kind, store_down)
 
 
 @blp.errorhandler(HTTPException)

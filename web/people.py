@@ -93,6 +93,7 @@ def person(beneficiary_id: UUID):
 @blp.route("/people/<uuid:beneficiary_id>/cases/new", methods=["GET", "POST"])
 def open_case(beneficiary_id: UUID):
     app, actor = services().cases, current_actor()
+    policy.require(policy.write_cases(actor))
     shown = app.beneficiary_answer(actor, app.get_beneficiary(actor, beneficiary_id))
     if request.method == "GET":
         values = {"pillar": actor.pillar or "", "priority": "normal"}
