@@ -30,6 +30,19 @@ DESKTOP = {"width": 1280, "height": 900}
 UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
     .filter(e => e.labels.length === 0).map(e => e.name || e.id)"""
 
+# WCAG AA: text at least 4.5:1 against the background it is drawn on (the first opaque one above it).
+LOW_CONTRAST = """() => {
+  const rgb = c => c.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = e => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+    if (c.length < 4 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+  return [...document.querySelectorAll('body *')].filter(e => [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
+    .map(e => { const [a, b] = [lum(rgb(getComputedStyle(e).color)), lum(background(e))];
+      return [e.tagName + '.' + e.className + ': ' + e.textContent.trim().slice(0, 30), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]; })
+    .filter(([, ratio]) => ratio < 4.5).map(([what, ratio]) => what + ' ' + ratio.toFixed(2));
+}"""
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -63,9 +76,10 @@ def shots(tmp_path) -> Path:
 
 
 def _checked(page: Page) -> None:
-    """Every page: a title naming it, and a label for every input."""
+    """Every page: a title naming it, a label for every input, and text that can be read."""
     assert re.fullmatch(r".+ · Pilar", page.title()), page.title()
     assert page.evaluate(UNLABELLED) == [], page.url
+    assert page.evaluate(LOW_CONTRAST) == [], page.url
 
 
 def _shoot(page: Page, shots: Path, name: str) -> None:
