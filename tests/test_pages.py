@@ -185,6 +185,15 @@ def test_a_type_problem_is_named_at_its_field(wati, service):
     assert _events(service, case_id) == ["CaseOpened", "NeedsAssessed"]
 
 
+def test_rupiah_may_be_typed_with_thousands_dots_but_never_a_decimal(wati, service):
+    case_id = _open(wati, _register(wati))
+    page = f"/cases/{case_id}"
+    wati.submit(page, f"{page}/assessments", ASSESSMENT)
+    assert wati.submit(page, f"{page}/aid", {**AID, "quantity": "1.5"}).status_code == 422
+    assert wati.submit(page, f"{page}/aid", {**AID, "value_idr": "1.500.000"}).status_code == 303
+    assert service.repository.get(UUID(case_id)).aid[0]["value_idr"] == 1_500_000
+
+
 def test_a_broken_rule_is_said_on_the_form(wati, client, service):
     case_id = _open(wati, _register(wati))
     page = f"/cases/{case_id}"

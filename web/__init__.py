@@ -29,4 +29,9 @@ def init_web(app: Flask) -> None:
     Babel(app, locale_selector=i18n.locale, default_locale=i18n.DEFAULT, default_timezone=i18n.TIMEZONE,
           default_translation_directories=str(HERE / "translations"))
     i18n.install_filters(app)
+    app.jinja_env.finalize = _blank_for_none  # a value erased or never given shows as nothing, not "None"
     app.register_blueprint(blp)
+
+
+def _blank_for_none(value):
+    return "" if value is None else value

@@ -80,9 +80,13 @@ def arguments(fields: list[Field], form: MultiDict) -> dict[str, Any]:
     return found
 
 
+WHOLE = re.compile(r"[0-9]{1,16}|[0-9]{1,3}(\.[0-9]{3}){1,5}")
+
+
 def _typed(kind: str, value: str) -> Any:
     if kind == "number":
-        if not re.fullmatch(r"[0-9]{1,16}", value.replace(".", "")):
+        # Digits, or thousands grouped with dots as Indonesians write them (1.500.000); never a decimal.
+        if not WHOLE.fullmatch(value):
             raise ValueError(_("Enter a whole number (digits only)."))
         return int(value.replace(".", ""))
     if kind == "date":
