@@ -409,3 +409,25 @@ def test_an_auditor_is_not_offered_forms_it_could_not_send(wati, app, client):
     case = _text(auditor.client.get(f"/cases/{case_id}"))
     assert "Kasus dibuka" in case and "<form method=\"post\" action=\"/cases/" not in case
     assert auditor.client.get(f"/people/{person_id}/cases/new").status_code == 403
+
+
+def test_behind_a_trusted_tls_proxy_cookies_are_secure_and_forms_must_come_from_this_host(settings, staff):
+    import dataclasses
+
+    from bootstrap import bootstrap
+    from wsgi import create_app
+
+    proxied = bootstrap(dataclasses.replace(settings, trusted_proxies=1))
+    try:
+        client = create_app(proxied).test_client()
+        forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.0.0.7"}
+        html = client.get("/sign-in", headers=forwarded).get_data(as_text=True)
+        csrf = Forms(html).forms["/sign-in"]["csrf_token"]
+        body = {"username": "wati", "password": PASSWORD, "csrf_token": csrf}
+        elsewhere = client.post("/sign-in", data=body, headers={**forwarded, "Referer": "https://evil.example/"})
+        assert elsewhere.status_code == 400
+        signed = client.post("/sign-in", data=body, headers={**forwarded, "Referer": "https://localhost/sign-in"})
+        assert signed.status_code == 303 and "Secure" in signed.headers["Set-Cookie"]
+        assert signed.headers["Strict-Transport-Security"]
+    finally:
+        proxied.close()
