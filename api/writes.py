@@ -9,7 +9,8 @@ from api.blueprint import current_actor, services
 from cases.write_path import Idempotency, WriteOptions, WriteResult
 
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
-_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# An Idempotency-Key (a header here, a hidden field on the pages: web/writes.py).
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 WRITE_ERRORS = {
     400: "Malformed JSON, or a malformed If-Match / Idempotency-Key header",
@@ -36,7 +37,7 @@ def write_options() -> WriteOptions:
         expected = int(match.group(1))
     idempotency = None
     if (key := request.headers.get("Idempotency-Key")) is not None:
-        if not _KEY.match(key):
+        if not IDEMPOTENCY_KEY.match(key):
             raise BadRequest("Idempotency-Key must be 1–255 printable ASCII characters without spaces")
         # Fingerprinted with the application's lookup key: the record keeps no guessable hash of the body.
         idempotency = Idempotency.of_request(

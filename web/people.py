@@ -14,10 +14,10 @@ from cases import policy
 from cases.errors import DuplicateNik
 from cases.write_path import WriteOptions
 from web import blp
-from web.case_writes import submit
 from web.errors import html_refusal
 from web.forms import Field, Filled
 from web.session import current_actor, services
+from web.writes import submit
 
 PERSON = [
     Field("nik", _l("NIK"), hint=_l("16 digits")),
