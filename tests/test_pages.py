@@ -431,3 +431,25 @@ def test_behind_a_trusted_tls_proxy_cookies_are_secure_and_forms_must_come_from_
         assert signed.headers["Strict-Transport-Security"]
     finally:
         proxied.close()
+
+
+def test_nik_look_ups_on_the_page_and_the_api_count_together(settings, staff):
+    import dataclasses
+
+    from bootstrap import bootstrap
+    from wsgi import create_app
+
+    limited = bootstrap(dataclasses.replace(settings, lookup_limit="2 per minute"))
+    try:
+        client = create_app(limited).test_client()
+        pages = Pages(client)
+        pages.sign_in("wati", PASSWORD)
+        token = client.post("/api/v1/auth/token", json={"username": "wati", "password": PASSWORD}).json["token"]
+        nik = {"nik": factories.person()["nik"]}
+        api = client.post("/api/v1/beneficiaries/search", json=nik, headers={"Authorization": f"Bearer {token}"})
+        assert api.status_code == 200
+        assert pages.submit("/people/search", "/people/search", nik).status_code == 200
+        refused = pages.submit("/people/search", "/people/search", nik)
+        assert refused.status_code == 429 and refused.mimetype == "text/html" and "Retry-After" in refused.headers
+    finally:
+        limited.close()

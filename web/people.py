@@ -43,10 +43,15 @@ def _new_key() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _search_view():
+@blp.route("/people/search")
+def search():
     policy.require(policy.read_beneficiaries(current_actor()))
-    if request.method == "GET":
-        return render_template("search.html", filled=Filled())
+    return render_template("search.html", filled=Filled())
+
+
+def _look_up():
+    """A look-up (counted by the API's look-up limit); showing the form above is not one."""
+    policy.require(policy.read_beneficiaries(current_actor()))
     nik = request.form.get("nik", "").strip()
     app, actor = services().cases, current_actor()
     person = app.find_beneficiary_by_nik(actor, nik) if nik else None
@@ -60,7 +65,7 @@ def _search_view():
     return render_template("search.html", filled=Filled(), searched=True, person=app.beneficiary_answer(actor, person))
 
 
-blp.add_url_rule("/people/search", "search", lookup_limits(_search_view, html_refusal), methods=["GET", "POST"])
+blp.add_url_rule("/people/search", "look_up", lookup_limits(_look_up, html_refusal), methods=["POST"])
 
 
 @blp.route("/people/new", methods=["GET", "POST"])
