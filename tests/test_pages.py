@@ -158,6 +158,11 @@ def test_register_open_assess_aid_and_see_the_timeline(wati, client, service):
                      "paket sembako, 2 paket", "Pemenuhan kebutuhan hidup layak", "WIB"):
         assert expected in shown, expected
     assert _events(service, case_id) == ["CaseOpened", "NeedsAssessed", "AidGiven"]
+    wati.submit(page, "/language", {"lang": "en"})
+    english = _text(client.get(page))
+    for expected in ("Needs assessed", "Aid given", "Neglected elderly person", "Basic needs", "Rp1.500.000",
+                     "Record the assessment"):
+        assert expected in english, expected
 
 
 def test_invalid_fields_are_named_next_to_the_field_keeping_what_was_typed(wati, client, service):
