@@ -146,11 +146,11 @@ def register_error_handlers(blp: Blueprint) -> None:
 
     @blp.errorhandler(Exception)
     def unexpected(exc: Exception):
-        log.error("unhandled error\n%s", _where(exc))
+        log.error("unhandled error\n%s", where_raised(exc))
         return error_response(500, "An unexpected error occurred; it has been logged.")
 
 
-def _where(exc: BaseException) -> str:
+def where_raised(exc: BaseException) -> str:
     """The exception's kind and where it was raised (with its causes), but not its message: a
     message may quote the input (a NIK, a name, a phone number), and no log line may hold one."""
     parts, seen = [], set()

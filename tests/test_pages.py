@@ -458,3 +458,16 @@ def test_nik_look_ups_on_the_page_and_the_api_count_together(settings, staff):
         assert refused.status_code == 429 and refused.mimetype == "text/html" and "Retry-After" in refused.headers
     finally:
         limited.close()
+
+
+def test_an_unexpected_error_is_a_500_page_logged_without_its_message(wati, client, services, monkeypatch, caplog):
+    nik = factories.person()["nik"]
+
+    def broken(*_args, **_kwargs):
+        raise ValueError(f"Mbah Sainem {nik}")  # a message may quote personal data (the source line is logged)
+
+    monkeypatch.setattr(services.views, "cases", broken)
+    answer = client.get("/cases/pillar")
+    assert answer.status_code == 500 and "Terjadi kesalahan" in _text(answer)
+    assert "builtins.ValueError (message not logged)" in caplog.text
+    assert nik not in caplog.text and nik not in _text(answer)

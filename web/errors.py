@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from api.errors import STORE_UNAVAILABLE
-from api.errors import _where as where
+from api.errors import where_raised
 from api.security import security_event
 from cases.errors import Contention, NotAllowed, NotAuthenticated, NotFound
 from web import blp
@@ -97,5 +97,5 @@ def http_error(exc: HTTPException):
 
 @blp.errorhandler(Exception)
 def unexpected(exc: Exception):
-    log.error("unhandled error on a page\n%s", where(exc))
+    log.error("unhandled error on a page\n%s", where_raised(exc))
     return error_page(500, _("It has been logged."))
