@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test setup postgres clean demo bench reliability projection-cost translations screenshots
+.PHONY: run test setup postgres clean demo bench reliability projection-cost long-case translations screenshots
 
 $(BIN)/pilar: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ bench: $(BIN)/pilar postgres
 # write transaction: the profile behind the store-size target (docs/performance.md).
 projection-cost: $(BIN)/pilar postgres
 	$(BIN)/python -m bench.projection_cost
+
+# What a 5,000-event case costs to write and read against a short one (docs/performance.md).
+long-case: $(BIN)/pilar postgres
+	$(BIN)/python -m bench.long_case
 
 # The full reliability suite (racing writers, faults under load, hostile input) on SQLite and
 # PostgreSQL; writes its figures to docs/reliability.md. `make test` runs it in a short form.

@@ -56,7 +56,16 @@ def _describe(user: UserAccount) -> str:
     scope = ",".join(user.kecamatan) or "all kecamatan"
     pii = ("pii" if user.reads_pii else "no pii") + ("" if user.pii is None else " (set)")
     state = "active" if user.active else "deactivated"
-    return f"{user.username}\t{user.role}\t{user.pillar or 'all pillars'}\t{scope}\t{pii}\t{state}"
+    return f"{user.username}\t{user.role}\t{_pillars(user.pillars)}\t{scope}\t{pii}\t{state}"
+
+
+def _pillars(pillars: tuple[str, ...]) -> str:
+    return ",".join(pillars) or "all pillars"
+
+
+PILLAR_OPTION = click.option("--pillar", "pillars", multiple=True, type=click.Choice(vocab.PILLARS),
+                             help="The user's pillar: exactly one for workers; a coordinator may have several "
+                                  "(repeat) or none (all pillars); none for auditors and admins.")
 
 
 @click.group()
@@ -67,15 +76,15 @@ def users() -> None:
 @users.command("add")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(vocab.ROLES))
-@click.option("--pillar", type=click.Choice(vocab.PILLARS), help="Required for workers; omit for all pillars.")
+@PILLAR_OPTION
 @click.option("--kecamatan", multiple=True, help="A kecamatan code the user serves (repeat; none: all).")
 @click.option("--pii/--no-pii", default=None, help="Reads personal identifiers in clear (default: as the role does).")
-def users_add(name: str, role: str, pillar: str | None, kecamatan: tuple[str, ...], pii: bool | None) -> None:
+def users_add(name: str, role: str, pillars: tuple[str, ...], kecamatan: tuple[str, ...], pii: bool | None) -> None:
     """Add a user; the password is read from standard input (or prompted for)."""
     password = _password()
     _change(name, "added", lambda services, actor: services.cases.add_user(
-        actor, name, role, pillar, password, kecamatan=kecamatan, pii=pii))
-    click.echo(f"added {role} {name}" + (f" ({pillar})" if pillar else " (all pillars)"))
+        actor, name, role, pillars, password, kecamatan=kecamatan, pii=pii))
+    click.echo(f"added {role} {name} ({_pillars(pillars)})")
 
 
 @users.command("list")
@@ -88,11 +97,11 @@ def users_list() -> None:
 @users.command("set-role")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(vocab.ROLES))
-@click.option("--pillar", type=click.Choice(vocab.PILLARS), help="Required for workers; omit for all pillars.")
-def users_set_role(name: str, role: str, pillar: str | None) -> None:
-    """Change a user's role and pillar."""
-    _change(name, "role", lambda services, actor: services.cases.change_role(actor, name, role, pillar))
-    click.echo(f"{name} is now {role}" + (f" ({pillar})" if pillar else " (all pillars)"))
+@PILLAR_OPTION
+def users_set_role(name: str, role: str, pillars: tuple[str, ...]) -> None:
+    """Change a user's role and pillar(s)."""
+    _change(name, "role", lambda services, actor: services.cases.change_role(actor, name, role, pillars))
+    click.echo(f"{name} is now {role} ({_pillars(pillars)})")
 
 
 @users.command("set-scope")

@@ -173,7 +173,7 @@ def _auditor_account(services: Services, username: str | None) -> Actor:
     user = services.cases.user(username)
     if user is None or not user.active:
         raise click.BadParameter(f"no active user {username!r}", param_hint="--user")
-    actor = Actor(user.username, user.role, user.pillar, user.kecamatan, user.reads_pii)
+    actor = user.actor()
     policy.require(policy.audit(actor))
     return actor
 

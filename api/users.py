@@ -25,7 +25,8 @@ ERRORS = {
 
 def user_view(user: UserAccount) -> dict:
     """An account as admins see it: never its password hash."""
-    return {"username": user.username, "role": user.role, "pillar": user.pillar, "kecamatan": list(user.kecamatan),
+    return {"username": user.username, "role": user.role, "pillar": user.pillar, "pillars": list(user.pillars),
+            "kecamatan": list(user.kecamatan),
             "pii": user.reads_pii, "pii_set": user.pii, "active": user.active, "version": user.version}
 
 
@@ -50,7 +51,7 @@ class Users(MethodView):
     def post(self, body):
         """Add a user"""
         cases = services().cases
-        cases.add_user(current_actor(), body["username"], body["role"], body["pillar"], body["password"],
+        cases.add_user(current_actor(), body["username"], body["role"], body["pillars"], body["password"],
                        kecamatan=tuple(body["kecamatan"]), pii=body["pii"])
         security_event("user_changed", level=logging.INFO, account=body["username"], change="added")
         return user_view(cases.get_user(current_actor(), body["username"]))
@@ -74,8 +75,9 @@ def _change(body_schema):
 class Role(MethodView):
     @_change(RoleIn)
     def post(self, body, username: str):
-        """Change the user's role and pillar (a worker needs a pillar)"""
-        return _changed("role", username, services().cases.change_role, body["role"], body["pillar"])
+        """Change the user's role and pillar(s): a worker serves one pillar, a coordinator one, several or every
+        pillar, auditors and admins none"""
+        return _changed("role", username, services().cases.change_role, body["role"], body["pillars"])
 
 
 @blp.route("/<string:username>/scope")

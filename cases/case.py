@@ -4,6 +4,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
+from cases import case_record
 from cases.clock import is_overdue
 from cases.domain import PilarAggregate, plain
 from cases.errors import NotFound, RuleBroken
@@ -23,6 +24,9 @@ def derive_status(*, closed: bool, aided: bool, assessed: bool) -> str:
 
 class Case(PilarAggregate):
     lawful_basis = None  # a case loaded from a snapshot taken before bases were recorded
+    # 2: aid and completed follow-ups kept only as the latest and counts (cases/case_record.py)
+    class_version = 2
+    upcast_v1_v2 = staticmethod(case_record.upcast_v1_v2)
 
     class CaseOpened(PilarAggregate.Created):
         beneficiary_id: UUID
@@ -47,8 +51,7 @@ class Case(PilarAggregate):
             case.opened_by = self.actor
             case.worker = None
             case.assessment = None
-            case.aid = []
-            case.follow_ups = []
+            case_record.start(case)
             case.referrals = []
             case.closed_at = None
             case.outcome = None
@@ -87,19 +90,7 @@ class Case(PilarAggregate):
         given_on: date
 
         def apply(self, case: "Case") -> None:
-            case.aid.append(
-                {
-                    "component": self.component,
-                    "item": self.item,
-                    "quantity": self.quantity,
-                    "unit": self.unit,
-                    "value_idr": self.value_idr,
-                    "funding_source": self.funding_source,
-                    "given_on": self.given_on,
-                    "recorded_at": self.timestamp,
-                    "recorded_by": self.actor,
-                }
-            )
+            case_record.add_aid(case, self)
 
     class FollowUpScheduled(PilarAggregate.Event):
         follow_up_id: str
@@ -107,19 +98,7 @@ class Case(PilarAggregate):
         purpose: str
 
         def apply(self, case: "Case") -> None:
-            case.follow_ups.append(
-                {
-                    "id": self.follow_up_id,
-                    "due_on": self.due_on,
-                    "purpose": self.purpose,
-                    "scheduled_at": self.timestamp,
-                    "scheduled_by": self.actor,
-                    "completed_at": None,
-                    "completed_by": None,
-                    "outcome": None,
-                    "notes": None,
-                }
-            )
+            case_record.add_follow_up(case, self)
 
     class FollowUpCompleted(PilarAggregate.Event):
         follow_up_id: str
@@ -127,13 +106,7 @@ class Case(PilarAggregate):
         notes: str
 
         def apply(self, case: "Case") -> None:
-            follow_up = case._follow_up(self.follow_up_id)
-            follow_up.update(
-                completed_at=self.timestamp,
-                completed_by=self.actor,
-                outcome=self.outcome,
-                notes=self.notes,
-            )
+            case_record.complete_follow_up(case, case._follow_up(self.follow_up_id), self)
 
     class ReferralSent(PilarAggregate.Event):
         referral_id: str
@@ -222,7 +195,7 @@ class Case(PilarAggregate):
     # --- derived state -------------------------------------------------------------------
     @property
     def status(self) -> str:
-        return derive_status(closed=self.closed_at is not None, aided=bool(self.aid),
+        return derive_status(closed=self.closed_at is not None, aided=self.aid_count > 0,
                              assessed=self.assessment is not None)
 
     @property
@@ -271,7 +244,7 @@ class Case(PilarAggregate):
 
     def complete_follow_up(self, *, actor: str, follow_up_id: str, outcome: str, notes: str) -> None:
         self._require_open()
-        if self._follow_up(follow_up_id)["completed_at"] is not None:
+        if case_record.was_completed_earlier(self, follow_up_id) or self._follow_up(follow_up_id)["completed_at"]:
             raise RuleBroken("follow_up_completes_once", f"follow-up {follow_up_id} is already completed")
         self.trigger_event(
             self.FollowUpCompleted, actor=actor, follow_up_id=follow_up_id, outcome=outcome, notes=notes
@@ -292,12 +265,12 @@ class Case(PilarAggregate):
                            to_pillar=to_pillar, reason=reason)
         return referral_id
 
-    def accept_referral(self, *, actor: str, acting_for: str | None, referral_id: str) -> None:
+    def accept_referral(self, *, actor: str, acting_for: tuple[str, ...], referral_id: str) -> None:
         self._answerable_referral(referral_id, acting_for)
         self.trigger_event(self.ReferralAccepted, actor=actor, referral_id=referral_id)
 
     def decline_referral(
-        self, *, actor: str, acting_for: str | None, referral_id: str, reason: str
+        self, *, actor: str, acting_for: tuple[str, ...], referral_id: str, reason: str
     ) -> None:
         self._answerable_referral(referral_id, acting_for)
         self.trigger_event(self.ReferralDeclined, actor=actor, referral_id=referral_id, reason=reason)
@@ -334,10 +307,10 @@ class Case(PilarAggregate):
                 return referral
         raise NotFound("referral", referral_id)
 
-    def _answerable_referral(self, referral_id: str, acting_for: str | None) -> dict[str, Any]:
+    def _answerable_referral(self, referral_id: str, acting_for: tuple[str, ...]) -> dict[str, Any]:
         self._require_open()
         referral = self._referral(referral_id)
-        if acting_for is not None and acting_for != referral["to_pillar"]:
+        if acting_for and referral["to_pillar"] not in acting_for:
             raise RuleBroken(
                 "only_receiving_pillar",
                 f"only pillar {referral['to_pillar']} can accept or decline this referral",

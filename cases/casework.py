@@ -167,7 +167,7 @@ class CaseCommands:
                         options: WriteOptions = NO_OPTIONS) -> WriteResult:
         return self._referral_answer(
             actor, case_id, referral_id, options,
-            lambda c: c.accept_referral(actor=actor.username, acting_for=actor.pillar, referral_id=referral_id),
+            lambda c: c.accept_referral(actor=actor.username, acting_for=actor.pillars, referral_id=referral_id),
             "referral acceptance",
         )
 
@@ -176,7 +176,7 @@ class CaseCommands:
         inputs.check_reason(reason)
         return self._referral_answer(
             actor, case_id, referral_id, options,
-            lambda c: c.decline_referral(actor=actor.username, acting_for=actor.pillar, referral_id=referral_id,
+            lambda c: c.decline_referral(actor=actor.username, acting_for=actor.pillars, referral_id=referral_id,
                                          reason=reason),
             "referral decline",
         )

@@ -37,8 +37,8 @@ def reads_everything(actor: Actor) -> bool:
 
 
 def covers(actor: Actor, pillar: str) -> bool:
-    """Whether the actor's scope includes `pillar` (no pillar: every pillar)."""
-    return actor.pillar is None or actor.pillar == pillar
+    """Whether the actor's scope includes `pillar` (no pillar listed: every pillar)."""
+    return not actor.pillars or pillar in actor.pillars
 
 
 def in_kecamatan(actor: Actor, kecamatan_code: str | None) -> bool:
@@ -55,10 +55,10 @@ def serves(actor: Actor, pillar: str, kecamatan_code: str | None) -> bool:
 # ---------------------------------------------------------------- views
 def visible_pillars(actor: Actor) -> tuple[str, ...]:
     """The pillars whose workloads, case lists and follow-ups the actor reads."""
-    if reads_everything(actor) or (handles_cases(actor) and actor.pillar is None):
+    if reads_everything(actor) or (handles_cases(actor) and not actor.pillars):
         return vocab.PILLARS
     if handles_cases(actor):
-        return (actor.pillar,)
+        return actor.pillars
     raise NotAllowed("your role does not read workloads")
 
 
@@ -246,10 +246,10 @@ def privacy_request_pillars(actor: Actor) -> tuple[str, ...] | None:
     """Whose withdrawals and erasure requests the actor lists: the people with a case in these
     pillars (None: everyone's). Coordinators answer for them within 3×24 hours, Dinas Sosial for
     every pillar; auditors read them all. Workers and admins do not."""
-    if reads_everything(actor) or (actor.role == "supervisor" and actor.pillar is None):
+    if reads_everything(actor) or (actor.role == "supervisor" and not actor.pillars):
         return None
     if actor.role == "supervisor":
-        return (actor.pillar,)
+        return actor.pillars
     raise NotAllowed("only coordinators and auditors read privacy requests")
 
 

@@ -5,6 +5,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cases.beneficiary import Beneficiary
+from cases import case_record
 from cases.case import Case
 from cases.clock import parse_utc
 from cases.masking import masked_unless
@@ -29,6 +30,7 @@ def case_view(case: Case, today: date) -> dict[str, Any]:
         "assessment": case.assessment,
         "aid": case.aid,
         "follow_ups": case.follow_ups,
+        "record": case_record.summary(case),
         "next_follow_up_due": case.next_follow_up_due,
         "overdue": case.overdue(today),
         "referrals": case.referrals,

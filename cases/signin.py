@@ -87,6 +87,7 @@ class SignIn:
             "idle_timeout": self.sessions.idle_timeout or None,
             "role": user.role,
             "pillar": user.pillar,
+            "pillars": list(user.pillars),
             "kecamatan": list(user.kecamatan),
             "pii": user.reads_pii,
         }
@@ -108,7 +109,7 @@ class SignIn:
         if refusal == "idle":
             raise NotAuthenticated("the token was unused for too long; sign in again", event="token_idle",
                                    username=username)
-        return Actor(user.username, user.role, user.pillar, user.kecamatan, user.reads_pii)
+        return user.actor()
 
     def sign_out(self, token: str) -> Actor:
         """Retire this token on every worker and server (the caller's other tokens stay valid)."""

@@ -2,7 +2,7 @@
 account naming the real actor (an admin signed in to the API, or the OS user of the CLI)."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -10,8 +10,8 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from cases import policy, vocab
-from cases.access import Actor
-from cases.account import UserAccount
+from cases.access import Actor, pillar_scope
+from cases.account import AdminRoster, UserAccount
 from cases.errors import Contention, InvalidInput, NotFound, RuleBroken
 from cases.inputs import Problems
 from cases.passwords import hash_password, password_problem, verify_password
@@ -33,28 +33,37 @@ def _check_password(problems: Problems, password: str, username: str) -> None:
         problems.add("password", problem)
 
 
-def _check_role(problems: Problems, role: str, pillar: str | None) -> None:
+def _check_role(problems: Problems, role: str, pillars: tuple[str, ...]) -> None:
+    """A worker serves exactly one pillar; a coordinator one, several, or none (every pillar:
+    Dinas Sosial); auditors and admins belong to no pillar. One pillar is given as `pillar`,
+    several as `pillars` (the API's fields): the problem names the field the caller used."""
     problems.choice("role", role, vocab.ROLES)
-    if pillar is not None:
-        problems.choice("pillar", pillar, vocab.PILLARS)
-    elif role == "worker":
-        problems.add("pillar", "a worker belongs to exactly one pillar")
+    field = "pillars" if len(pillars) > 1 else "pillar"
+    unknown = [pillar for pillar in pillars if pillar not in vocab.PILLARS]
+    if unknown:
+        problems.add(field, f"not a pillar: {', '.join(unknown)}; one of {', '.join(vocab.PILLARS)}")
+    elif role == "worker" and len(pillars) != 1:
+        problems.add(field, "a worker belongs to exactly one pillar")
+    elif role in ("auditor", "admin") and pillars:
+        problems.add(field, f"an {role} belongs to no pillar")
 
 
 class UserCommands:
     _user_cache: dict[str, tuple[float, UserAccount | None]]
 
-    def add_user(self, actor: Actor, username: str, role: str, pillar: str | None, password: str, *,
-                 kecamatan: tuple[str, ...] = (), pii: bool | None = None) -> UUID:
+    def add_user(self, actor: Actor, username: str, role: str, pillars: str | Sequence[str] | None, password: str,
+                 *, kecamatan: tuple[str, ...] = (), pii: bool | None = None) -> UUID:
+        """`pillars`: one pillar, several (coordinators only), or None for every pillar."""
         policy.require(policy.manage_users(actor))
+        pillars = pillar_scope(pillars)
         problems = Problems()
         if not _valid_username(username):
             problems.add("username", f"use 1–{USERNAME_MAX} letters, digits, '.', '_' or '-'")
-        _check_role(problems, role, pillar)
+        _check_role(problems, role, pillars)
         self._check_kecamatan(problems, kecamatan)
         _check_password(problems, password, username)
         problems.check()
-        user = UserAccount.add(actor=actor.username, username=username, role=role, pillar=pillar,
+        user = UserAccount.add(actor=actor.username, username=username, role=role, pillars=pillars,
                                password_hash=hash_password(password), kecamatan=tuple(kecamatan), pii=pii)
         try:
             self.save(user)
@@ -84,18 +93,20 @@ class UserCommands:
         return self._change(actor, username, lambda user: user.change_password(
             actor=actor.username, password_hash=hash_password(password)), managing=False)
 
-    def change_role(self, actor: Actor, username: str, role: str, pillar: str | None) -> UserAccount:
+    def change_role(self, actor: Actor, username: str, role: str,
+                    pillars: str | Sequence[str] | None) -> UserAccount:
+        pillars = pillar_scope(pillars)
         problems = Problems()
-        _check_role(problems, role, pillar)
+        _check_role(problems, role, pillars)
         self._require_manager(actor)
         problems.check()
 
-        def change(user: UserAccount) -> None:
-            if (user.role, user.pillar) == (role, pillar):
-                return
-            if user.role == "admin" and role != "admin":
-                self._keep_an_admin(actor, user, "change the role of")
-            user.change_role(actor=actor.username, role=role, pillar=pillar)
+        def change(user: UserAccount) -> list[AdminRoster]:
+            if (user.role, user.pillars) == (role, pillars):
+                return []
+            roster = self._keep_an_admin(actor, user, "change the role of") if role != "admin" else []
+            user.change_role(actor=actor.username, role=role, pillars=pillars)
+            return roster
 
         return self._change(actor, username, change)
 
@@ -104,20 +115,27 @@ class UserCommands:
         self._check_kecamatan(problems, kecamatan)
         self._require_manager(actor)
         problems.check()
-        return self._change(actor, username, lambda user: user.kecamatan == tuple(kecamatan) or user.change_scope(
-            actor=actor.username, kecamatan=tuple(kecamatan)))
+        def change(user: UserAccount) -> None:
+            if user.kecamatan != tuple(kecamatan):
+                user.change_scope(actor=actor.username, kecamatan=tuple(kecamatan))
+
+        return self._change(actor, username, change)
 
     def set_pii(self, actor: Actor, username: str, pii: bool | None) -> UserAccount:
         """Whether the user reads NIK, KK, phone and address in clear; None: as their role does."""
-        return self._change(actor, username, lambda user: user.pii is pii or user.change_pii(
-            actor=actor.username, pii=pii))
+        def change(user: UserAccount) -> None:
+            if user.pii is not pii:
+                user.change_pii(actor=actor.username, pii=pii)
+
+        return self._change(actor, username, change)
 
     def deactivate_user(self, actor: Actor, username: str) -> UserAccount:
-        def deactivate(user: UserAccount) -> None:
+        def deactivate(user: UserAccount) -> list[AdminRoster]:
             if not user.active:
                 raise RuleBroken("deactivate_once", f"user {username!r} is already deactivated")
-            self._keep_an_admin(actor, user, "deactivate")
+            roster = self._keep_an_admin(actor, user, "deactivate")
             user.deactivate(actor=actor.username)
+            return roster
 
         return self._change(actor, username, deactivate)
 
@@ -166,18 +184,19 @@ class UserCommands:
     def _require_manager(self, actor: Actor) -> None:
         policy.require(policy.manage_users(actor))
 
-    def _change(self, actor: Actor, username: str, change: Callable[[UserAccount], object], *,
+    def _change(self, actor: Actor, username: str, change: Callable[[UserAccount], list[AdminRoster] | None], *,
                 managing: bool = True) -> UserAccount:
-        """Load the account, apply `change` (which may trigger events or raise RuleBroken), save;
-        if another change was saved meanwhile, decide again on the fresh account."""
+        """Load the account, apply `change` (which may trigger events, raise RuleBroken, and answer
+        other aggregates to save with it, atomically), save; if another change was saved
+        meanwhile, decide again on fresh state."""
         if managing:
             self._require_manager(actor)
         for _ in range(CHANGE_ATTEMPTS):
             user = self._existing_user(username)
-            change(user)
+            companions = change(user) or []
             try:
                 if user.pending_events:
-                    self.save(user)
+                    self.save(user, *companions)
             except IntegrityError:
                 continue
             finally:
@@ -185,14 +204,25 @@ class UserCommands:
             return user
         raise Contention(f"the account {username!r} kept changing under this request; retry it")
 
-    def _keep_an_admin(self, actor: Actor, user: UserAccount, what: str) -> None:
-        """An admin may not lock themselves out, nor leave the store without an active admin."""
+    def _keep_an_admin(self, actor: Actor, user: UserAccount, what: str) -> list[AdminRoster]:
+        """An admin may not lock themselves out, nor leave the store without an active admin.
+        Removing an active admin answers the admin roster to save with the change (AdminRoster)."""
         if user.username == actor.username:
             raise RuleBroken("not_yourself", f"you cannot {what} yourself: ask another admin")
-        if user.role == "admin" and user.active and not any(
-                other.role == "admin" and other.active and other.username != user.username
-                for other in self.list_users(actor)):
+        if user.role != "admin" or not user.active:
+            return []
+        roster = self._admin_roster(actor)  # read before the accounts: a removal saved after it conflicts
+        if not any(other.role == "admin" and other.active and other.username != user.username
+                   for other in self.list_users(actor)):
             raise RuleBroken("last_admin", f"cannot {what} the last active admin")
+        roster.admin_removed(actor=actor.username, username=user.username)
+        return [roster]
+
+    def _admin_roster(self, actor: Actor) -> AdminRoster:
+        try:
+            return self.repository.get(AdminRoster.id_for())
+        except AggregateNotFoundError:
+            return AdminRoster.start(actor=actor.username)
 
     def _check_kecamatan(self, problems: Problems, kecamatan: tuple[str, ...]) -> None:
         unknown = [code for code in kecamatan if not self.wilayah.is_kecamatan(code)]

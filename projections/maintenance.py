@@ -20,6 +20,7 @@ COMPARED = {
     "aid": "pillar, kecamatan, component, item",
     "assessment_days": "pillar, kecamatan, days",
     "privacy_requests": "request_id",
+    "people": "beneficiary_id",
 }
 
 

@@ -1,7 +1,8 @@
 """The privacy-request view (UU PDP): every consent withdrawal and erasure request, its 3×24 h
 deadline, and what became of it: `erased` when the person's data was erased, `consent_renewed`
 when they gave consent again before that (a withdrawal only). Rows hold ids, kinds, actors and
-times: no personal data (a withdrawal's or request's reason is the person's, encrypted).
+times: no personal data (a withdrawal's or request's reason is the person's, encrypted). Beside
+them, where each person lives (`people`: id and kecamatan code), for kecamatan-scoped readers.
 
 Part of the workload projector's batch: the same transaction and tracking position, rebuilt
 with the other views, one handler per event type."""
@@ -14,12 +15,13 @@ from eventsourcing.utils import get_topic
 from cases.beneficiary import Beneficiary
 from cases.clock import utc_text
 from cases.lawful_basis import erasure_deadline
-from projections.schema import PRIVACY_COLUMNS
+from projections.schema import PEOPLE_TABLE, PRIVACY_COLUMNS
 from store.connection import Connection
 
 PRIVACY_TOPICS = frozenset(get_topic(event) for event in (
     Beneficiary.ConsentRecorded, Beneficiary.ConsentWithdrawn, Beneficiary.ErasureRequested,
-    Beneficiary.PersonalDataErased))
+    Beneficiary.PersonalDataErased, Beneficiary.BeneficiaryRegistered, Beneficiary.BeneficiaryDetailsCorrected))
+PEOPLE_COLUMNS = tuple(name for name, _ in PEOPLE_TABLE)
 
 
 class PrivacyChanges:
@@ -29,6 +31,7 @@ class PrivacyChanges:
         self.conn = conn
         self.p = prefix
         self.rows: dict[str, dict[str, Any]] = {}
+        self.people: dict[str, str] = {}  # beneficiary id: kecamatan code
 
     def apply(self, event: Beneficiary.Event, position: int) -> None:
         self._change(event, position)
@@ -36,6 +39,15 @@ class PrivacyChanges:
     @singledispatchmethod
     def _change(self, event: Beneficiary.Event, position: int) -> None:
         """An event that neither makes nor answers a request changes nothing."""
+
+    @_change.register(Beneficiary.BeneficiaryRegistered)
+    def _registered(self, event: Beneficiary.BeneficiaryRegistered, position: int) -> None:
+        self.people[str(event.originator_id)] = event.kecamatan_code
+
+    @_change.register(Beneficiary.BeneficiaryDetailsCorrected)
+    def _corrected(self, event: Beneficiary.BeneficiaryDetailsCorrected, position: int) -> None:
+        if "kecamatan_code" in event.changes:  # a move to another desa names its kecamatan
+            self.people[str(event.originator_id)] = event.changes["kecamatan_code"]
 
     @_change.register(Beneficiary.ConsentWithdrawn)
     def _consent_withdrawn(self, event: Beneficiary.ConsentWithdrawn, position: int) -> None:
@@ -79,6 +91,10 @@ class PrivacyChanges:
                 if row["beneficiary_id"] == beneficiary_id and row["status"] == "open"]
 
     def flush(self) -> None:
+        self.conn.executemany(
+            f"INSERT INTO {self.p}_people ({', '.join(PEOPLE_COLUMNS)}) VALUES (?, ?) "
+            "ON CONFLICT (beneficiary_id) DO UPDATE SET kecamatan_code = excluded.kecamatan_code",
+            list(self.people.items()))
         updates = ", ".join(f"{col} = excluded.{col}" for col in PRIVACY_COLUMNS[1:])
         self.conn.executemany(
             f"INSERT INTO {self.p}_privacy_requests ({', '.join(PRIVACY_COLUMNS)}) "

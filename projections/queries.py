@@ -160,16 +160,24 @@ class WorkloadQueries:
         items = [dict(zip(keys, row)) | {"overdue": is_overdue(row[3], False, today)} for row in rows]
         return items, int(total)
 
-    def privacy_requests(self, pillars: tuple[str, ...] | None, status: str | None, overdue: bool | None,
-                         now: str, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+    def privacy_requests(self, pillars: tuple[str, ...] | None, kecamatan: tuple[str, ...] | None,
+                         status: str | None, overdue: bool | None, now: str, page: int,
+                         per_page: int) -> tuple[list[dict[str, Any]], int]:
         """Withdrawals and erasure requests: open ones first, the earliest deadline (so the overdue)
         first, then the answered ones, newest first. `pillars`: only people with a case held by
-        one of them now, or with no case at all (anyone's, as for changes to a person)."""
+        one of them now, or with no case at all (anyone's, as for changes to a person);
+        `kecamatan`: only people who live in one of them or have a case there (None: anywhere)."""
         clauses, params = [], []
+        held = f"SELECT 1 FROM {self.p}_cases c WHERE c.beneficiary_id = r.beneficiary_id"
         if pillars is not None:
-            held = f"SELECT 1 FROM {self.p}_cases c WHERE c.beneficiary_id = r.beneficiary_id"
             clauses.append(f"(NOT EXISTS ({held}) OR EXISTS ({held} AND c.pillar IN ({', '.join('?' * len(pillars))})))")
             params += list(pillars)
+        if kecamatan is not None:
+            marks = ", ".join("?" * len(kecamatan))
+            lives = f"SELECT 1 FROM {self.p}_people h WHERE h.beneficiary_id = r.beneficiary_id"
+            clauses.append(f"(EXISTS ({lives} AND h.kecamatan_code IN ({marks})) "
+                           f"OR EXISTS ({held} AND c.kecamatan_code IN ({marks})))")
+            params += [*kecamatan, *kecamatan]
         if status is not None:
             clauses.append("r.status = ?")
             params.append(status)

@@ -46,6 +46,9 @@ PRIVACY_TABLE = (
     ("position", "BIGINT NOT NULL"),
 )
 PRIVACY_COLUMNS = tuple(name for name, _ in PRIVACY_TABLE)
+# Where each registered person lives (no personal data: an id and a kecamatan code), so that a
+# kecamatan-scoped coordinator lists the privacy requests of the people they serve.
+PEOPLE_TABLE = (("beneficiary_id", "TEXT PRIMARY KEY"), ("kecamatan_code", "TEXT NOT NULL"))
 
 
 def create_statements(prefix: str = LIVE) -> list[str]:
@@ -86,12 +89,14 @@ def create_statements(prefix: str = LIVE) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {p}_privacy_requests ({', '.join(f'{n} {sql}' for n, sql in PRIVACY_TABLE)})",
         f"CREATE INDEX IF NOT EXISTS {p}_privacy_requests_due ON {p}_privacy_requests (status, deadline)",
         f"CREATE INDEX IF NOT EXISTS {p}_privacy_requests_person ON {p}_privacy_requests (beneficiary_id, status)",
+        f"CREATE TABLE IF NOT EXISTS {p}_people ({', '.join(f'{n} {sql}' for n, sql in PEOPLE_TABLE)})",
         f"""CREATE TABLE IF NOT EXISTS {p}_tracking (
             name TEXT PRIMARY KEY, position BIGINT NOT NULL, updated_at TEXT NOT NULL)""",
     ]
 
 
-TABLES = ("cases", "follow_ups", "open_counts", "monthly", "aid", "assessment_days", "privacy_requests", "tracking")
+TABLES = ("cases", "follow_ups", "open_counts", "monthly", "aid", "assessment_days", "privacy_requests", "people",
+          "tracking")
 
 
 def drop_statements(prefix: str) -> list[str]:
@@ -106,6 +111,7 @@ LAYOUT_PROBES = [f"SELECT {columns} FROM {LIVE}_{table} WHERE 1 = 0" for table, 
     ("aid", "pillar, kecamatan, component, item"),
     ("assessment_days", "pillar, kecamatan, days"),
     ("privacy_requests", "request_id"),
+    ("people", "beneficiary_id, kecamatan_code"),
 )]
 
 

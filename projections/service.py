@@ -148,11 +148,14 @@ class WorkloadService:
                          page: int = 1, per_page: int = 50, min_position: int | None = None,
                          now: datetime | None = None) -> dict[str, Any]:
         """Consent withdrawals and erasure requests against their 3×24 h deadline, overdue first
-        (policy.privacy_request_pillars); the people's names only for a reader of personal data."""
+        (policy.privacy_request_pillars, in the actor's kecamatan); the people's names only for a
+        reader of personal data."""
         pillars = policy.privacy_request_pillars(actor)
+        kecamatan = policy.visible_kecamatan(actor)
         fresh = self.freshness(min_position)
         now = now or clock.now_utc()
-        rows, total = self.queries.privacy_requests(pillars, status, overdue, clock.utc_text(now), page, per_page)
+        rows, total = self.queries.privacy_requests(pillars, kecamatan, status, overdue, clock.utc_text(now), page,
+                                                    per_page)
         names: dict[Any, str | None] = {}
         if policy.names_in_lists(actor) and rows and self.history is not None:
             names = self.history.names_of(actor, [UUID(r["beneficiary_id"]) for r in rows], "list_privacy_requests")

@@ -35,6 +35,7 @@ USERS = {
     "A": ("inspektur", "auditor", None, (), None),      # auditor without pii (the default)
     "P": ("periksa", "auditor", None, (), True),        # auditor with pii
     "X": ("root", "admin", None, (), None),             # admin: no case data
+    "M": ("mira", "supervisor", ("tksk", "fk_lksa"), (), None),  # coordinator of two pillars
     "G": ("gone", "worker", "pkh", (), None),           # deactivated after signing in
 }
 EXTRA_USERS = {"ratna": ("worker", "fk_lksa"), "rina": ("supervisor", "pkh")}

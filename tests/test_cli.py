@@ -147,7 +147,7 @@ def test_user_administration_is_recorded_as_the_os_user(settings, app):
     steps = [
         (("users", "add", "tksk.arjosari", "--role", "worker", "--pillar", "tksk", "--kecamatan", "35.01.02",
           "--no-pii"), "lumbung-padi-arjosari\n"),
-        (("users", "set-role", "tksk.arjosari", "--role", "supervisor", "--pillar", "tksk"), ""),
+        (("users", "set-role", "tksk.arjosari", "--role", "supervisor", "--pillar", "tksk", "--pillar", "psm"), ""),
         (("users", "set-scope", "tksk.arjosari", "35.01.02", "35.01.03"), ""),
         (("users", "set-pii", "tksk.arjosari", "on"), ""),
         (("users", "reset-password", "tksk.arjosari"), "hujan-deras-di-teleng\n"),
@@ -160,7 +160,7 @@ def test_user_administration_is_recorded_as_the_os_user(settings, app):
         assert done.returncode == 0, (args, done.stderr)
     listed = run(settings, "users", "list")
     assert listed.stdout.splitlines() == [
-        "tksk.arjosari\tsupervisor\ttksk\t35.01.02,35.01.03\tpii (set)\tactive"]
+        "tksk.arjosari\tsupervisor\ttksk,psm\t35.01.02,35.01.03\tpii (set)\tactive"]
     services = bootstrap(settings)
     try:
         events = services.cases.repository.event_store.get(UserAccount.id_for("tksk.arjosari"))

@@ -154,7 +154,7 @@ def test_register_open_assess_aid_and_see_the_timeline(wati, client, service):
     assert done.status_code == 303 and done.headers["Location"].endswith("#timeline")
     shown = _text(client.get(page))
     assert "Bantuan telah dicatat." in shown
-    for expected in ("Kebutuhan diases", "Bantuan diberikan", "Kasus dibuka", "Rp1.500.000", "Lanjut usia terlantar",
+    for expected in ("Kebutuhan diases", "Bantuan diberikan", "Kasus dibuka", "Rp1.500.000 (1 kali)", "Lanjut usia terlantar",
                      "paket sembako, 2 paket", "Pemenuhan kebutuhan hidup layak", "WIB"):
         assert expected in shown, expected
     assert _events(service, case_id) == ["CaseOpened", "NeedsAssessed", "AidGiven"]
@@ -197,6 +197,20 @@ def test_rupiah_may_be_typed_with_thousands_dots_but_never_a_decimal(wati, servi
     assert wati.submit(page, f"{page}/aid", {**AID, "quantity": "1.5"}).status_code == 422
     assert wati.submit(page, f"{page}/aid", {**AID, "value_idr": "1.500.000"}).status_code == 303
     assert service.repository.get(UUID(case_id)).aid[0]["value_idr"] == 1_500_000
+
+
+def test_a_long_case_shows_its_latest_steps_and_counts_all_its_aid(wati, client, service, staff, monkeypatch):
+    from web import case_pages
+
+    monkeypatch.setattr(case_pages, "TIMELINE", 3)
+    case_id = _open(wati, _register(wati))
+    page = f"/cases/{case_id}"
+    wati.submit(page, f"{page}/assessments", ASSESSMENT)
+    for n in range(3):
+        wati.submit(page, f"{page}/aid", {**AID, "item": f"bantuan ke-{n}", "value_idr": "100000"})
+    html = _text(client.get(page))
+    assert "bantuan ke-2" in html and "bantuan ke-0" in html and "Kebutuhan diases" not in html
+    assert "dan 2 langkah sebelumnya" in html and "Rp300.000 (3 kali)" in html
 
 
 def test_a_broken_rule_is_said_on_the_form(wati, client, service):

@@ -127,3 +127,33 @@ def test_a_lawful_basis_setting_it_cannot_read_stops_the_cli_with_its_message(se
 
     printed = run(replace(settings, lawful_bases=(("tagana", "whim"),)), "privacy", "requests")
     assert printed.returncode == 1 and "PILAR_LAWFUL_BASIS: cannot read 'tagana=whim'" in printed.stderr
+
+
+def test_a_kecamatan_scoped_coordinator_lists_the_people_of_their_kecamatan(client, auth, service, catch_up):
+    """Donorojo's PKH coordinator sees the requests of people who live in Donorojo (a move there by
+    a correction included) or have a case there, not those of Pacitan's people; the unscoped PKH
+    coordinator sees them all."""
+    from cases.access import SYSTEM
+    from testkit.fixtures import PASSWORD
+
+    service.add_user(SYSTEM, "rina", "supervisor", "pkh", PASSWORD, kecamatan=("35.01.01",))
+    wati = auth("wati")
+    lives_there = client.post(f"{API}/beneficiaries", headers=wati, json=factories.person(
+        name="Mbah Donorojo", desa_code="35.01.01.2001")).json["id"]
+    pacitan = _person(client, wati, "Mbah Pacitan")
+    client.post(f"{API}/cases", json=factories.case(pacitan), headers=wati)
+    case_there = _person(client, wati, "Mbah Kasus Donorojo")
+    assert client.post(f"{API}/cases", json=factories.case(case_there, desa_code="35.01.01.2001"),
+                       headers=wati).status_code == 201
+    moved = _person(client, wati, "Mbah Pindah")
+    assert client.post(f"{API}/beneficiaries/{moved}/corrections", headers=wati, json={
+        "changes": {"desa_code": "35.01.01.2001"}, "reason": "pindah ke Donorojo"}).status_code == 200
+    for person in (lives_there, pacitan, case_there, moved):
+        assert client.post(f"{API}/beneficiaries/{person}/erasure-request", json={"reason": "asked"},
+                           headers=wati).status_code == 200
+    catch_up()
+    scoped = _requests(client, auth("rina"))
+    assert {i["beneficiary_id"] for i in scoped["items"]} == {lives_there, case_there, moved}
+    assert scoped["total"] == 3
+    assert {i["beneficiary_id"] for i in _requests(client, auth("sri"))["items"]} == {
+        lives_there, pacitan, case_there, moved}

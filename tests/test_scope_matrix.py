@@ -7,7 +7,7 @@ the app's URL map: a new endpoint without a row here fails.
 
 Columns (tests/scope_world.py): W PKH worker · K PKH worker of Pacitan only · O PKH worker of
 Donorojo only · T TKSK worker · S PKH coordinator · D Dinas Sosial · A auditor · P auditor with
-pii · X admin; then G deactivated and U no token (401 wherever a token is needed).
+pii · X admin · M coordinator of TKSK and FK-LKSA (two pillars, neither PKH); then G deactivated and U no token (401 wherever a token is needed).
 Cells: + the row's success status, - 403, b 400, n 404.
 
 Pages (web/) are rows too, called in each column's browser session (signed in through the sign-in
@@ -30,16 +30,16 @@ from testkit.fixtures import PASSWORD
 from tests.scope_world import USERS, world  # noqa: F401 (the fixture)
 
 API = "/api/v1"
-COLUMNS = "WKOTSDAPX"
+COLUMNS = "WKOTSDAPXM"
 STALE = {"If-Match": '"999999"'}  # an allowed write then stops at 412: nothing is appended, nothing changes
 CODES = {"-": 403, "b": 400, "n": 404}
 
 # Whose identifiers each column may read in clear, and which cases' details it may see.
-IN_CLEAR = {"P1": "WKSDP", "P2": "WKTSDP", "P3": "WOSDP"}
+IN_CLEAR = {"P1": "WKSDPM", "P2": "WKTSDPM", "P3": "WOSDP"}
 CASE_SECRETS = {  # case: (the columns that read it, what only they may see)
     "C1": ("WKSDAP", ['"tini"', "ringkasan rahasia C1", "paket sembako", "kunjungan rahasia", "alasan rahasia C1"]),
-    "C2": ("DAP", ['"ratna"', "anak_disabilitas", "alasan rahasia C2"]),
-    "C3": ("WKTSDAP", ["fakir_miskin", "alasan rujukan", "alasan rahasia C3"]),
+    "C2": ("DAPM", ['"ratna"', "anak_disabilitas", "alasan rahasia C2"]),
+    "C3": ("WKTSDAPM", ["fakir_miskin", "alasan rujukan", "alasan rahasia C3"]),
     "C4": ("WOSDAP", ['"budi"', "korban_bencana_alam", "ringkasan rahasia C4", "kursi roda", "alasan rahasia C4"]),
 }
 
@@ -52,8 +52,8 @@ def _open_case(w):
     return factories.case(w.people["P4"].id, categories=["lansia_terlantar"])
 
 
-C1_WRITE = "++--++---"  # the holding pillar in the case's kecamatan, and Dinas Sosial
-PERSON_WRITE = "++--++---"  # P1: PKH is involved (C1), in Pacitan
+C1_WRITE = "++--++----"  # the holding pillar in the case's kecamatan, and Dinas Sosial
+PERSON_WRITE = "++--++---+"  # P1: PKH is involved (C1), in Pacitan
 # (method, rule): [(target, path parameters, body or a function of the world, extra headers, success, cells)]
 ROWS = {
     ("POST", "/api/v1/auth/token"): "sign-in",
@@ -64,17 +64,17 @@ ROWS = {
     ("GET", "/readyz"): "public 200",
     ("GET", "/metrics"): "public 200",
     ("GET", "/static/<path:filename>"): "public 404",
-    ("GET", "/api/v1/beneficiaries"): [("the removed ?nik= look-up", {}, None, {}, 400, "+++++++++")],
-    ("POST", "/api/v1/beneficiaries"): [("a new person", {}, lambda w: _register(), {}, 201, "++++++---")],
+    ("GET", "/api/v1/beneficiaries"): [("the removed ?nik= look-up", {}, None, {}, 400, "++++++++++")],
+    ("POST", "/api/v1/beneficiaries"): [("a new person", {}, lambda w: _register(), {}, 201, "++++++---+")],
     ("POST", "/api/v1/beneficiaries/search"): [
-        (f"{p}'s NIK", {}, lambda w, p=p: {"nik": w.people[p].body["nik"]}, {}, 200, "++++++++-")
+        (f"{p}'s NIK", {}, lambda w, p=p: {"nik": w.people[p].body["nik"]}, {}, 200, "++++++++-+")
         for p in ("P1", "P2", "P3")],
     ("GET", "/api/v1/beneficiaries/<uuid:beneficiary_id>"): [
-        (p, {"beneficiary_id": p}, None, {}, 200, "++++++++-") for p in ("P1", "P2", "P3")],
+        (p, {"beneficiary_id": p}, None, {}, 200, "++++++++-+") for p in ("P1", "P2", "P3")],
     ("GET", "/api/v1/beneficiaries/<uuid:beneficiary_id>/history"): [
-        ("P1", {"beneficiary_id": "P1"}, None, {}, 200, "++--++++-"),
-        ("P2", {"beneficiary_id": "P2"}, None, {}, 200, "++-+++++-"),
-        ("P3", {"beneficiary_id": "P3"}, None, {}, 200, "+-+-++++-")],
+        ("P1", {"beneficiary_id": "P1"}, None, {}, 200, "++--++++-+"),
+        ("P2", {"beneficiary_id": "P2"}, None, {}, 200, "++-+++++-+"),
+        ("P3", {"beneficiary_id": "P3"}, None, {}, 200, "+-+-++++--")],
     ("POST", "/api/v1/beneficiaries/<uuid:beneficiary_id>/corrections"): [
         ("P1", {"beneficiary_id": "P1"}, {"changes": {"name": "Nama Baru"}, "reason": "salah ketik"}, STALE, 412,
          PERSON_WRITE)],
@@ -84,30 +84,30 @@ ROWS = {
     ("POST", "/api/v1/beneficiaries/<uuid:beneficiary_id>/consent/withdrawal"): [
         ("P1", {"beneficiary_id": "P1"}, {"reason": "menolak"}, STALE, 412, PERSON_WRITE)],
     ("POST", "/api/v1/beneficiaries/<uuid:beneficiary_id>/erasure"): [
-        ("P1", {"beneficiary_id": "P1"}, {"reason": "permintaan"}, STALE, 412, "----++---"),
-        ("P3", {"beneficiary_id": "P3"}, {"reason": "permintaan"}, STALE, 412, "----++---")],
+        ("P1", {"beneficiary_id": "P1"}, {"reason": "permintaan"}, STALE, 412, "----++---+"),
+        ("P3", {"beneficiary_id": "P3"}, {"reason": "permintaan"}, STALE, 412, "----++----")],
     ("GET", "/api/v1/cases"): [
-        ("every case in scope", {}, None, {}, 200, "++++++++-"),
-        ("?kecamatan=Donorojo", {"?": {"kecamatan": "35.01.01"}}, None, {}, 200, "+-++++++-"),
-        ("?pillar=fk_lksa", {"?": {"pillar": "fk_lksa"}}, None, {}, 200, "-----+++-")],
-    ("POST", "/api/v1/cases"): [("P4 with PKH, in Pacitan", {}, _open_case, {}, 201, "++--++---")],
+        ("every case in scope", {}, None, {}, 200, "++++++++-+"),
+        ("?kecamatan=Donorojo", {"?": {"kecamatan": "35.01.01"}}, None, {}, 200, "+-++++++-+"),
+        ("?pillar=fk_lksa", {"?": {"pillar": "fk_lksa"}}, None, {}, 200, "-----+++-+")],
+    ("POST", "/api/v1/cases"): [("P4 with PKH, in Pacitan", {}, _open_case, {}, 201, "++--++----")],
     ("GET", "/api/v1/cases/<uuid:case_id>"): [
-        ("C1", {"case_id": "C1"}, None, {}, 200, "++--++++-"),
-        ("C2, another pillar's", {"case_id": "C2"}, None, {}, 200, "-----+++-"),
-        ("C3, referred to TKSK", {"case_id": "C3"}, None, {}, 200, "++-+++++-"),
-        ("C4, in Donorojo", {"case_id": "C4"}, None, {}, 200, "+-+-++++-")],
+        ("C1", {"case_id": "C1"}, None, {}, 200, "++--++++--"),
+        ("C2, another pillar's", {"case_id": "C2"}, None, {}, 200, "-----+++-+"),
+        ("C3, referred to TKSK", {"case_id": "C3"}, None, {}, 200, "++-+++++-+"),
+        ("C4, in Donorojo", {"case_id": "C4"}, None, {}, 200, "+-+-++++--")],
     ("GET", "/api/v1/cases/<uuid:case_id>/history"): [
-        ("C1", {"case_id": "C1"}, None, {}, 200, "++--++++-"),
-        ("C2, another pillar's", {"case_id": "C2"}, None, {}, 200, "-----+++-"),
-        ("C3, referred to TKSK", {"case_id": "C3"}, None, {}, 200, "++-+++++-"),
-        ("C4, in Donorojo", {"case_id": "C4"}, None, {}, 200, "+-+-++++-")],
+        ("C1", {"case_id": "C1"}, None, {}, 200, "++--++++--"),
+        ("C2, another pillar's", {"case_id": "C2"}, None, {}, 200, "-----+++-+"),
+        ("C3, referred to TKSK", {"case_id": "C3"}, None, {}, 200, "++-+++++-+"),
+        ("C4, in Donorojo", {"case_id": "C4"}, None, {}, 200, "+-+-++++--")],
     ("POST", "/api/v1/cases/<uuid:case_id>/assignment"): [
         ("C1", {"case_id": "C1"}, {"worker": "tini"}, STALE, 412, C1_WRITE)],
     ("POST", "/api/v1/cases/<uuid:case_id>/assessments"): [
         ("C1", {"case_id": "C1"}, factories.assessment(), STALE, 412, C1_WRITE),
-        ("C2, another pillar's", {"case_id": "C2"}, factories.assessment(), STALE, 412, "-----+---"),
-        ("C3, referred to TKSK", {"case_id": "C3"}, factories.assessment(), STALE, 412, "++--++---"),
-        ("C4, in Donorojo", {"case_id": "C4"}, factories.assessment(), STALE, 412, "+-+-++---")],
+        ("C2, another pillar's", {"case_id": "C2"}, factories.assessment(), STALE, 412, "-----+---+"),
+        ("C3, referred to TKSK", {"case_id": "C3"}, factories.assessment(), STALE, 412, "++--++----"),
+        ("C4, in Donorojo", {"case_id": "C4"}, factories.assessment(), STALE, 412, "+-+-++----")],
     ("POST", "/api/v1/cases/<uuid:case_id>/aid"): [("C1", {"case_id": "C1"}, factories.aid(), STALE, 412, C1_WRITE)],
     ("POST", "/api/v1/cases/<uuid:case_id>/follow-ups"): [
         ("C1", {"case_id": "C1"}, factories.follow_up(), STALE, 412, C1_WRITE)],
@@ -116,49 +116,49 @@ ROWS = {
     ("POST", "/api/v1/cases/<uuid:case_id>/referrals"): [
         ("C1", {"case_id": "C1"}, {"to_pillar": "psm", "reason": "butuh"}, STALE, 412, C1_WRITE)],
     ("POST", "/api/v1/cases/<uuid:case_id>/referrals/<string:referral_id>/acceptance"): [
-        ("C3's referral to TKSK", {"case_id": "C3", "referral_id": "R3"}, {}, STALE, 412, "++-+++---")],
+        ("C3's referral to TKSK", {"case_id": "C3", "referral_id": "R3"}, {}, STALE, 412, "++-+++---+")],
     ("POST", "/api/v1/cases/<uuid:case_id>/referrals/<string:referral_id>/decline"): [
         ("C3's referral to TKSK", {"case_id": "C3", "referral_id": "R3"}, {"reason": "bukan bidang kami"}, STALE, 412,
-         "++-+++---")],
+         "++-+++---+")],
     ("POST", "/api/v1/cases/<uuid:case_id>/closure"): [
         ("C1", {"case_id": "C1"}, {"outcome": "graduated", "note": "mandiri"}, STALE, 412, C1_WRITE)],
     ("POST", "/api/v1/cases/<uuid:case_id>/reopening"): [
         ("C1", {"case_id": "C1"}, {"reason": "kambuh"}, STALE, 412, C1_WRITE)],
-    ("GET", "/api/v1/workloads"): [("every pillar in scope", {}, None, {}, 200, "++++++++-")],
+    ("GET", "/api/v1/workloads"): [("every pillar in scope", {}, None, {}, 200, "++++++++-+")],
     ("GET", "/api/v1/workloads/<string:pillar>"): [
-        ("pkh", {"pillar": "pkh"}, None, {}, 200, "+++-++++-"),
-        ("fk_lksa", {"pillar": "fk_lksa"}, None, {}, 200, "-----+++-")],
-    ("GET", "/api/v1/follow-ups"): [("the queue", {"?": {"days_ahead": 30}}, None, {}, 200, "++++++++-")],
-    ("GET", "/api/v1/events"): [("the feed", {"?": {"limit": 1000}}, None, {}, 200, "------++-")],
-    ("GET", "/api/v1/audit/verify"): [("", {}, None, {}, 200, "------++-")],
-    ("GET", "/api/v1/audit/access-log"): [("", {}, None, {}, 200, "------++-")],
-    ("GET", "/api/v1/audit/views"): [("", {"?": {"as_of": "2099-01-01T00:00:00+07:00"}}, None, {}, 200, "------++-")],
+        ("pkh", {"pillar": "pkh"}, None, {}, 200, "+++-++++--"),
+        ("fk_lksa", {"pillar": "fk_lksa"}, None, {}, 200, "-----+++-+")],
+    ("GET", "/api/v1/follow-ups"): [("the queue", {"?": {"days_ahead": 30}}, None, {}, 200, "++++++++-+")],
+    ("GET", "/api/v1/events"): [("the feed", {"?": {"limit": 1000}}, None, {}, 200, "------++--")],
+    ("GET", "/api/v1/audit/verify"): [("", {}, None, {}, 200, "------++--")],
+    ("GET", "/api/v1/audit/access-log"): [("", {}, None, {}, 200, "------++--")],
+    ("GET", "/api/v1/audit/views"): [("", {"?": {"as_of": "2099-01-01T00:00:00+07:00"}}, None, {}, 200, "------++--")],
     ("POST", "/api/v1/beneficiaries/<uuid:beneficiary_id>/erasure-request"): [
         ("P1", {"beneficiary_id": "P1"}, {"reason": "permintaan"}, STALE, 412, PERSON_WRITE)],
     ("POST", "/api/v1/cases/<uuid:case_id>/lawful-basis"): [
-        ("C1", {"case_id": "C1"}, {"lawful_basis": "vital_interest", "reason": "darurat"}, STALE, 412, "----++---")],
-    ("GET", "/api/v1/privacy/requests"): [("every request in scope", {}, None, {}, 200, "----++++-")],
+        ("C1", {"case_id": "C1"}, {"lawful_basis": "vital_interest", "reason": "darurat"}, STALE, 412, "----++----")],
+    ("GET", "/api/v1/privacy/requests"): [("every request in scope", {}, None, {}, 200, "----++++-+")],
     # Each user's own session: tested per user in test_each_user_signs_out_their_own_session.
     ("POST", "/api/v1/auth/sign-out"): "own session",
     ("DELETE", "/api/v1/auth/token"): "own session",
     ("POST", "/api/v1/auth/password"): "own session",
     # Users: only admins; a user who does not exist shows that the admin got past the policy (404).
-    ("GET", "/api/v1/users"): [("every user", {}, None, {}, 200, "--------+")],
+    ("GET", "/api/v1/users"): [("every user", {}, None, {}, 200, "--------+-")],
     ("POST", "/api/v1/users"): [
         ("an invalid new user", {}, {"username": "matrix.new", "role": "worker", "pillar": "pkh", "password": "short"},
-         {}, 422, "--------+")],
-    ("GET", "/api/v1/users/<string:username>"): [("nobody", {"username": "nobody"}, None, {}, 200, "--------n")],
+         {}, 422, "--------+-")],
+    ("GET", "/api/v1/users/<string:username>"): [("nobody", {"username": "nobody"}, None, {}, 200, "--------n-")],
     ("POST", "/api/v1/users/<string:username>/role"): [
-        ("nobody", {"username": "nobody"}, {"role": "worker", "pillar": "pkh"}, {}, 200, "--------n")],
+        ("nobody", {"username": "nobody"}, {"role": "worker", "pillar": "pkh"}, {}, 200, "--------n-")],
     ("POST", "/api/v1/users/<string:username>/scope"): [
-        ("nobody", {"username": "nobody"}, {"kecamatan": []}, {}, 200, "--------n")],
-    ("POST", "/api/v1/users/<string:username>/pii"): [("nobody", {"username": "nobody"}, {"pii": True}, {}, 200, "--------n")],
+        ("nobody", {"username": "nobody"}, {"kecamatan": []}, {}, 200, "--------n-")],
+    ("POST", "/api/v1/users/<string:username>/pii"): [("nobody", {"username": "nobody"}, {"pii": True}, {}, 200, "--------n-")],
     ("POST", "/api/v1/users/<string:username>/password"): [
-        ("nobody", {"username": "nobody"}, {"password": "sawah-di-ngadirojo-9"}, {}, 200, "--------n")],
-    ("POST", "/api/v1/users/<string:username>/deactivation"): [("nobody", {"username": "nobody"}, {}, {}, 200, "--------n")],
-    ("POST", "/api/v1/users/<string:username>/reactivation"): [("nobody", {"username": "nobody"}, {}, {}, 200, "--------n")],
+        ("nobody", {"username": "nobody"}, {"password": "sawah-di-ngadirojo-9"}, {}, 200, "--------n-")],
+    ("POST", "/api/v1/users/<string:username>/deactivation"): [("nobody", {"username": "nobody"}, {}, {}, 200, "--------n-")],
+    ("POST", "/api/v1/users/<string:username>/reactivation"): [("nobody", {"username": "nobody"}, {}, {}, 200, "--------n-")],
     ("POST", "/api/v1/users/<string:username>/sessions/revocation"): [
-        ("nobody", {"username": "nobody"}, {}, {}, 200, "--------n")],
+        ("nobody", {"username": "nobody"}, {}, {}, 200, "--------n-")],
 }
 PAGE_STALE = {"version": "999999"}  # the form of a case page rendered at a version long gone
 PAGE_ASSESSMENT = {"needs": ["basic_needs"], "risk": "high", "summary": "ringkasan"}
@@ -177,19 +177,19 @@ ROWS.update({
     # Each user's own session and language: tested in tests/test_pages.py.
     ("POST", "/sign-out"): "own session",
     ("POST", "/language"): "own session",
-    ("GET", "/cases"): [("my cases", {}, None, {}, 200, "++++++++-")],
+    ("GET", "/cases"): [("my cases", {}, None, {}, 200, "++++++++-+")],
     ("GET", "/cases/pillar"): [
-        ("my pillar's cases", {}, None, {}, 200, "++++++++-"),
-        ("?kecamatan=Donorojo", {"?": {"kecamatan": "35.01.01"}}, None, {}, 200, "+-++++++-")],
+        ("my pillar's cases", {}, None, {}, 200, "++++++++-+"),
+        ("?kecamatan=Donorojo", {"?": {"kecamatan": "35.01.01"}}, None, {}, 200, "+-++++++-+")],
     ("GET", "/cases/<uuid:case_id>"): [
-        ("C1", {"case_id": "C1"}, None, {}, 200, "++--++++-"),
-        ("C2, another pillar's", {"case_id": "C2"}, None, {}, 200, "-----+++-"),
-        ("C3, referred to TKSK", {"case_id": "C3"}, None, {}, 200, "++-+++++-"),
-        ("C4, in Donorojo", {"case_id": "C4"}, None, {}, 200, "+-+-++++-")],
+        ("C1", {"case_id": "C1"}, None, {}, 200, "++--++++--"),
+        ("C2, another pillar's", {"case_id": "C2"}, None, {}, 200, "-----+++-+"),
+        ("C3, referred to TKSK", {"case_id": "C3"}, None, {}, 200, "++-+++++-+"),
+        ("C4, in Donorojo", {"case_id": "C4"}, None, {}, 200, "+-+-++++--")],
     ("POST", "/cases/<uuid:case_id>/assessments"): [
         ("C1", {"case_id": "C1"}, PAGE_ASSESSMENT, PAGE_STALE, 409, C1_WRITE),
-        ("C2, another pillar's", {"case_id": "C2"}, PAGE_ASSESSMENT, PAGE_STALE, 409, "-----+---"),
-        ("C4, in Donorojo", {"case_id": "C4"}, PAGE_ASSESSMENT, PAGE_STALE, 409, "+-+-++---")],
+        ("C2, another pillar's", {"case_id": "C2"}, PAGE_ASSESSMENT, PAGE_STALE, 409, "-----+---+"),
+        ("C4, in Donorojo", {"case_id": "C4"}, PAGE_ASSESSMENT, PAGE_STALE, 409, "+-+-++----")],
     ("POST", "/cases/<uuid:case_id>/aid"): [("C1", {"case_id": "C1"}, factories.aid(), PAGE_STALE, 409, C1_WRITE)],
     ("POST", "/cases/<uuid:case_id>/assignment"): [("C1, to me", {"case_id": "C1"}, {}, PAGE_STALE, 409, C1_WRITE)],
     ("POST", "/cases/<uuid:case_id>/follow-ups"): [
@@ -200,26 +200,26 @@ ROWS.update({
     ("POST", "/cases/<uuid:case_id>/referrals"): [
         ("C1", {"case_id": "C1"}, {"to_pillar": "psm", "reason": "butuh"}, PAGE_STALE, 409, C1_WRITE)],
     ("POST", "/cases/<uuid:case_id>/referrals/<string:referral_id>/acceptance"): [
-        ("C3's referral to TKSK", {"case_id": "C3", "referral_id": "R3"}, {}, PAGE_STALE, 409, "++-+++---")],
+        ("C3's referral to TKSK", {"case_id": "C3", "referral_id": "R3"}, {}, PAGE_STALE, 409, "++-+++---+")],
     ("POST", "/cases/<uuid:case_id>/referrals/<string:referral_id>/decline"): [
         ("C3's referral to TKSK", {"case_id": "C3", "referral_id": "R3"}, {"reason": "bukan bidang kami"}, PAGE_STALE,
-         409, "++-+++---")],
+         409, "++-+++---+")],
     ("POST", "/cases/<uuid:case_id>/closure"): [
         ("C1", {"case_id": "C1"}, {"outcome": "graduated", "note": "mandiri"}, PAGE_STALE, 409, C1_WRITE)],
     ("POST", "/cases/<uuid:case_id>/reopening"): [
         ("C1", {"case_id": "C1"}, {"reason": "kambuh"}, PAGE_STALE, 409, C1_WRITE)],
-    ("GET", "/people/search"): [("the search form", {}, None, {}, 200, "++++++++-")],
+    ("GET", "/people/search"): [("the search form", {}, None, {}, 200, "++++++++-+")],
     ("POST", "/people/search"): [
-        (f"{p}'s NIK", {}, lambda w, p=p: {"nik": w.people[p].body["nik"]}, {}, 200, "++++++++-")
+        (f"{p}'s NIK", {}, lambda w, p=p: {"nik": w.people[p].body["nik"]}, {}, 200, "++++++++-+")
         for p in ("P1", "P2", "P3")],
-    ("GET", "/people/new"): [("the registration form", {}, None, {}, 200, "++++++---")],
-    ("POST", "/people/new"): [("a new person", {}, lambda w: _register(), {}, 303, "++++++---")],
+    ("GET", "/people/new"): [("the registration form", {}, None, {}, 200, "++++++---+")],
+    ("POST", "/people/new"): [("a new person", {}, lambda w: _register(), {}, 303, "++++++---+")],
     ("GET", "/people/<uuid:beneficiary_id>"): [
-        (p, {"beneficiary_id": p}, None, {}, 200, "++++++++-") for p in ("P1", "P2", "P3")],
+        (p, {"beneficiary_id": p}, None, {}, 200, "++++++++-+") for p in ("P1", "P2", "P3")],
     ("GET", "/people/<uuid:beneficiary_id>/cases/new"): [
-        ("P4", {"beneficiary_id": "P4"}, None, {}, 200, "++++++---")],
+        ("P4", {"beneficiary_id": "P4"}, None, {}, 200, "++++++---+")],
     ("POST", "/people/<uuid:beneficiary_id>/cases/new"): [
-        ("P4 with PKH, in Pacitan", {"beneficiary_id": "P4"}, _page_case, {}, 303, "++--++---")],
+        ("P4 with PKH, in Pacitan", {"beneficiary_id": "P4"}, _page_case, {}, 303, "++--++----")],
 })
 PUBLIC_PATHS = {"/assets/<path:filename>": "/assets/pilar.css","/api/v1/docs/static/<path:filename>": "/api/v1/docs/static/swagger-ui.css",
                 "/static/<path:filename>": "/static/nothing.css"}

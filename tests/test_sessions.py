@@ -194,7 +194,7 @@ def test_users_change_their_own_password_only_with_the_current_one(client, staff
 
 def test_old_passwords_and_tokens_from_before_still_work(client, service, services, staff):
     # An account whose password predates the rules (10 characters) still signs in.
-    legacy = UserAccount.add(actor="system", username="lama", role="worker", pillar="pkh",
+    legacy = UserAccount.add(actor="system", username="lama", role="worker", pillars="pkh",
                              password_hash=hash_password("1234567890"))
     service.save(legacy)
     assert client.post("/api/v1/auth/token", json={"username": "lama", "password": "1234567890"}).status_code == 200

@@ -34,7 +34,8 @@ def test_an_admin_adds_lists_and_reads_users_without_password_hashes(client, aut
         "username": "tksk.arjosari", "role": "worker", "pillar": "tksk", "password": NEW_PASSWORD,
         "kecamatan": ["35.01.02"], "pii": False})
     assert added.status_code == 201, added.json
-    assert added.json == {"username": "tksk.arjosari", "role": "worker", "pillar": "tksk", "kecamatan": ["35.01.02"],
+    assert added.json == {"username": "tksk.arjosari", "role": "worker", "pillar": "tksk", "pillars": ["tksk"],
+                          "kecamatan": ["35.01.02"],
                           "pii": False, "pii_set": False, "active": True, "version": 1}
     listed = client.get("/api/v1/users", headers=auth("root"))
     assert listed.status_code == 200
@@ -42,7 +43,7 @@ def test_an_admin_adds_lists_and_reads_users_without_password_hashes(client, aut
     assert names == sorted(names) and "tksk.arjosari" in names and listed.json["total"] == len(names)
     assert "password" not in listed.get_data(as_text=True) and "argon2" not in listed.get_data(as_text=True)
     wati = client.get("/api/v1/users/wati", headers=auth("root")).json
-    assert wati == {"username": "wati", "role": "worker", "pillar": "pkh", "kecamatan": [], "pii": True,
+    assert wati == {"username": "wati", "role": "worker", "pillar": "pkh", "pillars": ["pkh"], "kecamatan": [], "pii": True,
                     "pii_set": None, "active": True, "version": 1}
     assert history(service, "tksk.arjosari") == [("UserAdded", "root")]
     assert sign_in(client, "tksk.arjosari", NEW_PASSWORD).status_code == 200
@@ -56,7 +57,7 @@ def test_every_change_is_an_event_naming_the_admin(client, auth, service):
     for path, body in steps:
         answer = client.post(f"/api/v1/users/agus/{path}", headers=admin, json=body)
         assert answer.status_code == 200, (path, answer.json)
-    assert answer.json == {"username": "agus", "role": "supervisor", "pillar": "pkh",
+    assert answer.json == {"username": "agus", "role": "supervisor", "pillar": "pkh", "pillars": ["pkh"],
                            "kecamatan": ["35.01.04", "35.01.05"], "pii": False, "pii_set": False, "active": True,
                            "version": 8}
     assert history(service, "agus") == [
@@ -89,6 +90,11 @@ def test_a_change_that_changes_nothing_appends_nothing(client, auth, service):
     ("", {"username": "budi", "role": "worker", "pillar": "pkh"}, "password"),
     ("/wati/role", {"role": "worker", "pillar": None}, "pillar"),
     ("/wati/role", {"role": "worker", "pillar": "polisi"}, "pillar"),
+    ("/wati/role", {"role": "worker", "pillars": ["pkh", "tksk"]}, "pillars"),
+    ("/wati/role", {"role": "supervisor", "pillars": ["pkh", "polisi"]}, "pillars"),
+    ("/wati/role", {"role": "supervisor", "pillar": "pkh", "pillars": ["tksk"]}, "pillars"),
+    ("/wati/role", {"role": "auditor", "pillar": "pkh"}, "pillar"),
+    ("", {"username": "budi", "role": "admin", "pillars": ["pkh", "psm"], "password": NEW_PASSWORD}, "pillars"),
     ("/wati/scope", {"kecamatan": ["35.01.04", "35.01.04"]}, "kecamatan"),
     ("/wati/scope", {}, "kecamatan"),
     ("/wati/pii", {"pii": "yes please"}, "pii"),
@@ -101,6 +107,32 @@ def test_invalid_input_is_422_naming_the_field(client, auth, service, path, body
     assert answer.status_code == 422, answer.json
     assert field in answer.json["errors"]["json"]
     assert service.recorder.max_notification_id() == before
+
+
+def test_a_coordinator_of_several_pillars(client, auth, service):
+    """Added with `pillars`, signed in, they read and write for those pillars and no other; one
+    pillar again, or every pillar, by a role change; each change an event with the pillars."""
+    admin = auth("root")
+    added = client.post("/api/v1/users", headers=admin, json={
+        "username": "mira", "role": "supervisor", "pillars": ["tksk", "psm"], "password": NEW_PASSWORD})
+    assert added.status_code == 201, added.json
+    assert (added.json["pillar"], added.json["pillars"]) == (None, ["tksk", "psm"])
+    token = sign_in(client, "mira", NEW_PASSWORD).json
+    assert (token["pillar"], token["pillars"]) == (None, ["tksk", "psm"])
+    mira = {"Authorization": f"Bearer {token['token']}"}
+    workloads = client.get("/api/v1/workloads", headers=mira)
+    assert workloads.status_code == 200
+    assert {item["pillar"] for item in workloads.json["pillars"]} == {"tksk", "psm"}
+    assert client.get("/api/v1/workloads/psm", headers=mira).status_code == 200
+    assert client.get("/api/v1/workloads/pkh", headers=mira).status_code == 403
+    assert client.get("/api/v1/cases", headers=mira, query_string={"pillar": "pkh"}).status_code == 403
+    changed = client.post("/api/v1/users/mira/role", headers=admin, json={"role": "supervisor", "pillar": "psm"})
+    assert changed.json["pillars"] == ["psm"]
+    everything = client.post("/api/v1/users/mira/role", headers=admin, json={"role": "supervisor"})
+    assert (everything.json["pillar"], everything.json["pillars"]) == (None, [])
+    events = service.repository.event_store.get(UserAccount.id_for("mira"))
+    assert [(type(e).__name__, e.pillar, e.pillars) for e in events] == [
+        ("UserAdded", None, ["tksk", "psm"]), ("RoleChanged", "psm", None), ("RoleChanged", None, None)]
 
 
 def test_unknown_users_are_404(client, auth):
@@ -200,3 +232,31 @@ def test_racing_changes_to_one_account_are_both_kept(service, staff):
     del service.repository.get
     wati = service.user("wati")
     assert wati.kecamatan == ("35.01.04",) and wati.pii is False and wati.version == 3
+
+
+def test_two_admins_removing_each_other_at_once_leave_one_active(service, staff):
+    """root deactivates admin2 while admin2 deactivates root: each checked that another admin was
+    active before either saved. The admin roster both removals write to makes the later save
+    conflict; decided again on fresh accounts it is refused, and one admin stays."""
+    from cases.access import Actor
+    from cases.errors import RuleBroken
+
+    service.add_user(Actor("root", "admin", None), "admin2", "admin", None, NEW_PASSWORD)
+    root, admin2 = Actor("root", "admin", None), Actor("admin2", "admin", None)
+    save, raced = service.save, []
+
+    def save_after_the_other_removal(*aggregates, **kwargs):
+        if not raced:  # root's save: admin2's removal of root lands first
+            raced.append(True)
+            service.deactivate_user(admin2, "root")
+        return save(*aggregates, **kwargs)
+
+    service.save = save_after_the_other_removal
+    try:
+        with pytest.raises(RuleBroken) as refused:
+            service.deactivate_user(root, "admin2")
+    finally:
+        del service.save
+    assert refused.value.rule == "last_admin"
+    active = {user.username for user in service.list_users(root) if user.role == "admin" and user.active}
+    assert active == {"admin2"}

@@ -20,7 +20,7 @@ from web.forms import Filled
 from web.session import current_actor, services
 
 PER_PAGE = 20
-HISTORY_LIMIT = 1000
+TIMELINE = 100  # the latest events of a case (a long case keeps its page light; its history has the rest)
 
 
 @blp.route("/cases")
@@ -93,12 +93,13 @@ def render_case(case_id: UUID, form: str | None = None, filled: Filled | None = 
     case = app.get_case(who, case_id)
     view = case_view(case, today_in_jakarta())
     person = app.beneficiary_answer(who, app.readable_beneficiary(who, case.beneficiary_id))
-    history = services().audit.case_history(who, case_id, 0, HISTORY_LIMIT)["items"]
+    history = services().audit.case_history(who, case_id, max(0, case.version - TIMELINE), TIMELINE)["items"]
     wilayah = app.wilayah
     desa, kecamatan = wilayah.area(case.desa_code), wilayah.area(case.kecamatan_code)
     pending = case.pending_referral
     page = render_template(
         "case.html", case=view, person=person, timeline=list(reversed(history)),
+        earlier=max(0, case.version - TIMELINE),
         desa_name=desa.name if desa else case.desa_code, kecamatan_name=kecamatan.name if kecamatan else "",
         writable=policy.write_case(who, case) is None,
         # The receiving pillar answers (the sending one may read the case, but not answer for the other).

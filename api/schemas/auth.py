@@ -25,4 +25,6 @@ class TokenAnswer(Schema):
     idle_timeout = fields.Integer(allow_none=True, metadata={"description": "seconds unused after which the token "
                                                                            "is refused; null: none"})
     role = fields.String(required=True)
-    pillar = fields.String(allow_none=True)
+    pillar = fields.String(allow_none=True, metadata={"description": "your one pillar; null for several or every "
+                                                                    "pillar (see `pillars`)"})
+    pillars = fields.List(fields.String(), metadata={"description": "every pillar you serve; empty: every pillar"})

@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields
 
 from api.schemas.common import BoundedInt, Input, Instant, choice, choices, text, whole
-from cases import inputs, vocab
+from cases import case_record, inputs, vocab
 
 
 class ReferralIn(Input):
@@ -137,6 +137,25 @@ class ReopeningOut(Schema):
     previous_outcome = fields.String(allow_none=True)
 
 
+class AidCounts(Schema):
+    count = fields.Integer(metadata={"description": "aid entries given, all of them"})
+    value_idr = fields.Integer(metadata={"description": "their total value, in rupiah"})
+    shown = fields.Integer(metadata={"description": "how many of them `aid` shows (the latest)"})
+
+
+class FollowUpCounts(Schema):
+    scheduled = fields.Integer()
+    completed = fields.Integer()
+    open = fields.Integer()
+    shown = fields.Integer(metadata={"description": "how many `follow_ups` shows (every open one, the latest "
+                                                   "completed)"})
+
+
+class CaseRecordOut(Schema):
+    aid = fields.Nested(AidCounts)
+    follow_ups = fields.Nested(FollowUpCounts)
+
+
 class CaseOut(Schema):
     id = fields.UUID()
     version = fields.Integer()
@@ -156,8 +175,14 @@ class CaseOut(Schema):
     opened_at = fields.DateTime()
     opened_by = fields.String()
     assessment = fields.Nested(AssessmentOut, allow_none=True)
-    aid = fields.List(fields.Nested(AidOut))
-    follow_ups = fields.List(fields.Nested(FollowUpOut))
+    aid = fields.List(fields.Nested(AidOut), metadata={
+        "description": f"the latest {case_record.AID_KEPT} aid entries, oldest first; `record.aid` counts them "
+                       "all, and the case's history holds every one"})
+    follow_ups = fields.List(fields.Nested(FollowUpOut), metadata={
+        "description": f"every open follow-up and the latest {case_record.FOLLOW_UPS_KEPT} completed, in the order "
+                       "scheduled; `record.follow_ups` counts them all, the case's history holds every one"})
+    record = fields.Nested(CaseRecordOut, metadata={"description": "counts of everything the case recorded, and how "
+                                                                   "many of each this answer shows"})
     next_follow_up_due = fields.Date(allow_none=True)
     overdue = fields.Boolean(metadata={"description": "the next follow-up is past due (today in Asia/Jakarta)"})
     referrals = fields.List(fields.Nested(ReferralOut))

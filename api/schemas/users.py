@@ -1,7 +1,7 @@
 """User administration's requests and answers (admins only). Shape and type only: the service
 checks roles, pillars, kecamatan and password rules (cases/users.py, cases/passwords.py)."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from api.schemas.auth import storable
 from api.schemas.common import Input, choice, documented
@@ -28,19 +28,38 @@ def _pii(**kwargs) -> fields.Field:
                           **kwargs)
 
 
-class UserIn(Input):
-    username = documented(fields.String, {"maxLength": USERNAME_MAX, "pattern": r"^[A-Za-z0-9._-]+$"}, required=True)
+class _PillarScope(Input):
+    """A role with one pillar (`pillar`), several (`pillars`, coordinators only) or none (every
+    pillar). The service receives them as one list: `pillars`."""
+
     role = choice(vocab.ROLES, required=True)
     pillar = choice(vocab.PILLARS, allow_none=True, load_default=None,
-                    metadata={"description": "required for workers; none: every pillar"})
+                    metadata={"description": "the user's one pillar: required for workers; none (and no `pillars`): "
+                                             "every pillar"})
+    pillars = fields.List(choice(vocab.PILLARS), load_default=None,
+                          metadata={"description": "a coordinator's several pillars, instead of `pillar`"})
+
+    @validates_schema
+    def _one_way(self, data, **kwargs):
+        if data.get("pillar") is not None and data.get("pillars") is not None:
+            raise ValidationError("give either pillar or pillars, not both", "pillars")
+
+    @post_load
+    def _as_one_list(self, data, **kwargs):
+        one = data.pop("pillar", None)
+        data["pillars"] = data["pillars"] if data.get("pillars") is not None else ([one] if one else [])
+        return data
+
+
+class UserIn(_PillarScope):
+    username = documented(fields.String, {"maxLength": USERNAME_MAX, "pattern": r"^[A-Za-z0-9._-]+$"}, required=True)
     password = _password(required=True)
     kecamatan = _kecamatan(load_default=list)
     pii = _pii(load_default=None)
 
 
-class RoleIn(Input):
-    role = choice(vocab.ROLES, required=True)
-    pillar = choice(vocab.PILLARS, allow_none=True, load_default=None)
+class RoleIn(_PillarScope):
+    pass
 
 
 class ScopeIn(Input):
@@ -64,7 +83,9 @@ class OwnPasswordIn(Input):
 class UserOut(Schema):
     username = fields.String(required=True)
     role = fields.String(required=True)
-    pillar = fields.String(allow_none=True)
+    pillar = fields.String(allow_none=True, metadata={"description": "the user's one pillar; null for several or every "
+                                                                    "pillar (see `pillars`)"})
+    pillars = fields.List(fields.String(), metadata={"description": "every pillar the user serves; empty: every pillar"})
     kecamatan = fields.List(fields.String(), metadata={"description": "empty: every kecamatan"})
     pii = fields.Boolean(metadata={"description": "whether the user reads personal identifiers in clear"})
     pii_set = fields.Boolean(allow_none=True, metadata={"description": "as an admin set it; null: the role's default"})
