@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test setup postgres clean demo bench reliability projection-cost long-case
+.PHONY: run test setup postgres clean demo bench reliability projection-cost long-case translations screenshots
 
 $(BIN)/pilar: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,26 @@ $(VENV)/.reliability-deps: $(BIN)/pilar pyproject.toml
 	$(BIN)/pip install -q -e ".[test,reliability]"
 	touch $@
 
-test: $(BIN)/pilar $(VENV)/.reliability-deps postgres
+# The pages' browser tests drive Debian's chromium (Playwright with executable_path, never a
+# downloaded browser); installed only when missing.
+/usr/bin/chromium:
+	apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
+
+test: $(BIN)/pilar $(VENV)/.reliability-deps postgres /usr/bin/chromium
 	$(BIN)/pytest
+
+# The pages' messages: extract them, merge new ones into the Indonesian catalogue (translate the
+# empty msgstr lines it gains), compile it. tests/test_translations.py fails until both agree.
+translations: $(BIN)/pilar
+	$(BIN)/pybabel extract -F web/babel.cfg -k _l --no-location --omit-header -o web/translations/messages.pot .
+	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations -l id --no-fuzzy-matching \
+		--ignore-obsolete -w 100
+	$(BIN)/pybabel compile -d web/translations -l id
+	rm web/translations/messages.pot
+
+# Screenshots of the main pages at 360 px and desktop width, for README (docs/screenshots/).
+screenshots: $(BIN)/pilar /usr/bin/chromium
+	PILAR_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_browser.py -p no:randomly -q
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis *.egg-info

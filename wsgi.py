@@ -1,6 +1,6 @@
-"""The Flask app, composed at the top: the API's blueprints (api/) over the services from the
-composition root (bootstrap.py). Pages for people will sit beside the API as sibling blueprints
-with cookie sessions and HTML errors; the API's bearer auth and JSON errors are scoped to it.
+"""The Flask app, composed at the top: the API's blueprints (api/) and the pages for people (web/)
+over the services from the composition root (bootstrap.py). Pages have cookie sessions, CSRF
+tokens and HTML errors; the API's bearer auth and JSON errors are scoped to it.
 
 gunicorn entry: `gunicorn -c gunicorn.conf.py wsgi:app`. The app (and its store connections) is
 built inside each worker after the fork, never in the master: connection pools and SQLite
@@ -16,7 +16,6 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from html import escape
 
 from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
@@ -34,18 +33,25 @@ from cases import log_context
 from log_format import configure as configure_logging
 from settings import Settings
 from store.faults import STORE_UNREACHABLE, check_reachable
+from web import init_web
+from web.errors import error_page
 
 log = logging.getLogger("pilar.server")
 
 
 class PageSessions(SecureCookieSessionInterface):
     """Cookie sessions for pages only. The API signs in with bearer tokens, so its requests open
-    no session (opening one costs a signer per request on the write path)."""
+    no session (opening one costs a signer per request on the write path). The cookie is HttpOnly,
+    SameSite=Lax, and Secure whenever the request came over TLS (to this server, or so a trusted
+    proxy says: PILAR_TRUSTED_PROXIES)."""
 
     def open_session(self, app, request):
         if is_api_request(request.path):
             return None  # Flask then uses its null session
         return super().open_session(app, request)
+
+    def get_cookie_secure(self, app) -> bool:
+        return request.is_secure or super().get_cookie_secure(app)
 
 
 def create_app(services: Services | None = None) -> Flask:
@@ -70,6 +76,7 @@ def create_app(services: Services | None = None) -> Flask:
     init_conditional(app)
     app.extensions["pilar"] = services
     init_api(app)
+    init_web(app)
     init_metrics(app)
     app.register_error_handler(HTTPException, _outside_blueprints)
     app.after_request(_security_headers)
@@ -95,6 +102,9 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 HSTS = "max-age=31536000; includeSubDomains"
+# Pages load their one stylesheet from this server and post forms only to it; no script runs.
+PAGES_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
+             "frame-ancestors 'none'")
 # The API's docs (Swagger UI) load their scripts, styles and the OpenAPI document from this server
 # only (so they work offline), and run one inline script, allowed by its hash. Checked in a headless
 # Chromium with every operation expanded: nothing else is needed.
@@ -109,6 +119,11 @@ def _security_headers(response: Response) -> Response:
                   for s in _INLINE_SCRIPT.findall(response.get_data())]
         response.headers["Content-Security-Policy"] = DOCS_CSP.format(inline=" ".join(f"'sha256-{h}'" for h in hashes))
     headers = response.headers
+    if not is_api_request(request.path) and "Content-Security-Policy" not in headers:
+        headers["Content-Security-Policy"] = PAGES_CSP
+        # Forms over TLS are checked to come from this server's own pages (Flask-WTF's Referer
+        # check), so a page sends its address to this server, and to no other.
+        headers["Referrer-Policy"] = "same-origin"
     present = {name.lower() for name in headers.keys()}  # one pass: setdefault would scan per header
     for name, value in SECURITY_HEADERS.items():
         if name.lower() not in present:
@@ -191,13 +206,21 @@ class _SizedBodies:
 
 
 def _outside_blueprints(exc: HTTPException):
-    """Errors no blueprint answered (an unknown URL, a method not allowed): JSON for API paths,
-    a plain page otherwise."""
-    if is_api_request(request.path):
+    """Errors no blueprint answered (an unknown URL, a method not allowed): JSON for API paths and
+    for a client that asks for JSON rather than HTML, a page in the reader's language otherwise."""
+    if is_api_request(request.path) or _prefers_json():
         return http_error(exc)
+    if exc.response is not None:
+        return exc.response
     code = exc.code or InternalServerError.code
-    page = f"<!doctype html><title>{code}</title><h1>{code} {escape(exc.name)}</h1><p>{escape(exc.description or '')}</p>"
-    return Response(page, status=code, mimetype="text/html")
+    headers = {"Allow": ", ".join(exc.valid_methods or [])} if code == 405 else None
+    return error_page(code, "", headers)
+
+
+def _prefers_json() -> bool:
+    accepted = request.accept_mimetypes
+    return accepted.best_match(["text/html", "application/json"]) == "application/json" and \
+        accepted["application/json"] > accepted["text/html"]
 
 
 class PerProcessApp:

@@ -40,6 +40,11 @@ PHRASES = {
 }
 
 
+# The store (or its pool) cannot be reached: a 503 with Retry-After, on the API and the pages alike.
+STORE_UNAVAILABLE = (OperationalError, InterfaceError, psycopg.OperationalError, PoolTimeout, sqlite3.OperationalError,
+                     StoreUrlError)
+
+
 def error_response(code: int, message: str, headers: dict | None = None, **extra):
     body = {"code": code, "status": PHRASES.get(code, ""), "message": message, **extra}
     response = jsonify(body)
@@ -129,15 +134,12 @@ def register_error_handlers(blp: Blueprint) -> None:
     def behind(exc: ViewBehind):
         return error_response(503, str(exc), {"Retry-After": "1"}, position=exc.position)
 
-    @blp.errorhandler(OperationalError)
-    @blp.errorhandler(InterfaceError)
-    @blp.errorhandler(psycopg.OperationalError)
-    @blp.errorhandler(PoolTimeout)
-    @blp.errorhandler(sqlite3.OperationalError)
-    @blp.errorhandler(StoreUrlError)
     def store_down(exc: Exception):
         log.warning("store unavailable: %s", exc)
         return error_response(503, "The event store is not reachable; retry shortly.", {"Retry-After": "2"})
+
+    for kind in STORE_UNAVAILABLE:
+        blp.register_error_handler(kind, store_down)
 
     @blp.errorhandler(RecursionError)
     def too_deep(exc: RecursionError):
@@ -147,11 +149,11 @@ def register_error_handlers(blp: Blueprint) -> None:
 
     @blp.errorhandler(Exception)
     def unexpected(exc: Exception):
-        log.error("unhandled error\n%s", _where(exc))
+        log.error("unhandled error\n%s", where_raised(exc))
         return error_response(500, "An unexpected error occurred; it has been logged.")
 
 
-def _where(exc: BaseException) -> str:
+def where_raised(exc: BaseException) -> str:
     """The exception's kind and where it was raised (with its causes), but not its message: a
     message may quote the input (a NIK, a name, a phone number), and no log line may hold one."""
     parts, seen = [], set()

@@ -109,7 +109,8 @@ def reset_counters(settings: "Settings", *, username: str | None = None, address
 
 
 def _signin_username() -> str:
-    body = request.get_json(silent=True)
+    """The username a sign-in names: in the API's JSON body, or the sign-in page's form."""
+    body = request.get_json(silent=True) if request.is_json else request.form
     name = body.get("username") if isinstance(body, dict) else None
     return name if isinstance(name, str) else ""
 
@@ -126,8 +127,17 @@ def _setting(name: str) -> Callable[[], str]:
     return lambda: getattr(current_app.extensions["pilar"].settings, LIMITED[name][0])
 
 
-def _breached(name: str, limit: RequestLimit) -> Response:
-    """The 429: Pilar's error shape, naming the limit, with Retry-After; and a security event."""
+# How a refusal is answered: (status, message, headers, the limit's name or None) -> Response.
+# The API answers in its JSON shape; pages (web/) pass one that renders an HTML page.
+Refusal = Callable[[int, str, dict[str, str], str | None], Response]
+
+
+def json_refusal(code: int, message: str, headers: dict[str, str], name: str | None) -> Response:
+    return error_response(code, message, headers, **({"limit": name} if name else {}))
+
+
+def _breached(name: str, refusal: Refusal, limit: RequestLimit) -> Response:
+    """The 429 naming the limit, with Retry-After; and a security event."""
     try:
         retry = max(1, math.ceil(limit.reset_at - time.time()))
     except Exception:  # noqa: BLE001 - the counters failed just now: the whole window, then
@@ -135,7 +145,7 @@ def _breached(name: str, limit: RequestLimit) -> Response:
     security_event("rate_limited", _known_user(name), limit=name)
     RATE_LIMITED.labels(name).inc()
     message = f"{LIMITED[name][1]} (at most {limit.limit}): try again in {retry} s."
-    return error_response(429, message, {"Retry-After": str(retry)}, limit=name)
+    return refusal(429, message, {"Retry-After": str(retry)}, name)
 
 
 def _known_user(name: str) -> str | None:
@@ -150,17 +160,17 @@ def _known_user(name: str) -> str | None:
 
 
 class RateLimitsUnavailable(ServiceUnavailable):
-    def __init__(self):
-        super().__init__(response=error_response(
+    def __init__(self, refusal: Refusal = json_refusal):
+        super().__init__(response=refusal(
             503, "Sign-in is unavailable while its rate limits cannot be checked; retry shortly.",
-            {"Retry-After": "5"}))
+            {"Retry-After": "5"}, None))
 
 
-def _closed_when_down(view: Callable) -> Callable:
+def _closed_when_down(view: Callable, refusal: Refusal) -> Callable:
     @wraps(view)
     def checked(*args, **kwargs):
         if g.get("rate_limits_down"):
-            raise RateLimitsUnavailable()
+            raise RateLimitsUnavailable(refusal)
         return view(*args, **kwargs)
 
     return checked
@@ -170,18 +180,21 @@ def _failed(response: Response) -> bool:
     return response.status_code == 401
 
 
-def _limit(name: str, key: Callable[[], str], **options) -> Callable[[Callable], Callable]:
-    return limiter.limit(_setting(name), key_func=key, on_breach=partial(_breached, name), **options)
+def _limit(name: str, key: Callable[[], str], refusal: Refusal, **options) -> Callable[[Callable], Callable]:
+    # Shared by name, not per view: the API's sign-in and the sign-in page count together.
+    return limiter.shared_limit(_setting(name), scope=name, key_func=key, on_breach=partial(_breached, name, refusal),
+                                **options)
 
 
-def signin_limits(view: Callable) -> Callable:
+def signin_limits(view: Callable, refusal: Refusal = json_refusal) -> Callable:
     """Failed sign-ins (answered 401) per username and per client address; successes never count.
-    Only the innermost of Flask-Limiter's wrappers checks, and it checks both."""
-    view = _limit("signin_address", lambda: address_key(request.remote_addr), deduct_when=_failed)(
-        _closed_when_down(view))
-    return _limit("signin_user", _signin_user, deduct_when=_failed)(view)
+    Only the innermost of Flask-Limiter's wrappers checks, and it checks both. The API's sign-in
+    and the sign-in page share the counters."""
+    view = _limit("signin_address", lambda: address_key(request.remote_addr), refusal, deduct_when=_failed)(
+        _closed_when_down(view, refusal))
+    return _limit("signin_user", _signin_user, refusal, deduct_when=_failed)(view)
 
 
-def lookup_limits(view: Callable) -> Callable:
+def lookup_limits(view: Callable, refusal: Refusal = json_refusal) -> Callable:
     """Look-ups per signed-in user, whatever they answer."""
-    return _limit("lookup", _actor_user)(view)
+    return _limit("lookup", _actor_user, refusal)(view)

@@ -11,7 +11,8 @@ from cases.write_path import Idempotency, WriteOptions, WriteResult
 
 # "3", or a case GET's ETag: "3.<digest>", with ":gzip" or ":br" when it came compressed.
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})(?:\.[0-9a-f]{24}(?::gzip|:br)?)?"?\s*$')
-_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# An Idempotency-Key (a header here, a hidden field on the pages: web/writes.py).
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 WRITE_ERRORS = {
     400: "Malformed JSON, or a malformed If-Match / Idempotency-Key header",
@@ -38,7 +39,7 @@ def write_options() -> WriteOptions:
         expected = int(match.group(1))
     idempotency = None
     if (key := request.headers.get("Idempotency-Key")) is not None:
-        if not _KEY.match(key):
+        if not IDEMPOTENCY_KEY.match(key):
             raise BadRequest("Idempotency-Key must be 1–255 printable ASCII characters without spaces")
         # Fingerprinted with the application's lookup key: the record keeps no guessable hash of the body.
         idempotency = Idempotency.of_request(

@@ -225,6 +225,12 @@ def person_in_clear(actor: Actor, pillars: Collection[str], kecamatan: Collectio
     return actor.pii and person_in_scope(actor, pillars, kecamatan)
 
 
+def names_in_lists(actor: Actor) -> bool:
+    """People's names on a list (case lists, privacy requests), whose rows the reader's scope has
+    already chosen: for a reader of personal data only."""
+    return actor.pii
+
+
 def case_in_clear(actor: Actor) -> bool:
     """A case's history, asked once the case is readable (and so within the actor's scope)."""
     return actor.pii

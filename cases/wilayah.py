@@ -45,6 +45,13 @@ class Wilayah:
         area = self._areas.get(code)
         return area is not None and area.level == "kecamatan"
 
+    def area(self, code: str) -> Area | None:
+        """The kecamatan, desa or kelurahan with this code (its name for pages and lists)."""
+        return self._areas.get(code)
+
+    def kecamatans(self) -> list[Area]:
+        return [a for a in self._areas.values() if a.level == "kecamatan"]
+
     def villages(self) -> list[Area]:
         return [a for a in self._areas.values() if a.level in VILLAGE_LEVELS]
 

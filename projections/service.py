@@ -157,7 +157,7 @@ class WorkloadService:
         rows, total = self.queries.privacy_requests(pillars, kecamatan, status, overdue, clock.utc_text(now), page,
                                                     per_page)
         names: dict[Any, str | None] = {}
-        if actor.pii and rows and self.history is not None:
+        if policy.names_in_lists(actor) and rows and self.history is not None:
             names = self.history.names_of(actor, [UUID(r["beneficiary_id"]) for r in rows], "list_privacy_requests")
         items = [privacy_request_view(r, names.get(UUID(r["beneficiary_id"])), now) for r in rows]
         return {**fresh.as_dict(), "now": now, "page": page, "per_page": per_page, "total": total, "items": items}

@@ -18,6 +18,7 @@ from projections.runner import Follower
 from store.connection import ViewDB
 from testkit import factories
 from testkit.fixtures import PASSWORD, drop_store, new_store_url, settings_for
+from testkit.pages import Pages
 from wsgi import create_app
 
 HOME = "35.01.04"  # Pacitan: where most of the cases are
@@ -56,6 +57,14 @@ class World:
     tokens: dict[str, str]
     people: dict[str, Person] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
+    # Each column's browser session on the pages (web/), signed in through the sign-in page.
+    browsers: dict[str, Any] = field(default_factory=dict)
+
+    def browser(self, column: str) -> Any:
+        """The column's signed-in page session; U: a browser that never signed in."""
+        if column not in self.browsers:
+            self.browsers[column] = self.client.application.test_client()
+        return self.browsers[column]
 
     def headers(self, column: str, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[column]}", **extra} if column in self.tokens else dict(extra)
@@ -96,8 +105,12 @@ def build_world(kind: str, tmp: Path) -> tuple[World, Any]:
         answer = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
         assert answer.status_code == 200, answer.json
         tokens[column] = answer.json["token"]
+    browsers = {}
+    for column, (username, *_rest) in USERS.items():
+        browsers[column] = app.test_client()
+        assert Pages(browsers[column]).sign_in(username, PASSWORD).status_code == 303
     service.deactivate_user(SYSTEM, "gone")
-    world = World(services, client, tokens)
+    world = World(services, client, tokens, browsers=browsers)
     _populate(world)
     world.catch_up()
 

@@ -8,20 +8,22 @@ import pytest
 
 from settings import PROJECT_ROOT
 
-LAYERS = ("cases", "store", "projections", "audit", "api")
+LAYERS = ("cases", "store", "projections", "audit", "api", "web")
 ENTRY_POINTS = ("bootstrap", "settings", "wsgi", "pilar_cli", "cli_users", "cli_backup", "demo", "log_format")
 TOP_LEVEL = (*LAYERS, *ENTRY_POINTS, "testkit", "tests", "bench", "reliability")
 
 # package -> what it must never import
 FORBIDDEN = {
     # The domain and application service: no web, no read side, no auditing, no store plumbing.
-    "cases": {"api", "projections", "audit", "store", *ENTRY_POINTS, "testkit", "tests"},
+    "cases": {"api", "web", "projections", "audit", "store", *ENTRY_POINTS, "testkit", "tests"},
     # Store plumbing knows nothing of what it stores.
-    "store": {"cases", "api", "projections", "audit", *ENTRY_POINTS, "testkit", "tests"},
+    "store": {"cases", "api", "web", "projections", "audit", *ENTRY_POINTS, "testkit", "tests"},
     # Auditing reads the events and seals; the read side may call it (seals), never the reverse.
-    "audit": {"api", "projections", *ENTRY_POINTS, "testkit", "tests"},
-    "projections": {"api", "wsgi", "pilar_cli", "cli_users", "demo", "testkit", "tests"},
-    "api": {"wsgi", "pilar_cli", "cli_users", "demo", "testkit", "tests"},
+    "audit": {"api", "web", "projections", *ENTRY_POINTS, "testkit", "tests"},
+    "projections": {"api", "web", "wsgi", "pilar_cli", "cli_users", "demo", "testkit", "tests"},
+    "api": {"web", "wsgi", "pilar_cli", "cli_users", "demo", "testkit", "tests"},
+    # Pages reuse the API's HTTP plumbing (rate limits, security log), never the other way round.
+    "web": {"wsgi", "pilar_cli", "cli_users", "demo", "testkit", "tests"},
     "bench": {"tests"},
     "reliability": {"tests"},
 }

@@ -8,13 +8,23 @@ the app's URL map: a new endpoint without a row here fails.
 Columns (tests/scope_world.py): W PKH worker · K PKH worker of Pacitan only · O PKH worker of
 Donorojo only · T TKSK worker · S PKH coordinator · D Dinas Sosial · A auditor · P auditor with
 pii · X admin · M coordinator of TKSK and FK-LKSA (two pillars, neither PKH); then G deactivated and U no token (401 wherever a token is needed).
-Cells: + the row's success status, - 403, b 400, n 404."""
+Cells: + the row's success status, - 403, b 400, n 404.
+
+Pages (web/) are rows too, called in each column's browser session (signed in through the sign-in
+page) with form bodies and a CSRF token: a column that may not is shown a 403 page, and a
+deactivated user or no session is sent to the sign-in page (303). A page write is sent with a
+stale case version, so an allowed one is answered 409 (the form again, saying so) and appends
+nothing."""
 
 import json
+import uuid
 
 import pytest
 
+from api import is_api_request
+from cases import vocab
 from cases.vocabularies import CODES as VOCABULARIES
+from testkit.pages import Forms
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from tests.scope_world import USERS, world  # noqa: F401 (the fixture)
@@ -154,7 +164,68 @@ ROWS = {
     ("POST", "/api/v1/users/<string:username>/sessions/revocation"): [
         ("nobody", {"username": "nobody"}, {}, {}, 200, "--------n-")],
 }
-PUBLIC_PATHS = {"/api/v1/docs/static/<path:filename>": "/api/v1/docs/static/swagger-ui.css",
+PAGE_STALE = {"version": "999999"}  # the form of a case page rendered at a version long gone
+PAGE_ASSESSMENT = {"needs": ["basic_needs"], "risk": "high", "summary": "ringkasan"}
+
+
+def _page_case(w):
+    return {"pillar": "pkh", "priority": "high", "categories": ["lansia_terlantar"], "referral-source": "musdes",
+            "referral-referred_by": "Kepala Desa", "referral-reason": "tinggal sendiri"}
+
+
+ROWS.update({
+    ("GET", "/"): "public 303",  # to the sign-in page without a session (test_public_endpoints has none)
+    ("GET", "/sign-in"): "public 200",
+    ("GET", "/assets/<path:filename>"): "public 200",
+    ("POST", "/sign-in"): "sign-in",
+    # Each user's own session and language: tested in tests/test_pages.py.
+    ("POST", "/sign-out"): "own session",
+    ("POST", "/language"): "own session",
+    ("GET", "/cases"): [("my cases", {}, None, {}, 200, "++++++++-+")],
+    ("GET", "/cases/pillar"): [
+        ("my pillar's cases", {}, None, {}, 200, "++++++++-+"),
+        ("?kecamatan=Donorojo", {"?": {"kecamatan": "35.01.01"}}, None, {}, 200, "+-++++++-+")],
+    ("GET", "/cases/<uuid:case_id>"): [
+        ("C1", {"case_id": "C1"}, None, {}, 200, "++--++++--"),
+        ("C2, another pillar's", {"case_id": "C2"}, None, {}, 200, "-----+++-+"),
+        ("C3, referred to TKSK", {"case_id": "C3"}, None, {}, 200, "++-+++++-+"),
+        ("C4, in Donorojo", {"case_id": "C4"}, None, {}, 200, "+-+-++++--")],
+    ("POST", "/cases/<uuid:case_id>/assessments"): [
+        ("C1", {"case_id": "C1"}, PAGE_ASSESSMENT, PAGE_STALE, 409, C1_WRITE),
+        ("C2, another pillar's", {"case_id": "C2"}, PAGE_ASSESSMENT, PAGE_STALE, 409, "-----+---+"),
+        ("C4, in Donorojo", {"case_id": "C4"}, PAGE_ASSESSMENT, PAGE_STALE, 409, "+-+-++----")],
+    ("POST", "/cases/<uuid:case_id>/aid"): [("C1", {"case_id": "C1"}, factories.aid(), PAGE_STALE, 409, C1_WRITE)],
+    ("POST", "/cases/<uuid:case_id>/assignment"): [("C1, to me", {"case_id": "C1"}, {}, PAGE_STALE, 409, C1_WRITE)],
+    ("POST", "/cases/<uuid:case_id>/follow-ups"): [
+        ("C1", {"case_id": "C1"}, factories.follow_up(), PAGE_STALE, 409, C1_WRITE)],
+    ("POST", "/cases/<uuid:case_id>/follow-ups/<string:follow_up_id>/completion"): [
+        ("C1", {"case_id": "C1", "follow_up_id": "F1"}, {"outcome": "stable", "notes": "baik"}, PAGE_STALE, 409,
+         C1_WRITE)],
+    ("POST", "/cases/<uuid:case_id>/referrals"): [
+        ("C1", {"case_id": "C1"}, {"to_pillar": "psm", "reason": "butuh"}, PAGE_STALE, 409, C1_WRITE)],
+    ("POST", "/cases/<uuid:case_id>/referrals/<string:referral_id>/acceptance"): [
+        ("C3's referral to TKSK", {"case_id": "C3", "referral_id": "R3"}, {}, PAGE_STALE, 409, "++-+++---+")],
+    ("POST", "/cases/<uuid:case_id>/referrals/<string:referral_id>/decline"): [
+        ("C3's referral to TKSK", {"case_id": "C3", "referral_id": "R3"}, {"reason": "bukan bidang kami"}, PAGE_STALE,
+         409, "++-+++---+")],
+    ("POST", "/cases/<uuid:case_id>/closure"): [
+        ("C1", {"case_id": "C1"}, {"outcome": "graduated", "note": "mandiri"}, PAGE_STALE, 409, C1_WRITE)],
+    ("POST", "/cases/<uuid:case_id>/reopening"): [
+        ("C1", {"case_id": "C1"}, {"reason": "kambuh"}, PAGE_STALE, 409, C1_WRITE)],
+    ("GET", "/people/search"): [("the search form", {}, None, {}, 200, "++++++++-+")],
+    ("POST", "/people/search"): [
+        (f"{p}'s NIK", {}, lambda w, p=p: {"nik": w.people[p].body["nik"]}, {}, 200, "++++++++-+")
+        for p in ("P1", "P2", "P3")],
+    ("GET", "/people/new"): [("the registration form", {}, None, {}, 200, "++++++---+")],
+    ("POST", "/people/new"): [("a new person", {}, lambda w: _register(), {}, 303, "++++++---+")],
+    ("GET", "/people/<uuid:beneficiary_id>"): [
+        (p, {"beneficiary_id": p}, None, {}, 200, "++++++++-+") for p in ("P1", "P2", "P3")],
+    ("GET", "/people/<uuid:beneficiary_id>/cases/new"): [
+        ("P4", {"beneficiary_id": "P4"}, None, {}, 200, "++++++---+")],
+    ("POST", "/people/<uuid:beneficiary_id>/cases/new"): [
+        ("P4 with PKH, in Pacitan", {"beneficiary_id": "P4"}, _page_case, {}, 303, "++--++----")],
+})
+PUBLIC_PATHS = {"/assets/<path:filename>": "/assets/pilar.css","/api/v1/docs/static/<path:filename>": "/api/v1/docs/static/swagger-ui.css",
                 "/static/<path:filename>": "/static/nothing.css"}
 
 
@@ -168,11 +239,16 @@ def test_every_endpoint_has_a_row(world):
     assert set(ROWS) - endpoints == set(), "rows for endpoints that no longer exist"
 
 
+# Pages whose forms offer every PPKS category as a choice: a code there is a choice, not a case's.
+VOCABULARY_FORMS = {"/people/<uuid:beneficiary_id>/cases/new"}
+
+
 def _forbidden(world, column: str, rule: str = "") -> dict[str, str]:
     """What must never appear in an answer to `column`. Workers' usernames are case details
     everywhere but in the admin's user list, which is about accounts and nothing else; a category
     is a case detail everywhere but in the vocabularies, which list every code to everyone."""
     found: dict[str, str] = {}
+    choices = set(vocab.PPKS_CATEGORIES) if rule in VOCABULARY_FORMS else set()
     for person, readers in IN_CLEAR.items():
         if column not in readers:
             found.update(world.people[person].secrets())
@@ -181,7 +257,7 @@ def _forbidden(world, column: str, rule: str = "") -> dict[str, str]:
             found[f"{case}'s id"] = world.ids[case]
             found.update({f"{case}'s {detail}": detail for detail in details
                           if not (rule.startswith(f"{API}/users") and detail.startswith('"'))
-                          and not (rule == f"{API}/vocabularies" and detail in EVERY_CODE)})
+                          and not (rule == f"{API}/vocabularies" and detail in EVERY_CODE) and detail not in choices})
     return found
 
 
@@ -202,10 +278,27 @@ def _converter(rule: str, name: str) -> str:
     raise AssertionError(f"{rule} has no parameter {name}")
 
 
-def _call(world, method, path, query, body, headers):
+def _is_page(path: str) -> bool:
+    return not is_api_request(path)
+
+
+def _call(world, method, path, query, body, headers, column):
+    if _is_page(path):
+        return _page_call(world, method, path, query, body, headers, column)
     if method == "GET":
         return world.client.get(path, query_string=query, headers=headers)
     return world.client.post(path, json=body, headers=headers)
+
+
+def _page_call(world, method, path, query, body, form, column):
+    """A page in the column's browser session; a form posted with its CSRF token and a fresh
+    Idempotency-Key (and `form`'s other hidden fields, e.g. a stale case version)."""
+    browser = world.browser(column)
+    if method == "GET":
+        return browser.get(path, query_string=query)
+    csrf = Forms(browser.get("/sign-in").get_data(as_text=True)).forms["/sign-in"]["csrf_token"]
+    return browser.post(path, data={**(body or {}), **form, "csrf_token": csrf,
+                                    "idempotency_key": f"matrix-{uuid.uuid4()}"})
 
 
 CELLS = [(method, rule, n) for (method, rule), rows in ROWS.items() if isinstance(rows, list) for n in range(len(rows))]
@@ -217,12 +310,15 @@ def test_the_matrix(world, method, rule, n):
     assert len(cells) == len(COLUMNS)
     path, query = _path(world, rule, params)
     failures = []
-    for column, cell in [*zip(COLUMNS, cells), ("G", "401"), ("U", "401")]:
+    signed_out = "303" if _is_page(path) else "401"  # pages send whoever has no live session to sign in
+    for column, cell in [*zip(COLUMNS, cells), ("G", signed_out), ("U", signed_out)]:
         expected = success if cell == "+" else int(cell) if cell.isdigit() else CODES[cell]
         sent = body(world) if callable(body) else body
-        answer = _call(world, method, path, query, sent, world.headers(column, **extra))
+        headers = extra if _is_page(path) else world.headers(column, **extra)
+        answer = _call(world, method, path, query, sent, headers, column)
         if answer.status_code != expected:
-            failures.append(f"{column}: expected {expected}, got {answer.status_code} {answer.get_json()}")
+            failures.append(f"{column}: expected {expected}, got {answer.status_code} "
+                            f"{answer.get_json(silent=True) or answer.headers.get('Location')}")
         if answer.status_code >= 500:
             continue
         text = answer.get_data(as_text=True)
