@@ -138,7 +138,7 @@ def test_the_case_workers_journey(server, browser, shots):
 
     # An assessment with a mistake first: the error sits by the field, what was typed stays.
     page.get_by_text("Asesmen kebutuhan dan risiko").click()
-    page.get_by_label("Pemenuhan kebutuhan hidup layak").check()
+    page.get_by_label("Dukungan pemenuhan kebutuhan hidup layak").check()
     page.get_by_label("Risiko").select_option("high")
     page.get_by_label("Ringkasan asesmen").fill("butuh makan setiap hari")
     page.get_by_label("Desil kesejahteraan (1–10) (tidak wajib)").fill("12")

@@ -155,12 +155,12 @@ def test_register_open_assess_aid_and_see_the_timeline(wati, client, service):
     shown = _text(client.get(page))
     assert "Bantuan telah dicatat." in shown
     for expected in ("Kebutuhan diases", "Bantuan diberikan", "Kasus dibuka", "Rp1.500.000 (1 kali)", "Lanjut usia terlantar",
-                     "paket sembako, 2 paket", "Pemenuhan kebutuhan hidup layak", "WIB"):
+                     "paket sembako, 2 paket", "Dukungan pemenuhan kebutuhan hidup layak", "WIB"):
         assert expected in shown, expected
     assert _events(service, case_id) == ["CaseOpened", "NeedsAssessed", "AidGiven"]
     wati.submit(page, "/language", {"lang": "en"})
     english = _text(client.get(page))
-    for expected in ("Needs assessed", "Aid given", "Neglected elderly person", "Basic needs", "Rp1.500.000",
+    for expected in ("Needs assessed", "Aid given", "Neglected older person", "Support for basic living needs", "Rp1.500.000",
                      "Record the assessment"):
         assert expected in english, expected
 

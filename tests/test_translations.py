@@ -16,7 +16,8 @@ from cases.errors import InvalidInput
 from settings import PROJECT_ROOT
 from web import i18n
 from web.forms import MESSAGES, field_errors, translated
-from web.labels import LABELS, VOCABULARIES
+from cases.vocabularies import CODES
+from web import labels
 
 CATALOGUE = PROJECT_ROOT / "web" / "translations" / "id" / "LC_MESSAGES"
 METHODS = [("**.py", "python"), ("templates/**.html", "jinja2")]
@@ -72,10 +73,21 @@ def _key(value):
     return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
-def test_every_vocabulary_code_has_a_label():
-    for kind, codes in VOCABULARIES.items():
-        assert set(codes) == set(LABELS[kind]), kind
-    assert set(vocab.PILLARS) <= set(LABELS["source"])
+def test_every_vocabulary_code_has_a_label_in_both_languages_from_the_one_label_file(app):
+    """The pages label codes from cases/vocabularies.py (what GET /api/v1/vocabularies answers), in
+    the reader's language; every page kind names a vocabulary there."""
+    assert set(labels.VOCABULARY_OF.values()) <= set(CODES)
+    for language, expected in (("id", "Lanjut usia terlantar"), ("en", "Neglected older person")):
+        with app.test_request_context("/"):
+            from flask import session
+
+            session["lang"] = language
+            for kind, name in labels.VOCABULARY_OF.items():
+                options = labels.options(kind)
+                assert [code for code, _ in options] == list(CODES[name]), kind
+                assert all(text and text != code for code, text in options), (kind, language)
+            assert labels.label("ppks", "lansia_terlantar").lower() == expected.lower()
+            assert set(vocab.PILLARS) <= {code for code, _ in labels.options("source")}
 
 
 @pytest.fixture
