@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from audit.access_log import ACCESS_LOG_STATEMENTS, AccessLog, prepare_access_log
+from audit.quarantine import QUARANTINE_STATEMENTS
 from audit.seals import SEAL_STATEMENTS, chain_hash
 from audit.service import AuditService
 from cases.application import PilarApplication
@@ -128,7 +129,7 @@ def _init_store(settings: Settings) -> None:
                     conn.execute(statement)
         with conn.transaction():
             for statement in (create_statements() + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS
-                              + KEY_CHECK_STATEMENTS + RATE_LIMIT_STATEMENTS + SESSION_STATEMENTS
+                              + KEY_CHECK_STATEMENTS + RATE_LIMIT_STATEMENTS + SESSION_STATEMENTS + QUARANTINE_STATEMENTS
                               + [account_index]):
                 conn.execute(statement)
         if key_checks.recorded(conn, "audit") is not None:

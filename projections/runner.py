@@ -20,10 +20,12 @@ from eventsourcing.utils import get_topic
 
 from audit.heads import HeadsFile, SealsCutBack
 from audit.keeper import SealKeeper
+from audit.quarantine import quarantined_between, record_found
 from audit.seals import Sealer
 from bootstrap import bootstrap, check_audit_key
 from cases.application import PilarApplication
 from cases.beneficiary import Beneficiary
+from cases.errors import DamagedEvent
 from projections.leader import Leadership
 from projections.workload import Batch, WorkloadProjector
 from settings import Settings
@@ -33,6 +35,7 @@ from store.personal_keys import DESTROY_KEY_SQL, TABLE as PERSONAL_KEYS
 from store.sqlite import PROJECTION_CHECKPOINT_PAGES
 
 log = logging.getLogger("pilar.projection")
+DAMAGE_RETRY = 2.0  # seconds between looks at a damaged event: has it been repaired or quarantined?
 
 TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, StoreOperationalError, StoreInterfaceError)
 
@@ -47,6 +50,7 @@ class ProjectionProcess:
         self.gather = gather
         self.stop = stop or threading.Event()
         self.state = "starting"
+        self.stuck_at: int | None = None  # the damaged event's position the views stand still before
 
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -107,7 +111,15 @@ class ProjectionProcess:
             waiter = _Waiter(self.settings, app, self.poll_interval, self.gather)
             try:
                 while not self.stop.is_set():
-                    carried = follower.step()
+                    try:
+                        carried = follower.step()
+                    except DamagedEvent as damage:
+                        self._stuck(damage)
+                        self.stop.wait(DAMAGE_RETRY)
+                        continue
+                    if self.stuck_at is not None:
+                        log.info("going on past position %s", self.stuck_at)
+                        self.stuck_at, self.state = None, "active"
                     if carried < self.batch_size:
                         waiter.wait(self.stop, busy=carried > 0)
             finally:
@@ -116,6 +128,16 @@ class ProjectionProcess:
         finally:
             leadership.release()
             conn.close()
+
+    def _stuck(self, damage: DamagedEvent) -> None:
+        # Restarting would meet the same bytes again: stand still, say so once, and look again
+        # every DAMAGE_RETRY seconds for the row restored or the event quarantined.
+        if self.stuck_at != damage.position:
+            log.error("projection stopped at position %s (stream %s, version %s): %s. The views stand still until "
+                      "the event is restored or quarantined: pilar projections quarantine %s --reason '...' "
+                      "(docs/operations.md, When an event is damaged)", damage.position, damage.stream_id,
+                      damage.version, damage.reason, damage.position)
+        self.stuck_at, self.state = damage.position, "stuck"
 
 
 ERASURE_TOPIC = get_topic(Beneficiary.PersonalDataErased)
@@ -147,9 +169,14 @@ class Follower:
         if not notifications:
             self.keeper.publish()
             return 0
+        self.projector.skip = quarantined_between(self.conn, self.position, notifications[-1].id)
         # The work is prepared before the write transaction: on SQLite that transaction holds
         # the one write lock every writer of events waits for.
-        plan = self._prepare(notifications)
+        try:
+            plan = self._prepare(notifications)
+        except DamagedEvent as damage:
+            notifications = self._before(notifications, damage)
+            plan = self._prepare(notifications)
         with self.conn.transaction():
             if plan.heads != self._heads():
                 # Only the leader writes the views and seals, so this is a safeguard: prepare
@@ -158,7 +185,8 @@ class Follower:
             if plan.batch is not None:
                 self.projector.write(plan.batch)
             self.sealer.write(plan.seals)
-            erased = [key for n in notifications if n.topic == ERASURE_TOPIC for key in self._erased_keys(n)]
+            erased = [key for n in notifications if n.topic == ERASURE_TOPIC and n.id not in self.projector.skip
+                      for key in self._erased_keys(n)]
             for key in erased:
                 self.conn.execute(DESTROY_KEY_SQL, (key,))
         self.position = notifications[-1].id
@@ -166,6 +194,14 @@ class Follower:
         if erased:
             self._shred()
         return len(notifications)
+
+    def _before(self, notifications: Sequence[Notification], damage: DamagedEvent) -> Sequence[Notification]:
+        """The events before a damaged one, to be carried by this step; none: stop here."""
+        before = [n for n in notifications if damage.position is not None and n.id < damage.position]
+        if not before:
+            record_found(self.conn, damage)
+            raise damage
+        return before
 
     def _erased_keys(self, erasure: Notification) -> list[str]:
         # Erasures recorded before they listed their keys destroyed the person's key alone.

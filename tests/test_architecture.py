@@ -9,7 +9,7 @@ import pytest
 from settings import PROJECT_ROOT
 
 LAYERS = ("cases", "store", "projections", "audit", "api")
-ENTRY_POINTS = ("bootstrap", "settings", "wsgi", "pilar_cli", "cli_users", "demo")
+ENTRY_POINTS = ("bootstrap", "settings", "wsgi", "pilar_cli", "cli_users", "cli_projections", "demo")
 TOP_LEVEL = (*LAYERS, *ENTRY_POINTS, "testkit", "tests", "bench", "reliability")
 
 # package -> what it must never import
@@ -20,8 +20,8 @@ FORBIDDEN = {
     "store": {"cases", "api", "projections", "audit", *ENTRY_POINTS, "testkit", "tests"},
     # Auditing reads the events and seals; the read side may call it (seals), never the reverse.
     "audit": {"api", "projections", *ENTRY_POINTS, "testkit", "tests"},
-    "projections": {"api", "wsgi", "pilar_cli", "cli_users", "demo", "testkit", "tests"},
-    "api": {"wsgi", "pilar_cli", "cli_users", "demo", "testkit", "tests"},
+    "projections": {"api", "wsgi", "pilar_cli", "cli_users", "cli_projections", "demo", "testkit", "tests"},
+    "api": {"wsgi", "pilar_cli", "cli_users", "cli_projections", "demo", "testkit", "tests"},
     "bench": {"tests"},
     "reliability": {"tests"},
 }
