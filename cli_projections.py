@@ -1,5 +1,5 @@
-"""`pilar projections …`: the views: rebuild, check, status, and quarantine of a damaged event
-(docs/operations.md, "When an event is damaged")."""
+"""`pilar projections …`: the views: rebuild, check, status, and a damaged event's repair from a
+backup or quarantine (docs/operations.md, "When an event is damaged")."""
 
 import getpass
 import sys
@@ -7,7 +7,7 @@ import sys
 import click
 
 from cases.errors import PilarError
-from projections.damage import quarantine_event, status
+from projections.damage import quarantine_event, repair_event, status
 from projections.maintenance import LeaderBusy, NotQuarantined, check_with_damage, rebuild
 from settings import Settings
 
@@ -78,3 +78,19 @@ def projections_quarantine(position: int, reason: str) -> None:
         raise click.ClickException(str(e)) from None
     click.echo(f"quarantined: {damage.describe()}")
     click.echo("the projection process goes on within a few seconds; verify still reports this event")
+
+
+@projections.command("repair")
+@click.argument("position", type=int)
+@click.option("--from", "backup_url", required=True, metavar="BACKUP_URL",
+              help="A restored backup of this store (sqlite:///path or postgresql://…?schema=…), holding the event.")
+def projections_repair(position: int, backup_url: str) -> None:
+    """Put back the damaged event at POSITION as the backup holds it, if its MAC holds, it reads and it is the
+    event sealed there. The projection process then goes on by itself."""
+    try:
+        damage = repair_event(Settings.from_env(), position, backup_url=backup_url, by=f"os:{getpass.getuser()}")
+    except PilarError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"repaired: {damage.describe()}")
+    if damage.quarantined_at is not None:
+        click.echo("it was quarantined: the views left it out; run `pilar projections rebuild` to take it in")

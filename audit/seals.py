@@ -129,7 +129,7 @@ def _quarantined(conn: Connection, result: Verification) -> None:
     """A quarantined event stays a break: one whose bytes still hold their MAC (e.g. a topic this
     Pilar cannot read) would otherwise pass, though the views go on without it."""
     for damage in damaged(conn):
-        if damage.quarantined and damage.position not in result.broken_positions:
+        if damage.quarantined and damage.position not in result.broken_positions:  # not once repaired
             result.add(Break("quarantined", f"{damage.reason}; quarantined by {damage.quarantined_by} at "
                              f"{damage.quarantined_at} ({damage.quarantine_reason}): the views go on without it",
                              damage.stream_id, damage.version, damage.position))

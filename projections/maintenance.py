@@ -5,7 +5,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from audit.quarantine import quarantined_between
+from audit.quarantine import mac_boundary, quarantined_between
 from bootstrap import bootstrap
 from cases.application import PilarApplication
 from cases.errors import DamagedEvent
@@ -29,14 +29,15 @@ COMPARED = {
 
 def replay_into(app: PilarApplication, conn: Connection, prefix: str, *, stop: int | None = None,
                 batch_size: int = 5000, skip: frozenset[int] = frozenset(),
-                found: list[DamagedEvent] | None = None) -> int:
+                found: list[DamagedEvent] | None = None, boundary: int | None = None) -> int:
     """Build the views of `prefix` from event zero up to `stop` (inclusive), in the caller's
-    transaction, without the events at `skip`. A damaged event raises DamagedEvent, unless
-    `found` is given: then it is added there and left out."""
+    transaction, without the events at `skip`. A damaged event (or, past `boundary`, one without a
+    MAC) raises DamagedEvent, unless `found` is given: then it is added there and left out."""
     for statement in drop_statements(prefix) + create_statements(prefix):
         conn.execute(statement)
     projector = WorkloadProjector(conn, app.view_mapper, prefix)
     projector.skip = frozenset(skip)
+    projector.mac_boundary = boundary
     position = 0
     while True:
         notifications = app.recorder.select_notifications(
@@ -80,7 +81,8 @@ def rebuild(settings: Settings, *, wait_seconds: float = 10.0) -> int:
         try:
             with conn.transaction():
                 found: list[DamagedEvent] = []
-                position = replay_into(services.cases, conn, LIVE, skip=quarantined_between(conn, 0), found=found)
+                position = replay_into(services.cases, conn, LIVE, skip=quarantined_between(conn, 0), found=found,
+                                       boundary=mac_boundary(conn, settings.audit_key()))
                 if found:
                     raise NotQuarantined(found)  # rolls the rebuild back
                 return position
@@ -116,14 +118,15 @@ def check_with_damage(settings: Settings) -> tuple[int, list[Difference], list[D
             position = int(row[0]) if row else 0
             live_rows = {table: _rows(live, LIVE, table) for table in COMPARED}
             quarantined = quarantined_between(live, 0)
-        damaged = scan(services.cases)
+        boundary = mac_boundary(live, settings.audit_key())
+        damaged = scan(services.cases, boundary)
         try:
             with scratch.transaction():
                 if position:
                     # As the projection process did: without the quarantined events; one damaged
                     # since it passed is left out too (and so shows as a difference).
                     replay_into(services.cases, scratch, prefix, stop=position,
-                                skip=quarantined, found=[])
+                                skip=quarantined, found=[], boundary=boundary)
                 else:
                     for statement in create_statements(prefix):
                         scratch.execute(statement)

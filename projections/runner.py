@@ -20,7 +20,7 @@ from eventsourcing.utils import get_topic
 
 from audit.heads import HeadsFile, SealsCutBack
 from audit.keeper import SealKeeper
-from audit.quarantine import quarantined_between, record_found
+from audit.quarantine import mac_boundary, quarantined_between, record_found
 from audit.seals import Sealer
 from bootstrap import bootstrap, check_audit_key
 from cases.application import PilarApplication
@@ -134,9 +134,10 @@ class ProjectionProcess:
         # every DAMAGE_RETRY seconds for the row restored or the event quarantined.
         if self.stuck_at != damage.position:
             log.error("projection stopped at position %s (stream %s, version %s): %s. The views stand still until "
-                      "the event is restored or quarantined: pilar projections quarantine %s --reason '...' "
-                      "(docs/operations.md, When an event is damaged)", damage.position, damage.stream_id,
-                      damage.version, damage.reason, damage.position)
+                      "the event is repaired or quarantined: pilar projections repair %s --from BACKUP_URL, or "
+                      "pilar projections quarantine %s --reason '...' (docs/operations.md, When an event is damaged)",
+                      damage.position, damage.stream_id, damage.version, damage.reason, damage.position,
+                      damage.position)
         self.stuck_at, self.state = damage.position, "stuck"
 
 
@@ -152,6 +153,7 @@ class Follower:
         self.conn = conn
         self.batch_size = batch_size
         self.projector = WorkloadProjector(conn, app.view_mapper)
+        self.projector.mac_boundary = mac_boundary(conn, audit_key)
         self.sealer = Sealer(conn, audit_key)
         # Refuses (SealsCutBack) seals cut back behind the published head; seals the access log; publishes heads.
         self.keeper = SealKeeper(conn, audit_key, heads, access_min_age=access_min_age)

@@ -10,8 +10,10 @@ from typing import Any
 
 from eventsourcing.persistence import Notification
 
+from cases import event_mac
 from cases.case import Case, derive_status
 from cases.clock import jakarta_month, parse_utc, utc_text
+from cases.errors import DamagedEvent
 from cases.personal_data import PersonalDataMapper
 from store.connection import Connection
 from projections.privacy import PRIVACY_TOPICS, PrivacyChanges
@@ -20,6 +22,15 @@ from projections.schema import CASE_COLUMNS, LIVE, create_statements
 CASE_TOPIC_PREFIX = "cases.case:Case."
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 TRACKING_NAME = "workload"
+
+
+def without_mac(notification: Notification, boundary: int) -> DamagedEvent | None:
+    """The damage of an event past the store's MAC boundary that carries no MAC (its mapper lets
+    one without a MAC through: it does not know the boundary)."""
+    if notification.id <= boundary or event_mac.signed(notification.state):
+        return None
+    return DamagedEvent(notification.originator_id, notification.originator_version, notification.id,
+                        f"it carries no MAC, though every event Pilar wrote after position {boundary} does")
 
 
 def create_tables(conn: Connection, prefix: str = LIVE) -> None:
@@ -36,6 +47,7 @@ class WorkloadProjector:
         self.until = until  # views as of a past instant: events after it are left out
         self.included = 0
         self.skip: frozenset[int] = frozenset()  # quarantined positions (audit/quarantine.py)
+        self.mac_boundary: int | None = None  # events after it must carry a MAC (None: not checked)
 
     def position(self) -> int:
         row = self.conn.one(f"SELECT position FROM {self.prefix}_tracking WHERE name = ?", (TRACKING_NAME,))
@@ -59,6 +71,8 @@ class WorkloadProjector:
         for notification in notifications:
             if notification.id in self.skip:
                 continue
+            if self.mac_boundary is not None and (unsigned := without_mac(notification, self.mac_boundary)):
+                raise unsigned
             case_event = notification.topic.startswith(CASE_TOPIC_PREFIX)
             if not case_event and notification.topic not in PRIVACY_TOPICS:
                 self.mapper.check_mac(notification)

@@ -4,24 +4,29 @@ cases read and write as before; the case holding it answers a problem naming the
 verify list every damaged event, sealed or not; a quarantine lets the views go on without it, and
 verify still reports it. Every test runs on SQLite and PostgreSQL."""
 
+import json
 import logging
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 
+from audit.export import entries, read_csv, write
 from audit.quarantine import damaged
 from audit.seals import verify
 from cases import event_mac
-from projections.damage import NothingToQuarantine, quarantine_event, status
+from projections.damage import CannotRepair, NothingToQuarantine, quarantine_event, repair_event, status
 from projections.maintenance import NotQuarantined, check_with_damage, rebuild
 from projections.runner import ProjectionProcess
 from store.connection import ViewDB
 from testkit import factories
+from testkit.fixtures import POSTGRES_URL, drop_store
 from testkit.servers import pilar_env
 from tests.test_tamper import Events
 
@@ -285,3 +290,94 @@ def test_quarantine_refuses_an_event_that_reads_and_a_position_without_one(setti
     refused = run(settings, "projections", "quarantine", str(good), "--reason", "oops")
     assert refused.returncode == 1 and "nothing to quarantine" in refused.stderr
     assert damaged(store) == []
+
+
+# ----------------------------------------------------------------------------- repair from a backup
+@pytest.fixture
+def backup(settings, tmp_path):
+    """backup() -> the URL of a copy of the store as it is now (a restored backup)."""
+    made = []
+
+    def take() -> str:
+        if settings.store.kind == "sqlite":
+            target = tmp_path / f"backup{len(made)}.db"
+            source, copy = sqlite3.connect(settings.store.sqlite_path), sqlite3.connect(target)
+            source.backup(copy)
+            source.close(), copy.close()
+            url = f"sqlite:///{target}"
+        else:
+            schema, copy = settings.store.schema, f"b_{uuid4().hex[:12]}"
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+                conn.execute(f'CREATE SCHEMA "{copy}"')
+                tables = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                                      (schema,)).fetchall()
+                for (table,) in tables:
+                    conn.execute(f'CREATE TABLE "{copy}"."{table}" AS SELECT * FROM "{schema}"."{table}"')
+            url = settings.store.url.replace(f"schema={schema}", f"schema={copy}")
+        made.append(url)
+        return url
+
+    yield take
+    for url in made:
+        drop_store(url)
+
+
+def test_a_damaged_event_is_repaired_from_a_backup_and_the_projection_goes_on(
+        settings, services, service, two_cases, events, store, client, auth, catch_up, backup):
+    catch_up()
+    _, case = two_cases["wati"]
+    assert client.post(f"{API}/cases/{case}/aid", json=factories.aid(), headers=auth("wati")).status_code == 200
+    kept = backup()
+    sealed = events.position(case, 3)  # sealed and in the views already
+    flip_last_byte(events, sealed)
+    bad = events.position(case, 4)  # neither: the projection process stops at it
+    flip_last_byte(events, bad)
+    assert repair_event(settings, sealed, backup_url=kept, by="os:test").repaired  # proven by its seal too
+    _, other = two_cases["agus"]
+    assert client.post(f"{API}/cases/{other}/aid", json=factories.aid(), headers=auth("agus")).status_code == 200
+    with Running(settings) as process:
+        wait_for(lambda: process.state == "stuck")
+        assert process.stuck_at == bad
+        repaired = run(settings, "projections", "repair", str(bad), "--from", kept)
+        assert repaired.returncode == 0, repaired.stderr
+        assert f"repaired: position {bad} " in repaired.stdout
+        wait_for(lambda: process.state == "active" and views_position(store) == events.head())
+    assert client.get(f"{API}/cases/{case}", headers=auth("wati")).status_code == 200
+    assert verify(service.recorder, store, settings.audit_key()).ok
+    found = status(settings)
+    assert found.stopped_at is None and [(d.position, d.repaired) for d in found.damaged] == [
+        (sealed, True), (bad, True)]
+    position, differences, still = check_with_damage(settings)
+    assert differences == [] and still == []
+
+
+def test_a_repair_needs_the_event_pilar_wrote(settings, services, two_cases, events, store, catch_up, backup):
+    catch_up()
+    _, case = two_cases["wati"]
+    bad = events.position(case, 3)
+    with pytest.raises(CannotRepair, match="nothing to repair"):
+        repair_event(settings, bad, backup_url=backup(), by="os:test")
+    flip_last_byte(events, bad)
+    damaged_too = backup()  # taken after the damage
+    with pytest.raises(CannotRepair, match="carries no MAC that holds"):
+        repair_event(settings, bad, backup_url=damaged_too, by="os:test")
+    with pytest.raises(CannotRepair, match="no SQLite backup at"):
+        repair_event(settings, bad, backup_url=f"sqlite:///{settings.instance_path}/none.db", by="os:test")
+    refused = run(settings, "projections", "repair", str(bad), "--from", damaged_too)
+    assert refused.returncode == 1 and "is not put back" in refused.stderr
+    assert events.row(bad)[3] != b"" and status(settings).damaged == []
+
+
+# ----------------------------------------------------------------------------- export
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_export_lists_a_damaged_event_as_damaged(fmt, services, service, two_cases, events, store):
+    _, case = two_cases["wati"]
+    bad = events.position(case, 2)
+    events.set_state(bad, GARBAGE)
+    out = __import__("io").StringIO()
+    assert write(entries(service, store), out, fmt) == events.head()
+    out.seek(0)
+    items = [json.loads(line) for line in out] if fmt == "jsonl" else list(read_csv(out))
+    marked = [item for item in items if item.get("damaged")]
+    assert [(m["position"], m["data"]) for m in marked] == [(bad, None)]
+    assert "do not decode" in marked[0]["damaged"]
