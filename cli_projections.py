@@ -92,5 +92,3 @@ def projections_repair(position: int, backup_url: str) -> None:
     except PilarError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"repaired: {damage.describe()}")
-    if damage.quarantined_at is not None:
-        click.echo("it was quarantined: the views left it out; run `pilar projections rebuild` to take it in")

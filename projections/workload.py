@@ -29,8 +29,9 @@ def without_mac(notification: Notification, boundary: int) -> DamagedEvent | Non
     one without a MAC through: it does not know the boundary)."""
     if notification.id <= boundary or event_mac.signed(notification.state):
         return None
+    since = f" after position {boundary}" if boundary else ""
     return DamagedEvent(notification.originator_id, notification.originator_version, notification.id,
-                        f"it carries no MAC, though every event Pilar wrote after position {boundary} does")
+                        f"it carries no MAC, though every event of this store{since} must")
 
 
 def create_tables(conn: Connection, prefix: str = LIVE) -> None:

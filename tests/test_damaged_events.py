@@ -4,6 +4,7 @@ cases read and write as before; the case holding it answers a problem naming the
 verify list every damaged event, sealed or not; a quarantine lets the views go on without it, and
 verify still reports it. Every test runs on SQLite and PostgreSQL."""
 
+import getpass
 import json
 import logging
 import sqlite3
@@ -121,7 +122,8 @@ def test_the_projection_stops_at_a_damaged_event_says_so_once_and_goes_on_when_i
         assert len(stops) == 1 and f"stopped at position {bad} " in stops[0].getMessage()
         assert "pilar projections quarantine" in stops[0].getMessage()
         assert [r.getMessage() for r in caplog.records].count("leader: keeping the views current") == 1
-        assert views_position(store) < bad  # every event before it is in the views
+        assert views_position(store) == bad - 1  # every event before it is in the views
+        assert int(store.one("SELECT MAX(position) FROM audit_seals")[0]) == bad - 1  # nothing newer sealed
 
         # The case lists keep answering (from the views as they stand) and other cases take writes.
         assert client.get(f"{API}/cases?pillar=pkh", headers=h).status_code == 200
@@ -130,7 +132,7 @@ def test_the_projection_stops_at_a_damaged_event_says_so_once_and_goes_on_when_i
 
         found = status(settings)
         assert found.stopped_at is not None and found.stopped_at.position == bad
-        assert "its bytes do not decode" in found.stopped_at.reason
+        assert found.stopped_at.reason == "it carries no MAC, though every event of this store must"
         shown = run(settings, "projections", "status")
         assert shown.returncode == 1 and f"STOPPED at damaged event position {bad} " in shown.stdout
 
@@ -141,7 +143,7 @@ def test_the_projection_stops_at_a_damaged_event_says_so_once_and_goes_on_when_i
     assert status(settings).stopped_at is None
     shown = run(settings, "projections", "status")
     assert shown.returncode == 0 and f"quarantined: position {bad} " in shown.stdout
-    assert "ticket 7" in shown.stdout
+    assert "ticket 7" in shown.stdout and f"quarantined by os:{getpass.getuser()} at" in shown.stdout
     # The views equal a rebuild without the quarantined event, which check still lists.
     position, differences, still = check_with_damage(settings)
     assert position == events.head() and differences == []
@@ -240,15 +242,17 @@ def test_check_and_verify_list_every_damaged_event_sealed_or_not_and_rebuild_ref
 
     position, differences, found = check_with_damage(settings)
     assert [d.position for d in found] == [sealed_one, sealed_two, unsealed]
-    assert "MAC does not hold" in found[0].reason and "do not decode" in found[1].reason
+    assert "MAC does not hold" in found[0].reason and "carries no MAC" in found[1].reason
     # The live views took both sealed events in before they were damaged: a rebuild without them differs.
     assert position == views_position(store) >= sealed_two and differences
     checked = run(settings, "projections", "check")
     assert checked.returncode == 1 and "Traceback" not in checked.stderr
     assert checked.stdout.count("DAMAGED:") == 3
 
+    before = views_position(store)
     with pytest.raises(NotQuarantined) as refused:
         rebuild(settings)
+    assert views_position(store) == before and check_with_damage(settings)[1] == differences  # views unchanged
     assert [d.position for d in refused.value.damaged] == [sealed_one, sealed_two, unsealed]
     cli = run(settings, "projections", "rebuild")
     assert cli.returncode == 1 and "rebuild refused: 3 damaged event(s) not quarantined" in cli.stderr
@@ -381,3 +385,33 @@ def test_an_export_lists_a_damaged_event_as_damaged(fmt, services, service, two_
     marked = [item for item in items if item.get("damaged")]
     assert [(m["position"], m["data"]) for m in marked] == [(bad, None)]
     assert "do not decode" in marked[0]["damaged"]
+
+
+def test_a_quarantined_event_cannot_be_repaired_later(settings, services, two_cases, events, store, backup):
+    kept = backup()
+    _, case = two_cases["wati"]
+    bad = events.position(case, 3)
+    flip_last_byte(events, bad)
+    with Running(settings) as process:
+        wait_for(lambda: process.state == "stuck")
+        quarantine_event(settings, bad, reason="no backup yet", by="os:test")
+        wait_for(lambda: process.state == "active" and views_position(store) == events.head())
+    # Its seal, made since, vouches for the damaged bytes as they are: putting others back would break it.
+    with pytest.raises(CannotRepair, match="is quarantined"):
+        repair_event(settings, bad, backup_url=kept, by="os:test")
+    assert [d.quarantined for d in damaged(store)] == [True]
+
+
+def test_a_case_read_from_its_snapshot_still_answers_and_its_history_shows_the_damage(
+        services, two_cases, events, client, auth):
+    _, case = two_cases["wati"]
+    h = auth("wati")
+    for n in range(50):  # a snapshot is taken at version 50
+        assert client.post(f"{API}/cases/{case}/aid", json=factories.aid(value_idr=1000 + n),
+                           headers=h).status_code == 200
+    bad = events.position(case, 3)
+    flip_last_byte(events, bad)
+    assert client.get(f"{API}/cases/{case}", headers=h).status_code == 200
+    history = client.get(f"{API}/cases/{case}/history?limit=5", headers=h)
+    assert history.status_code == 200
+    assert [item.get("damaged") is not None for item in history.json["items"]] == [False, False, True, False, False]
