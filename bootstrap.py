@@ -129,7 +129,8 @@ def _init_store(settings: Settings) -> None:
                     conn.execute(statement)
         with conn.transaction():
             for statement in (create_statements() + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS
-                              + KEY_CHECK_STATEMENTS + RATE_LIMIT_STATEMENTS + SESSION_STATEMENTS + QUARANTINE_STATEMENTS
+                              + KEY_CHECK_STATEMENTS + RATE_LIMIT_STATEMENTS + SESSION_STATEMENTS
+                              + QUARANTINE_STATEMENTS
                               + [account_index]):
                 conn.execute(statement)
         if key_checks.recorded(conn, "audit") is not None:

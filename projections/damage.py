@@ -93,7 +93,8 @@ def repair_event(settings: Settings, position: int, *, backup_url: str, by: str)
             raise CannotRepair(f"the event at position {position} reads as Pilar wrote it: nothing to repair")
         if any(d.position == position and d.quarantined for d in damaged(conn)):
             raise CannotRepair(f"the event at position {position} is quarantined: the projection process has sealed "
-                               "it since, as it is, so that seal now vouches for the damaged bytes; it stays quarantined")
+                               "it since, as it is, so that seal now vouches for the damaged bytes; it stays "
+                               "quarantined")
         found = backup.cases.recorder.select_notifications(start=position, limit=1)
         if not found or found[0].id != position:
             raise CannotRepair(f"the backup holds no event at position {position}")
@@ -153,7 +154,8 @@ class Status:
             if damage is stopped:
                 continue
             state = "quarantined" if damage.quarantined else "repaired" if damage.repaired else \
-                ("restored (the views read it since)" if damage.position <= self.position else "damaged, after the stop")
+                "restored (the views read it since)" if damage.position <= self.position else \
+                "damaged, after the stop"
             lines.append(f"{state}: {damage.describe()}")
         return lines
 

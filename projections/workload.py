@@ -41,7 +41,8 @@ def create_tables(conn: Connection, prefix: str = LIVE) -> None:
 
 
 class WorkloadProjector:
-    def __init__(self, conn: Connection, mapper: PersonalDataMapper, prefix: str = LIVE, until: datetime | None = None):
+    def __init__(self, conn: Connection, mapper: PersonalDataMapper, prefix: str = LIVE,
+                 until: datetime | None = None):
         self.conn = conn
         self.mapper = mapper
         self.prefix = prefix
