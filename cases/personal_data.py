@@ -47,14 +47,18 @@ class KeyStore(Protocol):
 
 class PersonalDataMapper(Mapper):
     def __init__(self, *args: Any, keys: KeyStore, event_key: Callable[[], bytes], opens: bool = True,
-                 **kwargs: Any):
+                 key_is_stores: Callable[[], bool] = lambda: True, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.keys = keys
         self._event_key = event_key
         self.opens = opens  # False: personal fields stay None (the views need none of them)
+        # Asked only when a MAC fails: under an audit key that is not the store's every MAC fails,
+        # and that is a misconfiguration (refused where keys are checked), not damage.
+        self._key_is_stores = key_is_stores
 
     def without_personal_data(self) -> "PersonalDataMapper":
-        return PersonalDataMapper(transcoder=self.transcoder, keys=self.keys, event_key=self._event_key, opens=False)
+        return PersonalDataMapper(transcoder=self.transcoder, keys=self.keys, event_key=self._event_key, opens=False,
+                                  key_is_stores=self._key_is_stores)
 
     @contextlib.contextmanager
     def key_scope(self) -> Iterator[None]:
@@ -111,7 +115,7 @@ class PersonalDataMapper(Mapper):
         """Raises DamagedEvent if the event's MAC does not hold (one without a MAC passes here:
         verify judges those against the store's MAC boundary)."""
         if event_mac.check(self._event_key(), stored_event.originator_id, stored_event.originator_version,
-                           stored_event.topic, stored_event.state) is False:
+                           stored_event.topic, stored_event.state) is False and self._key_is_stores():
             raise _damaged(stored_event, "its MAC does not hold: its bytes, topic, stream or version were changed "
                                          "after Pilar wrote it")
 
