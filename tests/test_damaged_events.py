@@ -143,6 +143,8 @@ def test_the_projection_stops_at_a_damaged_event_says_so_once_and_goes_on_when_i
         wait_for(lambda: process.state == "active" and views_position(store) == events.head())
 
     assert status(settings).stopped_at is None
+    # The case itself stays unreadable: its state without the event was never recorded by anyone.
+    assert client.get(f"{API}/cases/{wati_case}", headers=auth("wati")).json["rule"] == "damaged_event"
     past = client.get(f"{API}/audit/views?as_of=2099-01-01T00:00:00%2B07:00", headers=auth("inspektur"))
     assert past.status_code == 200
     shown = run(settings, "projections", "status")
