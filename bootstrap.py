@@ -3,9 +3,10 @@ and the benchmarks get their services here and nowhere else; each process builds
 gunicorn, each worker after the fork: see wsgi.py)."""
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 from audit.access_log import ACCESS_LOG_STATEMENTS, AccessLog, prepare_access_log
+from audit.quarantine import QUARANTINE_STATEMENTS
 from audit.seals import SEAL_STATEMENTS, chain_hash
 from audit.service import AuditService
 from cases.application import PilarApplication
@@ -71,6 +72,13 @@ def bootstrap(settings: Settings | None = None, *, wilayah: Wilayah | None = Non
                 key_checks.require_match(conn, "lookup", key, LOOKUP_HINT)
         return key
 
+    @cache
+    def audit_key_is_stores() -> bool:
+        """Whether a failed MAC means damage: under a key that is not the store's, every MAC fails."""
+        with readers.connection() as conn:
+            expected = key_checks.recorded(conn, "audit")
+        return expected is None or expected == key_checks.check_value(settings.audit_key(), "audit")
+
     access_log = AccessLog(readers, settings.audit_key)
     cases = PilarApplication(
         settings.store.eventsourcing_env(create_table=create_tables),
@@ -81,6 +89,7 @@ def bootstrap(settings: Settings | None = None, *, wilayah: Wilayah | None = Non
         audit_key=settings.audit_key,
         lookup_key=lookup_key,
         lawful_bases=dict(settings.lawful_bases),
+        audit_key_is_stores=audit_key_is_stores,
     )
     queries = WorkloadQueries(readers, head_sql=cases.streams.head_sql())
     return Services(
@@ -132,7 +141,7 @@ def _init_store(settings: Settings) -> None:
         with conn.transaction():
             for statement in (create_statements() + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS
                               + KEY_CHECK_STATEMENTS + RATE_LIMIT_STATEMENTS + SESSION_STATEMENTS
-                              + HEARTBEAT_STATEMENTS + [account_index]):
+                              + HEARTBEAT_STATEMENTS + QUARANTINE_STATEMENTS + [account_index]):
                 conn.execute(statement)
         if key_checks.recorded(conn, "audit") is not None:
             _require_keys(settings, conn)

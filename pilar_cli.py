@@ -8,10 +8,10 @@ from bootstrap import Services, check_audit_key, init_store
 from cases import policy, vocab
 from cases.access import Actor
 from cli_backup import backup_command, restore_command
+from cli_projections import projections
 from cli_users import run as _run
 from cli_users import users
 from log_format import configure as configure_logging
-from projections.maintenance import LeaderBusy, check, rebuild
 from store.connection import LockBusy
 from store.key_checks import KeyMismatch
 from store.erasure_ledger import LedgerError
@@ -126,38 +126,7 @@ def project(batch_size: int, poll_interval: float, gather: float, exit_with_pare
                 exit_with_parent=exit_with_parent)
 
 
-@main.group()
-def projections() -> None:
-    """The workload views."""
-
-
-@projections.command("rebuild")
-@click.option("--wait", default=10.0, show_default=True, help="Seconds to wait for the projection lock.")
-def projections_rebuild(wait: float) -> None:
-    """Rebuild every view from event zero (stop `pilar project` first)."""
-    try:
-        position = rebuild(Settings.from_env(), wait_seconds=wait)
-    except LeaderBusy as e:
-        raise click.ClickException(str(e)) from None
-    click.echo(f"views rebuilt up to position {position}")
-
-
-@projections.command("check")
-@click.option("--show", default=10, show_default=True, help="Differing rows to print per table.")
-def projections_check(show: int) -> None:
-    """Rebuild into scratch tables and print every difference from the live views (exit 1 if any)."""
-    position, differences = check(Settings.from_env())
-    if not differences:
-        click.echo(f"views match a rebuild up to position {position}")
-        return
-    for difference in differences:
-        click.echo(f"{difference.table}: {len(difference.only_live)} row(s) only in the live view, "
-                   f"{len(difference.only_rebuilt)} only in the rebuild")
-        for row in difference.only_live[:show]:
-            click.echo(f"  live:    {row}")
-        for row in difference.only_rebuilt[:show]:
-            click.echo(f"  rebuilt: {row}")
-    sys.exit(1)
+main.add_command(projections)
 
 
 @main.group()

@@ -17,14 +17,17 @@ AUDIT_ERRORS = {401: "No valid bearer token", 403: "Only auditors read this", 40
 class Entry(Schema):
     position = fields.Integer()
     stream_id = fields.String()
-    stream_type = fields.String(metadata={"description": "Case, Beneficiary, NikClaim, UserAccount, …"})
+    stream_type = fields.String(allow_none=True, metadata={"description": "Case, Beneficiary, NikClaim, UserAccount, "
+                                                                          "…; null for a damaged event"})
     version = fields.Integer()
-    type = fields.String(metadata={"description": "the event, e.g. AidGiven"})
-    at = fields.String(metadata={"description": "when, UTC"})
+    type = fields.String(allow_none=True, metadata={"description": "the event, e.g. AidGiven"})
+    at = fields.String(allow_none=True, metadata={"description": "when, UTC"})
     actor = fields.String(allow_none=True)
-    data = fields.Dict()
+    data = fields.Dict(allow_none=True)
     hash = fields.String(allow_none=True, metadata={"description": "chained to the stream's previous event; "
                                                                    "null until sealed (within a second or so)"})
+    damaged = fields.String(metadata={"description": "only on a damaged event (type, time, actor and data null): "
+                                                    "why it cannot be read (docs/operations.md)"})
 
 
 class History(Schema):
@@ -51,7 +54,7 @@ class Feed(Schema):
 
 class Break(Schema):
     kind = fields.String(metadata={"description": "edited, missing_event, reordered, stream_gap, seal_chain, forged, "
-                                                  "missing_seals, truncated, head_mismatch, forged_head, "
+                                                  "missing_seals, truncated, head_mismatch, forged_head, quarantined, "
                                                   "forged_boundary, access_log_edited, access_log_deleted, "
                                                   "access_log_inserted, access_log_reordered, access_log_seal_chain"})
     message = fields.String()

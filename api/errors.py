@@ -16,6 +16,7 @@ from api.metrics import CONFLICTS
 from api.security import security_event
 from cases.errors import (
     Contention,
+    DamagedEvent,
     DuplicateNik,
     IdempotencyKeyReused,
     InvalidInput,
@@ -118,6 +119,16 @@ def register_error_handlers(blp: Blueprint) -> None:
         # Not a broken rule (409): nothing is wrong with the request, and clients retry a 503.
         CONFLICTS.labels("concurrent_writes").inc()
         return error_response(503, str(exc), {"Retry-After": "1"}, rule="concurrent_writes")
+
+    @blp.errorhandler(DamagedEvent)
+    def damaged(exc: DamagedEvent):
+        # Not the request's fault, and retrying will not help: an operator must restore or
+        # quarantine the event (docs/operations.md). A write is refused as a conflict with it.
+        log.error("damaged event: %s", exc)
+        write = request.method not in ("GET", "HEAD")
+        return error_response(409 if write else 500, f"This record cannot be {'changed' if write else 'read'}: "
+                              f"{exc}. An operator has been told (docs/operations.md, When an event is damaged).",
+                              rule="damaged_event", damaged=exc.as_dict())
 
     @blp.errorhandler(KeyMismatch)
     @blp.errorhandler(KekError)

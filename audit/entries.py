@@ -7,6 +7,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, Notification
 
+from cases.errors import DamagedEvent
 from cases.masking import masked_unless
 
 BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "actor", "originator_topic"}
@@ -25,8 +26,12 @@ def event_type(topic: str) -> str:
 def entry(notification: Notification, mapper: Mapper, event_hash: str | None = None, *,
           in_clear: bool) -> dict[str, Any]:
     """`in_clear`: whether the reader sees personal identifiers (cases/policy.py); if not, they are
-    masked (cases/masking.py). Required, so that no caller forgets to ask."""
-    event = mapper.to_domain_event(notification)
+    masked (cases/masking.py). Required, so that no caller forgets to ask. A damaged event is
+    listed as such, without data, so that the rest of a history or feed page can still be read."""
+    try:
+        event = mapper.to_domain_event(notification)
+    except DamagedEvent as damage:
+        return damaged_entry(notification, damage, event_hash)
     data = {k: ("[redacted]" if k in REDACTED_FIELDS else v) for k, v in vars(event).items() if k not in BASE_FIELDS}
     return {
         "position": notification.id,
@@ -38,6 +43,21 @@ def entry(notification: Notification, mapper: Mapper, event_hash: str | None = N
         "actor": getattr(event, "actor", None),
         "data": masked_unless(in_clear, jsonable(data)),
         "hash": event_hash,
+    }
+
+
+def damaged_entry(notification: Notification, damage: DamagedEvent, event_hash: str | None) -> dict[str, Any]:
+    return {
+        "position": notification.id,
+        "stream_id": str(notification.originator_id),
+        "stream_type": None,
+        "version": notification.originator_version,
+        "type": None,  # the topic itself may be what was damaged
+        "at": None,
+        "actor": None,
+        "data": None,
+        "hash": event_hash,
+        "damaged": damage.reason,
     }
 
 

@@ -15,8 +15,9 @@ leave open to whoever can write the database:
   refuses to seal over them;
 - the access log is sealed too (audit/access_seals.py).
 
-`verify` reports every break it finds (audit/event_check.py lists the kinds); events newer than
-the sealed range are reported as unsealed, not as broken."""
+`verify` reports every break it finds (audit/event_check.py lists the kinds, plus `quarantined`:
+an event an operator quarantined, audit/quarantine.py); events newer than the sealed range are
+reported as unsealed, not as broken (but an unsealed event whose MAC fails is `forged`)."""
 
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ from audit.access_seals import check_access
 from audit.event_check import check_events
 from audit.hashing import chain_hash, event_hash
 from audit.heads import HeadsFile, Reading
+from audit.quarantine import damaged
 from audit.verification import Break, Verification
 from cases import event_mac
 from store import key_checks
@@ -119,7 +121,18 @@ def verify(recorder: ApplicationRecorder, conn: Connection, key: bytes, batch_si
                          position=int(claimed) if claimed.isdigit() else None))
     check_events(recorder, conn, key, result, boundary=boundary or 0, head=head, batch_size=batch_size)
     check_access(conn, key, result, head, batch_size)
+    _quarantined(conn, result)
     return result
+
+
+def _quarantined(conn: Connection, result: Verification) -> None:
+    """A quarantined event stays a break: one whose bytes still hold their MAC (e.g. a topic this
+    Pilar cannot read) would otherwise pass, though the views go on without it."""
+    for damage in damaged(conn):
+        if damage.quarantined and damage.position not in result.broken_positions:  # not once repaired
+            result.add(Break("quarantined", f"{damage.reason}; quarantined by {damage.quarantined_by} at "
+                             f"{damage.quarantined_at} ({damage.quarantine_reason}): the views go on without it",
+                             damage.stream_id, damage.version, damage.position))
 
 
 def _heads_report(reading: Reading, result: Verification) -> dict:

@@ -40,6 +40,7 @@ class Verification:
     breaks: list[Break] = field(default_factory=list)
     breaks_total: int = 0
     heads: dict = field(default_factory=lambda: {"file": None, "status": "not configured"})
+    broken_positions: set[int] = field(default_factory=set, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -47,6 +48,8 @@ class Verification:
 
     def add(self, found: Break) -> None:
         self.breaks_total += 1
+        if found.position is not None:
+            self.broken_positions.add(found.position)
         if len(self.breaks) < MAX_BREAKS:
             self.breaks.append(found)
 

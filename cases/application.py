@@ -54,11 +54,13 @@ class PilarApplication(UserCommands, BeneficiaryCommands, CaseCommands, WritePat
     def __init__(self, env: dict[str, str] | None = None, *, wilayah: Wilayah, access_log: AccessRecorder,
                  personal_keys: KeyStore, streams: Callable[[ApplicationRecorder], StreamQueries],
                  audit_key: Callable[[], bytes], lookup_key: Callable[[], bytes],
-                 lawful_bases: Mapping[str, str] | None = None):
+                 lawful_bases: Mapping[str, str] | None = None,
+                 audit_key_is_stores: Callable[[], bool] = lambda: True):
         # Before super().__init__, which builds the mapper. Keys are read when first needed, so
         # that a command needing none runs where they are not configured.
         self.personal_keys = personal_keys
         self._audit_key = audit_key
+        self._audit_key_is_stores = audit_key_is_stores
         self._lookup_key = lookup_key
         super().__init__(env)
         self.wilayah = wilayah
@@ -74,7 +76,7 @@ class PilarApplication(UserCommands, BeneficiaryCommands, CaseCommands, WritePat
 
     def construct_mapper(self) -> PersonalDataMapper:
         return PersonalDataMapper(transcoder=self.construct_transcoder(), keys=self.personal_keys,
-                                  event_key=self._event_key)
+                                  event_key=self._event_key, key_is_stores=self._audit_key_is_stores)
 
     @functools.cached_property
     def _event_key_bytes(self) -> bytes:

@@ -80,3 +80,21 @@ def _flat(errors: dict[str, Any], prefix: str = "") -> Iterator[str]:
             yield from _flat(problems, f"{prefix}{name}.")
         else:
             yield f"{prefix}{name}: {', '.join(problems)}"
+
+
+class DamagedEvent(PilarError):
+    """A stored event that cannot be read as Pilar wrote it: bytes that do not decode, a MAC that
+    does not hold, a topic that names no event class, personal data that does not decrypt.
+    `position` is known when it was read in the global order (a notification), else None."""
+
+    def __init__(self, stream_id: UUID | str, version: int, position: int | None, reason: str):
+        self.stream_id = str(stream_id)
+        self.version = version
+        self.position = position
+        self.reason = reason
+        where = f"position {position}, " if position is not None else ""
+        super().__init__(f"the event at {where}stream {self.stream_id} version {version} is damaged: {reason}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stream_id": self.stream_id, "version": self.version, "position": self.position,
+                "reason": self.reason}

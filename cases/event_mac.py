@@ -36,6 +36,11 @@ def payload(state: bytes) -> bytes:
     return state[len(MARK) + MAC_BYTES:] if state.startswith(MARK) else state
 
 
+def signed(state: bytes) -> bool:
+    """Whether the stored state carries a MAC at all (whether it holds is `check`'s question)."""
+    return bytes(state).startswith(MARK)
+
+
 def check(key: bytes, originator_id: UUID | str, version: int, topic: str, state: bytes) -> bool | None:
     """True if the MAC holds, False if it does not, None if the event carries none."""
     state = bytes(state)

@@ -20,10 +20,13 @@ from dataclasses import replace
 from typing import Any, Protocol
 from uuid import UUID
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
+from eventsourcing.utils import TopicError
 
 from cases import event_mac
+from cases.errors import DamagedEvent
 from cases.personal_fields import key_id, made_on_demand, paths_of, put, take
 
 SEALED_V1 = "sealed_personal"  # a nested dict merged into the event (events written before 2026-12)
@@ -44,14 +47,18 @@ class KeyStore(Protocol):
 
 class PersonalDataMapper(Mapper):
     def __init__(self, *args: Any, keys: KeyStore, event_key: Callable[[], bytes], opens: bool = True,
-                 **kwargs: Any):
+                 key_is_stores: Callable[[], bool] = lambda: True, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.keys = keys
         self._event_key = event_key
         self.opens = opens  # False: personal fields stay None (the views need none of them)
+        # Asked only when a MAC fails: under an audit key that is not the store's every MAC fails,
+        # and that is a misconfiguration (refused where keys are checked), not damage.
+        self._key_is_stores = key_is_stores
 
     def without_personal_data(self) -> "PersonalDataMapper":
-        return PersonalDataMapper(transcoder=self.transcoder, keys=self.keys, event_key=self._event_key, opens=False)
+        return PersonalDataMapper(transcoder=self.transcoder, keys=self.keys, event_key=self._event_key, opens=False,
+                                  key_is_stores=self._key_is_stores)
 
     @contextlib.contextmanager
     def key_scope(self) -> Iterator[None]:
@@ -104,7 +111,22 @@ class PersonalDataMapper(Mapper):
                                                 SEALED_UNDER: _key_id(key)})
         return super().to_stored_event(shadow)
 
+    def check_mac(self, stored_event: StoredEvent) -> None:
+        """Raises DamagedEvent if the event's MAC does not hold (one without a MAC passes here:
+        verify judges those against the store's MAC boundary)."""
+        if event_mac.check(self._event_key(), stored_event.originator_id, stored_event.originator_version,
+                           stored_event.topic, stored_event.state) is False and self._key_is_stores():
+            raise _damaged(stored_event, "its MAC does not hold: its bytes, topic, stream or version were changed "
+                                         "after Pilar wrote it")
+
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        self.check_mac(stored_event)
+        try:
+            return self._decoded(stored_event)
+        except UNREADABLE as error:
+            raise _damaged(stored_event, _reason(error)) from None
+
+    def _decoded(self, stored_event: StoredEvent) -> Any:
         event = super().to_domain_event(replace(stored_event, state=event_mac.payload(stored_event.state)))
         fields = vars(event)
         sealed, nested, under = fields.pop(SEALED, None), fields.pop(SEALED_V1, None), fields.pop(SEALED_UNDER, None)
@@ -122,6 +144,24 @@ class PersonalDataMapper(Mapper):
             for name, value in personal.items():
                 fields[name] = {**fields[name], **value} if name == "changes" else value
         return event
+
+
+# What a damaged row raises while it is decoded (ValueError covers bad JSON, UTF-8 and base64).
+UNREADABLE = (MapperDeserialisationError, ValueError, TypeError, KeyError, AttributeError, IndexError, TopicError,
+              InvalidTag)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, TopicError):
+        return "its topic names no event class of this Pilar"
+    if isinstance(error, InvalidTag):
+        return "its personal data does not decrypt under its key"
+    return f"its bytes do not decode as an event ({type(error).__name__})"
+
+
+def _damaged(stored_event: StoredEvent, reason: str) -> DamagedEvent:
+    return DamagedEvent(stored_event.originator_id, stored_event.originator_version,
+                        getattr(stored_event, "id", None), reason)
 
 
 def _key_id(key: bytes) -> str:

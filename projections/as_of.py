@@ -26,11 +26,14 @@ class _OneConnection:
         yield self.conn
 
 
-def views_as_of(app: PilarApplication, as_of: datetime, batch_size: int = 5000) -> dict[str, Any]:
+def views_as_of(app: PilarApplication, as_of: datetime, batch_size: int = 5000,
+                skip: frozenset[int] = frozenset()) -> dict[str, Any]:
+    """`skip`: quarantined positions; any other damaged event raises DamagedEvent."""
     conn = SQLiteConnection.in_memory()
     try:
         create_tables(conn, PREFIX)
         projector = WorkloadProjector(conn, app.view_mapper, PREFIX, until=as_of)
+        projector.skip = skip
         position = 0
         while batch := app.recorder.select_notifications(start=position, limit=batch_size, inclusive_of_start=False):
             position = projector.process(batch)

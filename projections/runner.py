@@ -18,10 +18,12 @@ from eventsourcing.utils import get_topic
 
 from audit.heads import HeadsFile, SealsCutBack
 from audit.keeper import SealKeeper
+from audit.quarantine import mac_boundary, quarantined_between, record_found
 from audit.seals import Sealer
 from bootstrap import bootstrap, check_audit_key
 from cases.application import PilarApplication
 from cases.beneficiary import Beneficiary
+from cases.errors import DamagedEvent
 from projections.heartbeat import Heartbeat
 from projections.leader import Leadership
 from projections.workload import Batch, WorkloadProjector
@@ -33,6 +35,7 @@ from store.personal_keys import DESTROY_KEY_SQL, TABLE as PERSONAL_KEYS
 from store.sqlite import PROJECTION_CHECKPOINT_PAGES
 
 log = logging.getLogger("pilar.projection")
+DAMAGE_RETRY = 2.0  # seconds between looks at a damaged event: has it been repaired or quarantined?
 
 TRANSIENT = STORE_UNREACHABLE
 # While the store is unreachable the process waits longer between attempts, up to this, and says
@@ -50,6 +53,7 @@ class ProjectionProcess:
         self.gather = gather
         self.stop = stop or threading.Event()
         self.state = "starting"
+        self.stuck_at: int | None = None  # the damaged event's position the views stand still before
 
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -143,7 +147,16 @@ class ProjectionProcess:
         try:
             while not self.stop.is_set():
                 began = time.time()
-                carried = self._step(follower, heartbeat)
+                try:
+                    carried = self._step(follower, heartbeat)
+                except DamagedEvent as damage:
+                    self._stuck(damage)
+                    heartbeat.stuck(damage.position, "DamagedEvent")
+                    self.stop.wait(DAMAGE_RETRY)
+                    continue
+                if self.stuck_at is not None:
+                    log.info("going on past position %s", self.stuck_at)
+                    self.stuck_at, self.state = None, "active"
                 heartbeat.progressed(follower.position, caught_up=carried < self.batch_size, at=began)
                 if carried < self.batch_size:
                     waiter.wait(self.stop, busy=carried > 0)
@@ -156,7 +169,7 @@ class ProjectionProcess:
     def _step(follower: "Follower", heartbeat: Heartbeat) -> int:
         try:
             return follower.step()
-        except (*TRANSIENT, KeyMismatch, SealsCutBack):
+        except (*TRANSIENT, KeyMismatch, SealsCutBack, DamagedEvent):
             raise
         except Exception as error:
             # Said in the heartbeat (/readyz names it) before the process fails: the event it cannot pass.
@@ -164,6 +177,17 @@ class ProjectionProcess:
             if position is not None:
                 heartbeat.stuck(position, type(error).__name__)
             raise
+
+    def _stuck(self, damage: DamagedEvent) -> None:
+        # Restarting would meet the same bytes again: stand still, say so once, and look again
+        # every DAMAGE_RETRY seconds for the row restored or the event quarantined.
+        if self.stuck_at != damage.position:
+            log.error("projection stopped at position %s (stream %s, version %s): %s. The views stand still until "
+                      "the event is repaired or quarantined: pilar projections repair %s --from BACKUP_URL, or "
+                      "pilar projections quarantine %s --reason '...' (docs/operations.md, When an event is damaged)",
+                      damage.position, damage.stream_id, damage.version, damage.reason, damage.position,
+                      damage.position)
+        self.stuck_at, self.state = damage.position, "stuck"
 
 
 class _Retry:
@@ -199,6 +223,7 @@ class Follower:
         self.conn = conn
         self.batch_size = batch_size
         self.projector = WorkloadProjector(conn, app.view_mapper)
+        self.projector.mac_boundary = mac_boundary(conn, audit_key)
         self.sealer = Sealer(conn, audit_key)
         # Refuses (SealsCutBack) seals cut back behind the published head; seals the access log; publishes heads.
         self.keeper = SealKeeper(conn, audit_key, heads, access_min_age=access_min_age)
@@ -234,9 +259,14 @@ class Follower:
             self.keeper.publish()
             return 0
         self.in_hand = notifications[0].id
+        self.projector.skip = quarantined_between(self.conn, self.position, notifications[-1].id)
         # The work is prepared before the write transaction: on SQLite that transaction holds
         # the one write lock every writer of events waits for.
-        plan = self._prepare(notifications)
+        try:
+            plan = self._prepare(notifications)
+        except DamagedEvent as damage:
+            notifications = self._before(notifications, damage)
+            plan = self._prepare(notifications)
         with self.conn.transaction():
             if plan.heads != self._heads():
                 # Only the leader writes the views and seals, so this is a safeguard: prepare
@@ -245,7 +275,8 @@ class Follower:
             if plan.batch is not None:
                 self.projector.write(plan.batch)
             self.sealer.write(plan.seals)
-            erased = [key for n in notifications if n.topic == ERASURE_TOPIC for key in self._erased_keys(n)]
+            erased = [key for n in notifications if n.topic == ERASURE_TOPIC and n.id not in self.projector.skip
+                      for key in self._erased_keys(n)]
             if erased and self.app.personal_keys.ledger is not None:
                 self.app.personal_keys.ledger.record(erased)  # also when the server died before it could
             for key in erased:
@@ -255,6 +286,14 @@ class Follower:
         if erased:
             self._shred()
         return len(notifications)
+
+    def _before(self, notifications: Sequence[Notification], damage: DamagedEvent) -> Sequence[Notification]:
+        """The events before a damaged one, to be carried by this step; none: stop here."""
+        before = [n for n in notifications if damage.position is not None and n.id < damage.position]
+        if not before:
+            record_found(self.conn, damage)
+            raise damage
+        return before
 
     def _erased_keys(self, erasure: Notification) -> list[str]:
         # Erasures recorded before they listed their keys destroyed the person's key alone.

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from eventsourcing.persistence import Notification
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 
@@ -158,6 +159,13 @@ class PostgresStreams(StreamQueries):
             Identifier(self.datastore.schema), Identifier(table))
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(statement, (originator_id, before_version))
+
+    def restore(self, event: Notification) -> None:
+        statement = SQL("UPDATE {}.{} SET originator_id = %s, originator_version = %s, topic = %s, state = %s "
+                        "WHERE notification_id = %s").format(Identifier(self.datastore.schema), Identifier(self.table))
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(statement, (UUID(str(event.originator_id)), event.originator_version, event.topic,
+                                     bytes(event.state), event.id))
 
     def originators(self, topic: str) -> list[UUID]:
         with self.datastore.transaction(commit=False) as curs:

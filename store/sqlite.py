@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
+from eventsourcing.persistence import Notification
 from eventsourcing.sqlite import SQLiteConnection as EventsourcingConnection
 from eventsourcing.sqlite import SQLiteConnectionPool, SQLiteFactory
 
@@ -156,6 +157,12 @@ class SQLiteStreams(StreamQueries):
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(f"DELETE FROM {table} WHERE originator_id = ? AND originator_version < ?",
                          (originator_id.hex, before_version))
+
+    def restore(self, event: Notification) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(f"UPDATE {self.table} SET originator_id = ?, originator_version = ?, topic = ?, state = ? "
+                         "WHERE rowid = ?", (UUID(str(event.originator_id)).hex, event.originator_version,
+                                             event.topic, bytes(event.state), event.id))
 
     def originators(self, topic: str) -> list[UUID]:
         with self.datastore.transaction(commit=False) as curs:

@@ -39,6 +39,11 @@ class StreamQueries:
         """Deletes one stream's snapshots older than `before_version` from the snapshot table."""
         raise NotImplementedError
 
+    def restore(self, event: Notification) -> None:
+        """Put back the row at `event.id` as `event` holds it (a damaged row, from a backup: the
+        caller has proven it is the event Pilar wrote there)."""
+        raise NotImplementedError
+
     def originators(self, topic: str) -> list[UUID]:
         """The streams holding an event of `topic` (e.g. every account: their creation events).
         Fast only for a topic `topic_index` was created for."""
