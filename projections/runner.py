@@ -26,6 +26,7 @@ from cases.beneficiary import Beneficiary
 from cases.errors import DamagedEvent
 from projections.heartbeat import Heartbeat
 from projections.leader import Leadership
+from projections.waiting import Retry, Waiter
 from projections.workload import Batch, WorkloadProjector
 from settings import Settings
 from store.connection import Connection, ViewDB, shred_quietly
@@ -38,9 +39,6 @@ log = logging.getLogger("pilar.projection")
 DAMAGE_RETRY = 2.0  # seconds between looks at a damaged event: has it been repaired or quarantined?
 
 TRANSIENT = STORE_UNREACHABLE
-# While the store is unreachable the process waits longer between attempts, up to this, and says
-# so in the log once per outage (and again every minute or so), never exiting.
-RETRY_FIRST, RETRY_LONGEST = 0.5, 5.0
 
 
 class ProjectionProcess:
@@ -69,7 +67,7 @@ class ProjectionProcess:
                 self.stop.set()
 
     def run(self) -> None:
-        retry = _Retry()
+        retry = Retry()
         services = self._connect(retry)
         if services is None:
             return
@@ -98,7 +96,7 @@ class ProjectionProcess:
             services.close()
             self.state = "stopped"
 
-    def _connect(self, retry: "_Retry"):
+    def _connect(self, retry: "Retry"):
         """The services, once the store answers (None: stopped first)."""
         while not self.stop.is_set():
             try:
@@ -112,7 +110,7 @@ class ProjectionProcess:
                 return services
         return None
 
-    def _lead_and_follow(self, app: PilarApplication, retry: "_Retry") -> None:
+    def _lead_and_follow(self, app: PilarApplication, retry: "Retry") -> None:
         conn = ViewDB(self.settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES)
         retry.reached()
         leadership = Leadership(conn)
@@ -143,7 +141,7 @@ class ProjectionProcess:
         key = self.settings.audit_key()
         follower = Follower(app, conn, key, self.batch_size, heads=HeadsFile(self.settings.heads_path, key))
         heartbeat.took_lead(follower.position)
-        waiter = _Waiter(self.settings, app, self.poll_interval, self.gather)
+        waiter = Waiter(self.settings, app, self.poll_interval, self.gather)
         try:
             while not self.stop.is_set():
                 began = time.time()
@@ -188,27 +186,6 @@ class ProjectionProcess:
                       damage.position, damage.stream_id, damage.version, damage.reason, damage.position,
                       damage.position)
         self.stuck_at, self.state = damage.position, "stuck"
-
-
-class _Retry:
-    """Waits between attempts to reach the store, longer each time up to RETRY_LONGEST."""
-
-    def __init__(self):
-        self.delay = RETRY_FIRST
-        self.logged_at = float("-inf")
-
-    def wait(self, stop: threading.Event, error: Exception) -> None:
-        if time.monotonic() - self.logged_at > 60:
-            log.warning("store unavailable (%s: %s); retrying every %g s or so until it answers",
-                        type(error).__name__, error, RETRY_LONGEST)
-            self.logged_at = time.monotonic()
-        stop.wait(self.delay)
-        self.delay = min(self.delay * 2, RETRY_LONGEST)
-
-    def reached(self) -> None:
-        if self.logged_at > float("-inf"):
-            log.info("store reachable again")
-        self.delay, self.logged_at = RETRY_FIRST, float("-inf")
 
 
 ERASURE_TOPIC = get_topic(Beneficiary.PersonalDataErased)
@@ -319,42 +296,6 @@ class _Plan:
     heads: tuple[int, tuple[int, str]]
     batch: Batch | None
     seals: list[tuple]
-
-
-class _Waiter:
-    """Sleeps until new events may exist: a PostgreSQL notification or the poll interval.
-
-    Under a steady write load, stepping as soon as anything is new costs a transaction per
-    event or two. On PostgreSQL that took a third of a core from the writers; on SQLite each
-    step also holds the one write lock the writers need, and they wait for it in growing
-    sleeps. So after a notification, or after a step that found new events (more are on
-    their way), it gathers for a moment (`gather` seconds, well inside the lag target) so
-    that one step carries every event written meanwhile."""
-
-    def __init__(self, settings: Settings, app: PilarApplication, poll_interval: float, gather: float):
-        self.poll_interval = poll_interval
-        self.gather = gather
-        self.listener = ViewDB(settings.store).listener(app.recorder)
-
-    def wait(self, stop: threading.Event, busy: bool = False) -> None:
-        if busy:
-            if not stop.wait(self.gather):
-                self._drain()
-            return
-        if self.listener is None:
-            stop.wait(self.poll_interval)
-            return
-        notified = self.listener.wait(self.poll_interval)
-        if notified and self.gather > 0 and not stop.wait(self.gather):
-            self._drain()
-
-    def _drain(self) -> None:
-        if self.listener is not None:
-            self.listener.drain()  # already covered by the step that follows
-
-    def close(self) -> None:
-        if self.listener is not None:
-            self.listener.close()
 
 
 def run_process(settings: Settings, **options) -> None:

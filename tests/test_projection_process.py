@@ -121,9 +121,9 @@ def test_only_one_instance_is_active_and_a_standby_takes_over(settings, service,
 def test_a_burst_of_writes_is_gathered_into_one_step_after_a_notification(settings, service, staff):
     import threading
 
-    from projections.runner import _Waiter
+    from projections.waiting import Waiter
 
-    waiter = _Waiter(settings, service, poll_interval=1.5, gather=0.5)
+    waiter = Waiter(settings, service, poll_interval=1.5, gather=0.5)
     stop = threading.Event()
     burst = threading.Thread(target=lambda: (time.sleep(0.05), write_cases(service, staff["wati"], 2)))
     try:

@@ -357,10 +357,10 @@ def test_under_a_steady_write_load_the_projection_process_gathers_between_steps(
     (a transaction per event or two, each holding SQLite's write lock), nor by the idle poll."""
     import threading
 
-    from projections import runner
+    from projections import runner, waiting
 
     waits = []
-    monkeypatch.setattr(runner._Waiter, "wait", lambda self, stop, busy=False: (waits.append(busy), stop.set()))
+    monkeypatch.setattr(waiting.Waiter, "wait", lambda self, stop, busy=False: (waits.append(busy), stop.set()))
     carried = iter([7])
     monkeypatch.setattr(runner.Follower, "step", lambda self: next(carried, 0))
     process = runner.ProjectionProcess(settings, batch_size=10, poll_interval=30, gather=0.05, stop=threading.Event())
@@ -372,9 +372,9 @@ def test_the_waiter_after_a_busy_step_sleeps_the_gather_not_the_poll_interval(se
     import threading
     import time
 
-    from projections.runner import _Waiter
+    from projections.waiting import Waiter
 
-    waiter = _Waiter(settings, service, poll_interval=30, gather=0.05)
+    waiter = Waiter(settings, service, poll_interval=30, gather=0.05)
     try:
         started = time.monotonic()
         waiter.wait(threading.Event(), busy=True)

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from store.sqlite import PROJECTION_CHECKPOINT_PAGES, STORE_CHECKPOINT_PAGES
-from projections import runner
+from projections import runner, waiting
 from store.connection import ViewDB
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -36,7 +36,7 @@ def test_the_projection_process_checkpoints_first(service, settings, monkeypatch
         return 0
 
     monkeypatch.setattr(runner.Follower, "step", step)
-    monkeypatch.setattr(runner._Waiter, "wait", lambda self, stop, busy=False: stop.set())
+    monkeypatch.setattr(waiting.Waiter, "wait", lambda self, stop, busy=False: stop.set())
     runner.ProjectionProcess(settings, poll_interval=30, stop=threading.Event()).run()
     assert seen == [PROJECTION_CHECKPOINT_PAGES]
 
