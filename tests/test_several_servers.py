@@ -154,24 +154,41 @@ def _write_through_two_servers_and_kill(settings, case_ids, first, second, tmp_p
         bearer = token(servers[0].url, "wati", PASSWORD)  # one token, honoured by either server
         writers = [Writer(f"s{s}w{w}", server.url, bearer, case_ids, stop)
                    for s, server in enumerate(servers) for w in range(2)]
-        for writer in writers:
-            writer.start()
-        _wait(lambda: all(len(w.acked) >= 20 for w in writers), 60, "writes acknowledged through both servers")
-        assert read_beat(beats).leader.endswith(f":{first.pid}")
+        try:
+            for writer in writers:
+                writer.start()
+            _wait(lambda: all(len(w.acked) >= 20 for w in writers), 60, "writes acknowledged through both servers")
+            assert read_beat(beats).leader.endswith(f":{first.pid}")
 
-        first.send_signal(signal.SIGKILL)
-        killed_at = time.monotonic()
-        beat = _wait(lambda: (b := read_beat(beats)) and b.leader.endswith(f":{second.pid}") and b.state == "active"
-                     and b, 30, "the standby leading")
-        takeover = time.monotonic() - killed_at
-        first.wait(timeout=10)
-        acked_at_kill = sum(len(w.acked) for w in writers)
-        _wait(lambda: sum(len(w.acked) for w in writers) >= acked_at_kill + 40, 60, "writes after the takeover")
+            first.send_signal(signal.SIGKILL)
+            killed_at = time.monotonic()
+            beat = _wait(lambda: (b := read_beat(beats)) and b.leader.endswith(f":{second.pid}")
+                         and b.state == "active" and b, 30, "the standby leading")
+            takeover = time.monotonic() - killed_at
+            first.wait(timeout=10)
+            for server in servers:  # every server's /readyz names the new leader, and counts the restart
+                _wait(lambda: (p := requests.get(f"{server.url}/readyz", timeout=10).json()["checks"]["projection"])
+                      ["leader"].endswith(f":{second.pid}") and p["restarts"] == 1, 30, "/readyz naming the new leader")
+            acked_at_kill = sum(len(w.acked) for w in writers)
+            _wait(lambda: sum(len(w.acked) for w in writers) >= acked_at_kill + 40, 60, "writes after the takeover")
+        finally:
+            stop.set()
+            for writer in writers:
+                writer.join(timeout=60)
+        _retry_through_the_other_server(servers, bearer, writers[0].acked[0])
     finally:
-        stop.set()
-        for writer in writers:
-            writer.join(timeout=60)
         for server in servers:
             server.stop()
         beats.close()
     return killed_at, takeover, beat, writers
+
+
+def _retry_through_the_other_server(servers, bearer: str, acked: dict) -> None:
+    """A write answered by one server, retried with its key through the other: the first answer
+    again, nothing appended."""
+    other = next(server for server in servers if server.url != acked["url"])
+    answer = requests.post(f"{other.url}/api/v1/cases/{acked['case_id']}/follow-ups",
+                           json=factories.follow_up(purpose=acked["key"]),
+                           headers={"Authorization": f"Bearer {bearer}", "Idempotency-Key": acked["key"]}, timeout=30)
+    assert answer.status_code == 200 and answer.headers.get("Idempotent-Replayed") == "true"
+    assert answer.json()["version"] == acked["version"]
