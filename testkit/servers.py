@@ -116,3 +116,17 @@ def token(url: str, username: str, password: str) -> str:
     response = requests.post(f"{url}/api/v1/auth/token", json={"username": username, "password": password}, timeout=10)
     response.raise_for_status()
     return response.json()["token"]
+
+
+def wait_until(predicate, seconds: float = 30.0, what: str = "condition", step: float = 0.2):
+    """`predicate()`'s first truthy answer, asked every `step` seconds; a request that fails
+    meanwhile (a server starting or stopping) counts as not yet. Fails naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if (found := predicate()):
+                return found
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, f"{what} not reached in {seconds} s"
+        time.sleep(step)

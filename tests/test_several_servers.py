@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from uuid import UUID
 
@@ -22,7 +23,7 @@ from projections.maintenance import check
 from store.connection import ViewDB
 from testkit import factories
 from testkit.fixtures import PASSWORD
-from testkit.servers import Gunicorn, pilar_env, token
+from testkit.servers import Gunicorn, pilar_env, token, wait_until
 from tests.test_projection_process import view_position
 from tests.test_readiness import _open_case
 
@@ -32,16 +33,7 @@ TAKEOVER_SECONDS = 5.0  # what the issue promises
 MAX_ATTEMPTS = 40
 
 
-def _wait(predicate, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if (found := predicate()):
-                return found
-        except requests.RequestException:
-            pass
-        assert time.monotonic() < deadline, f"{what} not reached in {seconds} s"
-        time.sleep(0.05)
+_wait = partial(wait_until, step=0.05)  # a fine poll: the takeover is timed by it
 
 
 def _projector(settings, log: Path) -> subprocess.Popen:

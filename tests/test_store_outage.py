@@ -21,7 +21,7 @@ from store.config import StoreConfig
 from store.connection import ViewDB
 from testkit import factories
 from testkit.fixtures import PASSWORD
-from testkit.servers import Gunicorn, pilar_env, token
+from testkit.servers import Gunicorn, pilar_env, token, wait_until
 from testkit.tcp_proxy import TcpProxy
 from tests.test_readiness import _open_case, corrupt
 
@@ -29,16 +29,7 @@ pytestmark = pytest.mark.slow
 PILAR = str(Path(sys.executable).parent / "pilar")
 
 
-def _wait(predicate, seconds: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if (found := predicate()):
-                return found
-        except requests.RequestException:
-            pass
-        assert time.monotonic() < deadline, f"{what} not reached in {seconds} s"
-        time.sleep(0.2)
+_wait = wait_until
 
 
 def _through(settings, proxy: TcpProxy):
