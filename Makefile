@@ -53,7 +53,7 @@ translations: $(BIN)/pilar
 
 # Screenshots of the main pages at 360 px and desktop width, for README (docs/screenshots/).
 screenshots: $(BIN)/pilar /usr/bin/chromium
-	PILAR_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_browser.py -p no:randomly -q
+	PILAR_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_browser*.py -p no:randomly -q
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis *.egg-info

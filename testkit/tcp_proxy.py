@@ -27,9 +27,13 @@ class TcpProxy:
 
     def accept(self) -> "TcpProxy":
         listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", self.port))
+            listener.listen(64)
+        except OSError:
+            listener.close()
+            raise
         self._listener = listener
         threading.Thread(target=self._serve, args=(listener,), daemon=True).start()
         return self
@@ -37,7 +41,9 @@ class TcpProxy:
     def refuse(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
-            listener.close()
+            # close() alone does not wake the thread blocked in accept(), which keeps the port
+            # listening (a later accept() then fails with EADDRINUSE); shutdown() does.
+            _close(listener)
         with self._lock:
             for sock in self._open:
                 _close(sock)

@@ -5,98 +5,16 @@ done with the keyboard alone, labels on every input and a title on every page, s
 Screenshots of each main page at 360 px and desktop width go to PILAR_SCREENSHOTS (make
 screenshots: docs/screenshots/), else to a temporary directory."""
 
-import os
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect
 
-from bootstrap import bootstrap, init_store
-from cases import passwords
-from cases.access import SYSTEM
 from testkit import factories
-from testkit.fixtures import PASSWORD, new_store_url, settings_for
-from testkit.servers import Gunicorn
+from testkit.browser import DESKTOP, PHONE, browser, checked, server, shoot, shots, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
-PHONE = {"width": 360, "height": 780}
-DESKTOP = {"width": 1280, "height": 900}
-
-# Every visible input, select and textarea is named by a <label> (or sits inside one).
-UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
-    .filter(e => e.labels.length === 0).map(e => e.name || e.id)"""
-
-# WCAG AA: text at least 4.5:1 against the background it is drawn on (the first opaque one above it).
-LOW_CONTRAST = """() => {
-  const rgb = c => c.match(/[\\d.]+/g).map(Number);
-  const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
-    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
-  const background = e => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
-    if (c.length < 4 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
-  return [...document.querySelectorAll('body *')].filter(e => [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
-    .map(e => { const [a, b] = [lum(rgb(getComputedStyle(e).color)), lum(background(e))];
-      return [e.tagName + '.' + e.className + ': ' + e.textContent.trim().slice(0, 30), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]; })
-    .filter(([, ratio]) => ratio < 4.5).map(([what, ratio]) => what + ' ' + ratio.toFixed(2));
-}"""
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("browser")
-    settings = settings_for(new_store_url("sqlite", tmp), tmp)
-    init_store(settings)
-    services = bootstrap(settings)
-    hasher, passwords._hasher = passwords._hasher, PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    try:
-        services.cases.add_user(SYSTEM, "wati", "worker", "pkh", PASSWORD)
-    finally:
-        passwords._hasher = hasher
-        services.close()
-    with Gunicorn(settings, workers=2, projector=True, log=tmp / "gunicorn.log") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    target = Path(os.environ.get("PILAR_SCREENSHOTS") or tmp_path)
-    target.mkdir(parents=True, exist_ok=True)
-    return target
-
-
-def _checked(page: Page) -> None:
-    """Every page: a title naming it, a label for every input, and text that can be read."""
-    assert re.fullmatch(r".+ · Pilar", page.title()), page.title()
-    assert page.evaluate(UNLABELLED) == [], page.url
-    assert page.evaluate(LOW_CONTRAST) == [], page.url
-
-
-def _shoot(page: Page, shots: Path, name: str) -> None:
-    for size, viewport in (("360", PHONE), ("desktop", DESKTOP)):
-        page.set_viewport_size(viewport)
-        page.screenshot(path=shots / f"{name}-{size}.png", full_page=True)
-    page.set_viewport_size(PHONE)
-
-
-def _sign_in(page: Page, url: str) -> None:
-    page.goto(f"{url}/")
-    expect(page).to_have_title("Masuk · Pilar")
-    _checked(page)
-    page.get_by_label("Nama pengguna").fill("wati")
-    page.get_by_label("Kata sandi").fill(PASSWORD)
-    page.get_by_role("button", name="Masuk").click()
-    expect(page).to_have_title("Kasus saya · Pilar")
 
 
 def test_the_case_workers_journey(server, browser, shots):
@@ -104,12 +22,12 @@ def test_the_case_workers_journey(server, browser, shots):
     context = browser.new_context(viewport=PHONE, locale="id-ID", java_script_enabled=False)
     page = context.new_page()
     page.goto(f"{server.url}/")
-    _shoot(page, shots, "sign-in")
-    _sign_in(page, server.url)
+    shoot(page, shots, "sign-in")
+    sign_in(page, server.url)
 
     # Register a person.
     page.get_by_role("link", name="Cari penerima manfaat").click()
-    _checked(page)
+    checked(page)
     page.get_by_role("link", name="Daftarkan penerima manfaat baru").click()
     person = factories.person(name="Mbah Sainem")
     page.get_by_label("NIK").fill(person["nik"])
@@ -118,15 +36,15 @@ def test_the_case_workers_journey(server, browser, shots):
     page.get_by_label("Jenis kelamin").select_option("P")
     page.get_by_label("Desa atau kelurahan").select_option(person["desa_code"])
     page.get_by_label("Telepon (tidak wajib)").fill(person["phone"])
-    _checked(page)
-    _shoot(page, shots, "register")
+    checked(page)
+    shoot(page, shots, "register")
     page.get_by_role("button", name="Daftarkan").click()
     expect(page.get_by_role("status")).to_have_text("Penerima manfaat telah didaftarkan.")
-    _checked(page)
+    checked(page)
 
     # Open a case.
     page.get_by_role("link", name="Buka kasus").click()
-    _checked(page)
+    checked(page)
     page.get_by_label("Prioritas").select_option("high")
     page.get_by_label("Lanjut usia terlantar").check()
     page.get_by_label("Sumber rujukan").select_option("musdes")
@@ -160,15 +78,15 @@ def test_the_case_workers_journey(server, browser, shots):
     aid.get_by_label("Nilai (rupiah)").fill("300000")
     aid.get_by_label("Sumber dana").select_option("apbd")
     aid.get_by_label("Tanggal diberikan").fill(date.today().isoformat())
-    _checked(page)
+    checked(page)
     aid.get_by_role("button", name="Catat bantuan").click()
     expect(page.get_by_role("status")).to_have_text("Bantuan telah dicatat.")
     timeline = page.locator(".timeline")
     expect(timeline).to_contain_text("Kebutuhan diases")
     expect(timeline).to_contain_text("Bantuan diberikan")
     expect(timeline).to_contain_text("Rp300.000")
-    _checked(page)
-    _shoot(page, shots, "case")
+    checked(page)
+    shoot(page, shots, "case")
 
     # A stale form: loaded here, the case changed in another tab, then sent.
     other = context.new_page()
@@ -215,8 +133,8 @@ def test_the_case_workers_journey(server, browser, shots):
     page.get_by_role("link", name="Kasus pilar saya").click()
     expect(page.locator(".cases")).to_contain_text("Mbah Sainem", timeout=10_000)
     expect(page.locator(".cases")).to_contain_text("Kec. Pacitan")
-    _checked(page)
-    _shoot(page, shots, "pillar-cases")
+    checked(page)
+    shoot(page, shots, "pillar-cases")
 
     # Sign out: the session is over, here and for the cookie it held.
     page.get_by_role("button", name=re.compile("Keluar")).click()
