@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from settings import PROJECT_ROOT
+from pilar.settings import PROJECT_ROOT
 
 LAYERS = ("cases", "store", "projections", "audit", "api", "web")
-ENTRY_POINTS = ("bootstrap", "settings", "wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "demo",
-                "log_format")
+ENTRY_POINTS = ("bootstrap", "settings", "wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo",
+                "log_format", "gunicorn_conf")
 TOP_LEVEL = (*LAYERS, *ENTRY_POINTS, "testkit", "tests", "bench", "reliability")
+PACKAGE = PROJECT_ROOT / "pilar"
 
 # package -> what it must never import
 FORBIDDEN = {
@@ -21,11 +22,11 @@ FORBIDDEN = {
     "store": {"cases", "api", "web", "projections", "audit", *ENTRY_POINTS, "testkit", "tests"},
     # Auditing reads the events and seals; the read side may call it (seals), never the reverse.
     "audit": {"api", "web", "projections", *ENTRY_POINTS, "testkit", "tests"},
-    "projections": {"api", "web", "wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit",
+    "projections": {"api", "web", "wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit",
                     "tests"},
-    "api": {"web", "wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
+    "api": {"web", "wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
     # Pages reuse the API's HTTP plumbing (rate limits, security log), never the other way round.
-    "web": {"wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
+    "web": {"wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
     "bench": {"tests"},
     "reliability": {"tests"},
 }
@@ -34,8 +35,9 @@ LONGEST_MODULE = 350
 
 
 def _modules(package: str) -> list[Path]:
-    path = PROJECT_ROOT / package
-    return sorted(path.rglob("*.py")) if path.is_dir() else [PROJECT_ROOT / f"{package}.py"]
+    base = PACKAGE if package in PRODUCT else PROJECT_ROOT
+    path = base / package
+    return sorted(path.rglob("*.py")) if path.is_dir() else [base / f"{package}.py"]
 
 
 def imported_packages(source: Path) -> set[str]:
@@ -48,7 +50,8 @@ def imported_packages(source: Path) -> set[str]:
             names = [node.module]
         else:
             continue
-        found |= {name.split(".")[0] for name in names} & set(TOP_LEVEL)
+        # Pilar's own modules are named by their place in the package: pilar.cases.case -> cases.
+        found |= {name.removeprefix("pilar.").split(".")[0] for name in names if name != "pilar"} & set(TOP_LEVEL)
     return found
 
 
@@ -74,7 +77,7 @@ def test_the_layers_import_each_other_in_no_circle():
 
 def test_the_rule_catches_a_forbidden_import(tmp_path):
     module = tmp_path / "bad.py"
-    module.write_text("def later():\n    from projections.queries import CaseFilter\n")
+    module.write_text("def later():\n    from pilar.projections.queries import CaseFilter\n")
     assert imported_packages(module) == {"projections"}
 
 
@@ -90,10 +93,10 @@ def test_stored_event_topics_keep_their_module_paths():
     register_topic for the old path (and a test loading an old event), not just a move."""
     from eventsourcing.utils import get_topic
 
-    from cases.account import UserAccount
-    from cases.beneficiary import Beneficiary, NikClaim
-    from cases.case import Case
-    from cases.idempotency import IdempotencyRecord
+    from pilar.cases.account import UserAccount
+    from pilar.cases.beneficiary import Beneficiary, NikClaim
+    from pilar.cases.case import Case
+    from pilar.cases.idempotency import IdempotencyRecord
 
     assert get_topic(Case.AidGiven) == "cases.case:Case.AidGiven"
     assert get_topic(Beneficiary.BeneficiaryRegistered) == "cases.beneficiary:Beneficiary.BeneficiaryRegistered"
