@@ -27,7 +27,7 @@ from pilar.projections.queries import WorkloadQueries
 from pilar.store.connection import Readers
 from testkit import factories
 from testkit.fixtures import POSTGRES_URL
-from testkit.servers import pilar_env
+from testkit.servers import pilar_env, wait_until
 
 
 def knob(name: str, default: float) -> float:
@@ -138,13 +138,7 @@ def worker_pids(master: int) -> list[int]:
 
 
 def wait_for(predicate, seconds: float, what: str, step: float = 0.1):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"not reached in {seconds} s: {what}")
+    return wait_until(predicate, seconds, what, step)
 
 
 def probe_write(url: str, token: str, case_id: str, key: str, seconds: float = 60.0) -> float:

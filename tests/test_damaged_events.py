@@ -28,7 +28,7 @@ from pilar.projections.runner import ProjectionProcess
 from pilar.store.connection import ViewDB
 from testkit import factories
 from testkit.fixtures import POSTGRES_URL, drop_store
-from testkit.servers import pilar_env
+from testkit.servers import pilar_env, wait_until
 from tests.test_tamper import Events
 
 API = "/api/v1"
@@ -73,11 +73,7 @@ def run(settings, *args) -> subprocess.CompletedProcess:
 
 
 def wait_for(predicate, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
+    wait_until(predicate, seconds, step=0.05)
 
 
 class Running:

@@ -14,7 +14,7 @@ from pilar.projections.maintenance import check
 from pilar.projections.queries import WorkloadQueries
 from pilar.store.connection import Readers
 from testkit import factories
-from testkit.servers import pilar_env
+from testkit.servers import pilar_env, wait_until
 
 pytestmark = pytest.mark.slow
 PILAR = str(Path(sys.executable).parent / "pilar")
@@ -35,11 +35,7 @@ def view_position(settings) -> int:
 
 
 def wait_for(predicate, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
+    wait_until(predicate, seconds, step=0.05)
 
 
 def write_cases(service, actor, count: int) -> None:
