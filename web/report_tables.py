@@ -13,6 +13,15 @@ from web.labels import label
 from web.tables import Column, Table
 
 
+def pillar(code: str) -> str:
+    """A pillar as a report names it, short enough for a chart on a phone: the abbreviation its
+    label ends with ("TKSK", "FK-LKSA"), or the label before a long one ("SDM Pendamping PKH")."""
+    full = label("pillar", code)
+    head, _sep, tail = full.partition(" (")
+    tail = tail.rstrip(")")
+    return tail if tail and len(tail) <= 10 else head
+
+
 def _month(text: str) -> str:
     return format_date(date.fromisoformat(f"{text}-01"), "MMM y")
 
@@ -40,7 +49,7 @@ def dashboard_tables(answer: dict[str, Any], area_name) -> list[Table]:
     tables.append(Table("aid", _("Aid given by component in the period"),
                         [Column(_("Component")), Column(_("Aid given"), "count"), Column(_("Value"), "rupiah")], aid,
                         footer=[_("Total"), sum(r[1] for r in aid), sum(r[2] for r in aid)] if aid else []))
-    pending = [[label("pillar", sender), label("pillar", receiver), count, longest]
+    pending = [[pillar(sender), pillar(receiver), count, longest]
                for sender, receiver, count, longest in answer["pending_referrals"]]
     tables.append(Table("referrals", _("Pending referrals and how long they wait"),
                         [Column(_("From pillar")), Column(_("To pillar")), Column(_("Pending"), "count"),
@@ -70,21 +79,21 @@ def _draw_dashboard(tables: list[Table]) -> None:
 
 
 def rakor_tables(answer: dict[str, Any]) -> list[Table]:
-    served = [[" + ".join(label("pillar", p) for p in pillars), count] for pillars, count in answer["served_by"]]
+    served = [[" + ".join(pillar(p) for p in pillars), count] for pillars, count in answer["served_by"]]
     tables = [Table("served", _("People served by more than one pillar"),
                     [Column(_("Pillars")), Column(_("People"), "count")], served,
                     footer=[_("Total"), answer["served_count"]] if served else [])]
     if answer["names_shown"]:
         tables.append(Table("people", _("Who they are"), [Column(_("Name")), Column(_("Pillars"))],
                             [[name if name is not None else _("(erased)"),
-                              " + ".join(label("pillar", p) for p in pillars)] for name, pillars in answer["people"]]))
-    referrals = [[label("pillar", a), label("pillar", b), accepted, declined, pending, accepted + declined + pending]
+                              " + ".join(pillar(p) for p in pillars)] for name, pillars in answer["people"]]))
+    referrals = [[pillar(a), pillar(b), accepted, declined, pending, accepted + declined + pending]
                  for a, b, accepted, declined, pending in answer["referrals"]]
     tables.append(Table("referrals", _("Referrals between pillars and their outcome"),
                         [Column(_("From pillar")), Column(_("To pillar")), Column(_("Accepted"), "count"),
                          Column(_("Declined"), "count"), Column(_("Pending"), "count"), Column(_("Total"), "count")],
                         referrals))
-    aid = [[label("pillar", p), count, value] for p, count, value in answer["aid_by_pillar"]]
+    aid = [[pillar(p), count, value] for p, count, value in answer["aid_by_pillar"]]
     tables.append(Table("aid", _("Aid per pillar in the period"),
                         [Column(_("Pillar")), Column(_("Aid given"), "count"), Column(_("Value"), "rupiah")], aid,
                         footer=[_("Total"), sum(r[1] for r in aid), sum(r[2] for r in aid)]))
