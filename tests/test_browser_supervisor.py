@@ -86,6 +86,7 @@ def test_the_coordinators_journey(server, browser, shots):
     page.emulate_media(media="print")
     expect(page.locator("header.top")).to_be_hidden()
     expect(page.locator("form.filters")).to_be_hidden()
+    expect(page.get_by_role("link", name="Unduh sebagai CSV").first).to_be_hidden()
     expect(page.locator("#t-served table")).to_be_visible()
     page.emulate_media(media="screen")
 

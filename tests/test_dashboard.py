@@ -185,7 +185,7 @@ def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit()) or text
 
 
-def test_rakor_counts_referrals_aid_and_names(world, client):
+def test_rakor_counts_referrals_aid_and_names(world, client, service):
     sri = _as(client, "sri")
     page = sri.get("/rakor")
     shown = _tables(page)
@@ -204,6 +204,8 @@ def test_rakor_counts_referrals_aid_and_names(world, client):
     # In Donorojo nobody is served by two pillars; only C3's pending referral was sent there.
     donorojo = _tables(sri.get("/rakor?kecamatan=35.01.01"))
     assert donorojo["served"][1] == [] and donorojo["referrals"][1] == [[pkh, tksk, "0", "0", "1", "1"]]
+    rows, _total = service.access_log.search(username="sri")
+    assert sum(row["action"] == "rakor_report" for row in rows) >= 3  # each name read is logged
     # An auditor without pii reads the counts, never the names.
     auditor = _tables(_as(client, "inspektur").get("/rakor"))
     assert "people" not in auditor and auditor["served"][2] == [["Jumlah", "3"]]
@@ -251,3 +253,24 @@ def test_csv_defuses_formulas():
                   [["=1+1", 1], ["+62", 2], ["-x", 3], ["@SUM(A1)", 4], ["Budi", -5]])
     rows = list(csv.reader(io.StringIO(table.csv())))
     assert rows == [["Name", "N"], ["'=1+1", "1"], ["'+62", "2"], ["'-x", "3"], ["'@SUM(A1)", "4"], ["Budi", "-5"]]
+
+
+def test_views_from_before_these_pages_are_rebuilt_by_db_init(world, settings, service, catch_up, client):
+    """A store projected before the dashboards has no aid_days or referrals view: `pilar db init`
+    drops its views and the projection process builds them again from event zero."""
+    from bootstrap import init_store
+    from store.connection import ViewDB
+
+    head = service.recorder.max_notification_id()
+    conn = ViewDB(settings.store).connect()
+    try:
+        with conn.transaction():
+            conn.execute("DROP TABLE view_aid_days")
+            conn.execute("DROP TABLE view_referrals")
+    finally:
+        conn.close()
+    init_store(settings)
+    assert catch_up() == head
+    assert check(settings) == (head, [])
+    shown = _tables(_as(client, "sri").get("/dashboard"))
+    assert shown["aid"][2] == [["Jumlah", "2", "Rp1.750.000"]] and shown["referrals"][1][0][2] == "1"
