@@ -212,6 +212,17 @@ def test_rakor_counts_referrals_aid_and_names(world, client, service):
     assert "Sainem" not in _as(client, "inspektur").get("/rakor").get_data(as_text=True)
 
 
+def test_an_erased_person_is_counted_but_not_named(world, client, services, staff, catch_up):
+    sri, service = _as(client, "sri"), services.cases
+    served = [UUID(b) for b in services.reports.queries.served(None, None, TODAY, TODAY)]
+    sainem = next(b for b, name in service.names_of(staff["dinsos"], served, "test").items() if name == "Sainem")
+    service.erase_personal_data(staff["dinsos"], sainem, reason="permintaan")
+    catch_up()
+    shown = _tables(sri.get("/rakor"))
+    assert shown["served"][2] == [["Jumlah", "3"]]
+    assert sorted(row[0] for row in shown["people"][1]) == ["(dihapus)", "=HYPERLINK(1)", "Tukinem"]
+
+
 def test_scope_as_an_attacker(world, client):
     sri = _as(client, "sri")
     for path in ("/dashboard?pillar=fk_lksa", "/dashboard/aid.csv?pillar=fk_lksa", "/dashboard?pillar=tksk"):
