@@ -99,14 +99,13 @@ def _seed(service, staff):
     c3 = case(p2, "pkh")
     service.send_referral(d, c3, to_pillar="tksk", reason="r")
     c4 = case(p3, "pkh")
-    referral = service.send_referral(d, c4, to_pillar="tksk", reason="r")
+    service.send_referral(d, c4, to_pillar="tksk", reason="r")
     service.accept_referral(d, c4, service.get_case(d, c4).pending_referral["id"])
     c5 = case(p4, "tksk")
     service.send_referral(d, c5, to_pillar="pkh", reason="r")
     service.decline_referral(d, c5, service.get_case(d, c5).pending_referral["id"], reason="no")
     c6 = case(p4, "pkh")
     service.close_case(d, c6, outcome="graduated", note="")
-    return referral
 
 
 @pytest.fixture
