@@ -11,7 +11,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from cases.clock import today_in_jakarta
+from pilar.cases.clock import today_in_jakarta
 from testkit import factories
 from testkit.browser import browser, checked, server, shoot, shots, sign_in  # noqa: F401 (fixtures)
 from testkit.fixtures import PASSWORD

@@ -1,4 +1,4 @@
-"""The supervisor's pages (web/reports.py) in Flask's test client, on SQLite and PostgreSQL: the
+"""The supervisor's pages (pilar/web/reports.py) in Flask's test client, on SQLite and PostgreSQL: the
 dashboard's and rakor report's numbers against data made here, each CSV with exactly its table's
 columns and rows, scope tried as an attacker would (another pillar or kecamatan named in the
 address), workers and admins refused, names only for readers of personal data, CSV formulas
@@ -13,14 +13,14 @@ from uuid import UUID
 import pytest
 from argon2 import PasswordHasher
 
-from cases import passwords
-from cases.access import SYSTEM
-from cases.clock import today_in_jakarta
-from projections.maintenance import check
+from pilar.cases import passwords
+from pilar.cases.access import SYSTEM
+from pilar.cases.clock import today_in_jakarta
+from pilar.projections.maintenance import check
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.pages import Pages
-from web.tables import Column, Table
+from pilar.web.tables import Column, Table
 
 PACITAN, DONOROJO = "35.01.04", "35.01.01"
 TODAY = today_in_jakarta()  # what the pages call today
@@ -268,8 +268,8 @@ def test_csv_defuses_formulas():
 def test_views_from_before_these_pages_are_rebuilt_by_db_init(world, settings, service, catch_up, client):
     """A store projected before the dashboards has no aid_days or referrals view: `pilar db init`
     drops its views and the projection process builds them again from event zero."""
-    from bootstrap import init_store
-    from store.connection import ViewDB
+    from pilar.bootstrap import init_store
+    from pilar.store.connection import ViewDB
 
     head = service.recorder.max_notification_id()
     conn = ViewDB(settings.store).connect()
