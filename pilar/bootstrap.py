@@ -18,6 +18,8 @@ from pilar.cases.wilayah import Wilayah
 from pilar.projections.heartbeat import HEARTBEAT_STATEMENTS
 from pilar.projections.queries import WorkloadQueries
 from pilar.projections.schema import LIVE, create_statements, drop_statements, views_outdated
+from pilar.projections.report_queries import ReportQueries
+from pilar.projections.reports import ReportService
 from pilar.projections.service import WorkloadService
 from pilar.settings import Settings
 from pilar.store.connection import Readers, ViewDB
@@ -39,6 +41,11 @@ class Services:
     views: WorkloadService  # the read side: workloads, case lists, follow-ups, views at a past moment
     readers: Readers  # read connections shared by every service (one pool per process)
     access_log: AccessLog
+
+    @cached_property
+    def reports(self) -> ReportService:
+        """The supervisors' dashboards and the rakor report, over the same views."""
+        return ReportService(self.views, ReportQueries(self.readers), self.cases)
 
     # Built on first use: a command that needs no key (`pilar users add`, `pilar project` with
     # PILAR_AUDIT_KEY) runs where the signing key is not configured.

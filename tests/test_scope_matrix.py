@@ -53,7 +53,8 @@ def _open_case(w):
     return factories.case(w.people["P4"].id, categories=["lansia_terlantar"])
 
 
-C1_WRITE = "++--++----"  # the holding pillar in the case's kecamatan, and Dinas Sosial
+C1_WRITE = "++--++----"
+REPORTS = "----++++-+"  # coordinators and auditors read the dashboard and rakor report  # the holding pillar in the case's kecamatan, and Dinas Sosial
 PERSON_WRITE = "++--++---+"  # P1: PKH is involved (C1), in Pacitan
 # (method, rule): [(target, path parameters, body or a function of the world, extra headers, success, cells)]
 ROWS = {
@@ -224,6 +225,21 @@ ROWS.update({
         ("P4", {"beneficiary_id": "P4"}, None, {}, 200, "++++++---+")],
     ("POST", "/people/<uuid:beneficiary_id>/cases/new"): [
         ("P4 with PKH, in Pacitan", {"beneficiary_id": "P4"}, _page_case, {}, 303, "++--++----")],
+    # The supervisor's pages (pilar/web/reports.py): coordinators in their scope, and auditors.
+    ("GET", "/dashboard"): [
+        ("every pillar of my scope", {}, None, {}, 200, REPORTS),
+        ("?pillar=fk_lksa", {"?": {"pillar": "fk_lksa"}}, None, {}, 200, "-----+++-+"),
+        ("?pillar=pkh", {"?": {"pillar": "pkh"}}, None, {}, 200, "----++++--"),
+        ("?kecamatan=Donorojo", {"?": {"kecamatan": "35.01.01"}}, None, {}, 200, REPORTS)],
+    ("GET", "/dashboard/<string:table>.csv"): [
+        ("aid.csv", {"table": "aid"}, None, {}, 200, REPORTS),
+        ("aid.csv?pillar=fk_lksa", {"table": "aid", "?": {"pillar": "fk_lksa"}}, None, {}, 200, "-----+++-+")],
+    ("GET", "/rakor"): [
+        ("this month", {}, None, {}, 200, REPORTS),
+        ("?kecamatan=Donorojo", {"?": {"kecamatan": "35.01.01"}}, None, {}, 200, REPORTS)],
+    ("GET", "/rakor/<string:table>.csv"): [
+        ("served.csv", {"table": "served"}, None, {}, 200, REPORTS),
+        ("people.csv: names, for readers of personal data only", {"table": "people"}, None, {}, 200, "----++n+-+")],
 })
 PUBLIC_PATHS = {"/assets/<path:filename>": "/assets/pilar.css","/api/v1/docs/static/<path:filename>": "/api/v1/docs/static/swagger-ui.css",
                 "/static/<path:filename>": "/static/nothing.css"}

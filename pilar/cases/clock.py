@@ -19,6 +19,10 @@ def jakarta_month(moment: datetime) -> str:
     return moment.astimezone(JAKARTA).strftime("%Y-%m")
 
 
+def jakarta_day(moment: datetime) -> str:
+    return moment.astimezone(JAKARTA).date().isoformat()
+
+
 def utc_text(moment: datetime) -> str:
     """Fixed-width UTC text, so that text order is time order on every store."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -73,6 +73,13 @@ def visible_kecamatan(actor: Actor) -> tuple[str, ...] | None:
     return None if reads_everything(actor) or not actor.kecamatan else tuple(actor.kecamatan)
 
 
+def read_reports(actor: Actor) -> Denial:
+    """The dashboards and the rakor report: coordinators (within visible_pillars and
+    visible_kecamatan) and auditors; workers have their case lists, admins read no case data."""
+    return _unless(actor.role == "supervisor" or reads_everything(actor),
+                   "only coordinators and auditors read the dashboards and reports")
+
+
 def read_kecamatan(actor: Actor, kecamatan_code: str) -> Denial:
     visible = visible_kecamatan(actor)
     return _unless(visible is None or kecamatan_code in visible, f"kecamatan {kecamatan_code} is outside your scope")

@@ -25,6 +25,8 @@ COMPARED = {
     "assessment_days": "pillar, kecamatan, days",
     "privacy_requests": "request_id",
     "people": "beneficiary_id",
+    "aid_days": "pillar, kecamatan, component, given_on",
+    "referrals": "case_id, referral_id",
 }
 
 

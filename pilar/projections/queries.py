@@ -53,29 +53,35 @@ class WorkloadQueries:
                            (TRACKING_NAME,))
         return int(row[0] or 0), int(row[1] or 0)
 
-    def detail(self, pillar: str, today: date, *, brief: bool = False,
+    def detail(self, pillar: str | tuple[str, ...], today: date, *, brief: bool = False,
                kecamatan: tuple[str, ...] | None = None) -> dict[str, Any]:
-        """A pillar's workload: over every kecamatan, or only `kecamatan` (a scoped reader's)."""
+        """A pillar's workload (or several pillars' together, `pillar` a tuple of them): over every
+        kecamatan, or only `kecamatan` (a scoped reader's)."""
         month = today.strftime("%Y-%m")
+        pillars = (pillar,) if isinstance(pillar, str) else pillar
+        among, among_params = _among("pillar", pillars)
         only, only_params = _among("kecamatan", kecamatan)
+        only_params = [*among_params, *only_params]
+        only = among + only
         cases_only, _ = _among("kecamatan_code", kecamatan)
+        cases_only = among + cases_only
         with self.readers.connection() as conn:
             counts = conn.all(f"SELECT dimension, key, kecamatan, count FROM {self.p}_open_counts "
-                              f"WHERE pillar = ?{only}", (pillar, *only_params))
+                              f"WHERE 1 = 1{only}", only_params)
             by: dict[str, dict[str, int]] = {"status": {}, "kecamatan": {}, "worker": {}}
             for dimension, key, where, count in counts:
                 by[dimension][key] = by[dimension].get(key, 0) + int(count)
                 if dimension == "status":
                     by["kecamatan"][where] = by["kecamatan"].get(where, 0) + int(count)
-            overdue = conn.one(f"SELECT COUNT(*) FROM {self.p}_cases WHERE pillar = ?{cases_only} AND {OVERDUE_SQL}",
-                               (pillar, *only_params, today.isoformat()))[0]
-            monthly = conn.one(f"SELECT SUM(opened), SUM(closed) FROM {self.p}_monthly WHERE pillar = ? AND month = ?"
-                               f"{only}", (pillar, month, *only_params))
-            days = conn.all(f"SELECT days, SUM(count) FROM {self.p}_assessment_days WHERE pillar = ?{only} "
-                            "GROUP BY days ORDER BY days", (pillar, *only_params))
+            overdue = conn.one(f"SELECT COUNT(*) FROM {self.p}_cases WHERE 1 = 1{cases_only} AND {OVERDUE_SQL}",
+                               (*only_params, today.isoformat()))[0]
+            monthly = conn.one(f"SELECT SUM(opened), SUM(closed) FROM {self.p}_monthly WHERE month = ?"
+                               f"{only}", (month, *only_params))
+            days = conn.all(f"SELECT days, SUM(count) FROM {self.p}_assessment_days WHERE 1 = 1{only} "
+                            "GROUP BY days ORDER BY days", only_params)
             aid = conn.all(
                 f"SELECT component, item, SUM(count), SUM(quantity), SUM(value_idr) FROM {self.p}_aid "
-                f"WHERE pillar = ?{only} GROUP BY component, item ORDER BY component, item", (pillar, *only_params))
+                f"WHERE 1 = 1{only} GROUP BY component, item ORDER BY component, item", only_params)
         aid_by_component: dict[str, dict[str, int]] = {}
         aid = [(component, item, int(n), int(q), int(v)) for component, item, n, q, v in aid]
         for component, _item, count, _quantity, value in aid:

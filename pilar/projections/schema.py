@@ -45,6 +45,21 @@ PRIVACY_TABLE = (
     ("resolved_at", "TEXT"),
     ("position", "BIGINT NOT NULL"),
 )
+# Referrals between pillars, with their outcome and when they were sent and answered (no reasons:
+# those are the case's free text, encrypted under its key).
+REFERRAL_TABLE = (
+    ("case_id", "TEXT NOT NULL"),
+    ("referral_id", "TEXT NOT NULL"),
+    ("from_pillar", "TEXT NOT NULL"),
+    ("to_pillar", "TEXT NOT NULL"),
+    ("kecamatan_code", "TEXT NOT NULL"),
+    ("sent_at", "TEXT NOT NULL"),  # UTC text (pilar/cases/clock.utc_text)
+    ("sent_on", "TEXT NOT NULL"),  # the day it was sent, in Asia/Jakarta: what a period counts
+    ("status", "TEXT NOT NULL"),  # pending, accepted, declined
+    ("answered_at", "TEXT"),
+    ("PRIMARY KEY", "(case_id, referral_id)"),
+)
+REFERRAL_COLUMNS = tuple(name for name, _ in REFERRAL_TABLE if name != "PRIMARY KEY")
 PRIVACY_COLUMNS = tuple(name for name, _ in PRIVACY_TABLE)
 # Where each registered person lives (no personal data: an id and a kecamatan code), so that a
 # kecamatan-scoped coordinator lists the privacy requests of the people they serve.
@@ -86,6 +101,12 @@ def create_statements(prefix: str = LIVE) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {p}_assessment_days (
             pillar TEXT NOT NULL, kecamatan TEXT NOT NULL, days INTEGER NOT NULL, count BIGINT NOT NULL,
             PRIMARY KEY (pillar, kecamatan, days))""",
+        # Aid by the day it was given (the dashboards' and rakor report's chosen periods).
+        f"""CREATE TABLE IF NOT EXISTS {p}_aid_days (
+            pillar TEXT NOT NULL, kecamatan TEXT NOT NULL, component TEXT NOT NULL, given_on TEXT NOT NULL,
+            count BIGINT NOT NULL, value_idr BIGINT NOT NULL, PRIMARY KEY (pillar, kecamatan, component, given_on))""",
+        f"CREATE TABLE IF NOT EXISTS {p}_referrals ({', '.join(f'{n} {sql}' for n, sql in REFERRAL_TABLE)})",
+        f"CREATE INDEX IF NOT EXISTS {p}_referrals_by_status ON {p}_referrals (status, to_pillar, sent_at)",
         f"CREATE TABLE IF NOT EXISTS {p}_privacy_requests ({', '.join(f'{n} {sql}' for n, sql in PRIVACY_TABLE)})",
         f"CREATE INDEX IF NOT EXISTS {p}_privacy_requests_due ON {p}_privacy_requests (status, deadline)",
         f"CREATE INDEX IF NOT EXISTS {p}_privacy_requests_person ON {p}_privacy_requests (beneficiary_id, status)",
@@ -96,7 +117,7 @@ def create_statements(prefix: str = LIVE) -> list[str]:
 
 
 TABLES = ("cases", "follow_ups", "open_counts", "monthly", "aid", "assessment_days", "privacy_requests", "people",
-          "tracking")
+          "aid_days", "referrals", "tracking")
 
 
 def drop_statements(prefix: str) -> list[str]:
@@ -112,6 +133,8 @@ LAYOUT_PROBES = [f"SELECT {columns} FROM {LIVE}_{table} WHERE 1 = 0" for table, 
     ("assessment_days", "pillar, kecamatan, days"),
     ("privacy_requests", "request_id"),
     ("people", "beneficiary_id, kecamatan_code"),
+    ("aid_days", "pillar, kecamatan, component, given_on"),
+    ("referrals", "case_id, referral_id, sent_on, status"),
 )]
 
 

@@ -64,7 +64,7 @@ class WorkloadService:
         self._positions: tuple[float, int, int] = (float("-inf"), 0, 0)  # (read at, position, head)
         # A pillar's workload changes only when the views move or the day turns, so answers are
         # kept per (pillar, position, day); an idle store serves repeated reads without queries.
-        self._workloads: dict[tuple[str, int, date, bool, tuple[str, ...] | None], dict[str, Any]] = {}
+        self._workloads: dict[tuple[Any, int, date, bool, tuple[str, ...] | None], dict[str, Any]] = {}
 
     def freshness(self, min_position: int | None = None) -> Freshness:
         read_at, position, head = self._positions
@@ -104,7 +104,13 @@ class WorkloadService:
         fresh = self.freshness(min_position)
         return fresh, self._workload(pillar, fresh.position, brief=False, kecamatan=kecamatan)
 
-    def _workload(self, pillar: str, position: int, *, brief: bool, kecamatan: tuple[str, ...] | None) -> dict[str, Any]:
+    def combined(self, pillars: tuple[str, ...], kecamatan: tuple[str, ...] | None, position: int) -> dict[str, Any]:
+        """Several pillars' detailed workload counted together (a dashboard's "every pillar"),
+        for a caller that has asked the policy for each of them and for `kecamatan`."""
+        return self._workload(pillars[0] if len(pillars) == 1 else pillars, position, brief=False,
+                              kecamatan=kecamatan)
+
+    def _workload(self, pillar: str | tuple[str, ...], position: int, *, brief: bool, kecamatan: tuple[str, ...] | None) -> dict[str, Any]:
         """`kecamatan`: a kecamatan-scoped reader's, whose workload counts only theirs; None: all."""
         today = today_in_jakarta()
         key = (pillar, position, today, brief, kecamatan)

@@ -12,12 +12,12 @@ from eventsourcing.persistence import Notification
 
 from pilar.cases import event_mac
 from pilar.cases.case import Case, derive_status
-from pilar.cases.clock import jakarta_month, parse_utc, utc_text
+from pilar.cases.clock import jakarta_day, jakarta_month, parse_utc, utc_text
 from pilar.cases.errors import DamagedEvent
 from pilar.cases.personal_data import PersonalDataMapper
 from pilar.store.connection import Connection
 from pilar.projections.privacy import PRIVACY_TOPICS, PrivacyChanges
-from pilar.projections.schema import CASE_COLUMNS, LIVE, create_statements
+from pilar.projections.schema import CASE_COLUMNS, LIVE, REFERRAL_COLUMNS, create_statements
 
 CASE_TOPIC_PREFIX = "cases.case:Case."
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
@@ -115,6 +115,8 @@ class Batch:
         self.monthly: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
         self.aid: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
         self.assessment_days: dict[tuple[str, str, int], int] = defaultdict(int)
+        self.aid_days: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+        self.referrals: dict[tuple[str, str], dict[str, Any]] = {}
         self.privacy = PrivacyChanges(conn, prefix)
 
     def _row(self, case_id: str) -> dict[str, Any] | None:
@@ -173,6 +175,9 @@ class Batch:
         totals[0] += 1
         totals[1] += event.quantity
         totals[2] += event.value_idr
+        day = self.aid_days[(*_where(row), event.component, event.given_on.isoformat())]
+        day[0] += 1
+        day[1] += event.value_idr
 
     @_change.register(Case.FollowUpScheduled)
     def _follow_up_scheduled(self, event: Case.FollowUpScheduled, row: dict[str, Any]) -> None:
@@ -198,10 +203,25 @@ class Batch:
     @_change.register(Case.ReferralSent)
     def _referral_sent(self, event: Case.ReferralSent, row: dict[str, Any]) -> None:
         row["pending_referral_to"] = event.to_pillar
+        self.referrals[(row["case_id"], event.referral_id)] = {
+            "case_id": row["case_id"], "referral_id": event.referral_id, "from_pillar": event.from_pillar,
+            "to_pillar": event.to_pillar, "kecamatan_code": row["kecamatan_code"], "sent_at": utc_text(event.timestamp),
+            "sent_on": jakarta_day(event.timestamp), "status": "pending", "answered_at": None}
+
+    def _answer_referral(self, row: dict[str, Any], event: Case.Event, status: str) -> None:
+        key = (row["case_id"], event.referral_id)
+        if key not in self.referrals:
+            found = self.conn.one(f"SELECT {', '.join(REFERRAL_COLUMNS)} FROM {self.p}_referrals "
+                                  "WHERE case_id = ? AND referral_id = ?", key)
+            if found is None:
+                return
+            self.referrals[key] = dict(zip(REFERRAL_COLUMNS, found))
+        self.referrals[key].update(status=status, answered_at=utc_text(event.timestamp))
 
     @_change.register(Case.ReferralAccepted)
     def _referral_accepted(self, event: Case.ReferralAccepted, row: dict[str, Any]) -> None:
         case_id = row["case_id"]
+        self._answer_referral(row, event, "accepted")
         row["pillar"] = row["pending_referral_to"]
         row["worker"] = None
         row["pending_referral_to"] = None
@@ -212,6 +232,7 @@ class Batch:
 
     @_change.register(Case.ReferralDeclined)
     def _referral_declined(self, event: Case.ReferralDeclined, row: dict[str, Any]) -> None:
+        self._answer_referral(row, event, "declined")
         row["pending_referral_to"] = None
 
     @_change.register(Case.CaseClosed)
@@ -263,6 +284,15 @@ class Batch:
             f"INSERT INTO {p}_assessment_days (pillar, kecamatan, days, count) VALUES (?, ?, ?, ?) "
             f"ON CONFLICT (pillar, kecamatan, days) DO UPDATE SET count = {p}_assessment_days.count + excluded.count",
             [(*k, v) for k, v in self.assessment_days.items()])
+        c.executemany(
+            f"INSERT INTO {p}_aid_days (pillar, kecamatan, component, given_on, count, value_idr) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (pillar, kecamatan, component, given_on) DO UPDATE SET "
+            f"count = {p}_aid_days.count + excluded.count, value_idr = {p}_aid_days.value_idr + excluded.value_idr",
+            [(*k, *v) for k, v in self.aid_days.items()])
+        c.executemany(
+            f"INSERT INTO {p}_referrals ({', '.join(REFERRAL_COLUMNS)}) VALUES ({', '.join('?' * len(REFERRAL_COLUMNS))}) "
+            "ON CONFLICT (case_id, referral_id) DO UPDATE SET status = excluded.status, answered_at = excluded.answered_at",
+            [tuple(r[col] for col in REFERRAL_COLUMNS) for r in self.referrals.values()])
         self.privacy.flush()
 
 
