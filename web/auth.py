@@ -14,11 +14,6 @@ from web.errors import html_refusal, safe_next
 from web.session import end, services, start
 
 
-@blp.route("/")
-def home():
-    return redirect(url_for("web.my_cases"), 303)
-
-
 def _sign_in_view():
     if request.method == "GET":
         return render_template("sign_in.html", username="", next=request.args.get("next", ""))

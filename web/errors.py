@@ -42,7 +42,7 @@ def safe_next(target: str | None) -> str:
     """Where to go after signing in: a path on this server only (never //elsewhere)."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("web.my_cases")
+    return url_for("web.home")  # each role's own start page (web/navigation.py)
 
 
 @blp.errorhandler(NotAuthenticated)
