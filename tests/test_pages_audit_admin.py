@@ -158,6 +158,14 @@ def test_a_case_as_of_a_moment_before_its_aid(story, auditor, service):
     assert auditor.client.get(f"/audit/cases/{UUID(int=1)}").status_code == 404
 
 
+def test_an_auditor_reaches_the_histories_from_the_case_and_person_pages(story, auditor, wati):
+    person_id, case_id, _nik = story
+    assert f'href="/audit/cases/{case_id}"' in _text(auditor.client.get(f"/cases/{case_id}"))
+    assert f'href="/audit/people/{person_id}"' in _text(auditor.client.get(f"/people/{person_id}"))
+    assert "/audit/" not in _text(wati.client.get(f"/cases/{case_id}"))
+    assert "/audit/" not in _text(wati.client.get(f"/people/{person_id}"))
+
+
 def test_the_start_page_opens_a_history_by_id_and_names_a_bad_id(story, auditor):
     _person_id, case_id, _nik = story
     assert auditor.client.get("/audit", query_string={"case_id": case_id}).headers["Location"] == f"/audit/cases/{case_id}"

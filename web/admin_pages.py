@@ -30,7 +30,7 @@ def _kecamatan() -> list[tuple[str, str]]:
 
 
 def _pii_choices() -> list[tuple[str, str]]:
-    return [("role", _("As the role decides (auditors: masked; others: in clear)")), ("yes", _("In clear")),
+    return [("role", _("As the role decides")), ("yes", _("In clear")),
             ("no", _("Masked"))]
 
 
@@ -40,7 +40,8 @@ PILLARS = Field("pillars", _l("Pillar(s)"), "checkboxes", "pillar", required=Fal
                         "Sosial). Auditors and admins: none."))
 KECAMATAN = Field("kecamatan", _l("Kecamatan served"), "checkboxes", required=False, offered=_kecamatan,
                   hint=_l("None ticked: every kecamatan."))
-PII = Field("pii", _l("NIK, KK, phone and address"), "select", offered=_pii_choices)
+PII = Field("pii", _l("NIK, KK, phone and address"), "select", offered=_pii_choices,
+            hint=_l("By role, auditors read them masked and everyone else in clear."))
 PASSWORD = Field("password", _l("Password"), "password", hint=_l("At least 12 characters, not a common password."))
 FORMS: dict[str, list[Field]] = {
     "new": [Field("username", _l("Username"), hint=_l("Letters, digits, '.', '_' or '-'")), ROLE, PILLARS, KECAMATAN,

@@ -39,6 +39,12 @@ def menu() -> list[tuple[str, object]]:
     return _links(current_actor())
 
 
+@blp.app_template_global()
+def audits() -> bool:
+    """Whether the signed-in user may open the auditors' pages (a case and a person page link to them)."""
+    return policy.audit(current_actor()) is None
+
+
 @blp.route("/")
 def home():
     return redirect(start_page(current_actor()), 303)
