@@ -79,7 +79,7 @@ def story(wati):
 ])
 def test_each_role_starts_on_its_own_page_with_only_its_links(app, staff, username, start, offered, hidden):
     pages = Pages(app.test_client())
-    assert pages.sign_in(username, PASSWORD).headers["Location"] == "/"
+    assert pages.sign_in(username, PASSWORD).headers["Location"] == start
     assert pages.client.get("/").headers["Location"] == start
     html = _text(pages.client.get(start))
     nav = html.split('<nav aria-label="Utama">', 1)[1].split("</nav>", 1)[0]
