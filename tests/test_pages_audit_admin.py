@@ -153,8 +153,11 @@ def test_a_case_as_of_a_moment_before_its_aid(story, auditor, service):
     early = auditor.client.get(f"/audit/cases/{case_id}", query_string={"as_of": "2001-01-01T00:00"})
     assert early.status_code == 400 and "did not exist yet at that moment" in _text(early)
     assert 'value="2001-01-01T00:00"' in _text(early)
-    nonsense = auditor.client.get(f"/audit/cases/{case_id}", query_string={"as_of": "yesterday"})
-    assert nonsense.status_code == 400 and "Enter a date and time" in _text(nonsense)
+    for nonsense in ("yesterday", "0001-01-01T00:00", "9999-12-31T23:59-12:00"):
+        answer = auditor.client.get(f"/audit/cases/{case_id}", query_string={"as_of": nonsense})
+        assert answer.status_code == 400 and "Enter a date and time" in _text(answer), nonsense
+        answer = auditor.client.get("/audit/views", query_string={"as_of": nonsense})
+        assert answer.status_code == 400 and "Enter a date and time" in _text(answer), nonsense
     assert auditor.client.get(f"/audit/cases/{UUID(int=1)}").status_code == 404
 
 
@@ -239,6 +242,8 @@ def test_the_access_log_filters_by_user_action_subject_and_dates_and_pages(story
     assert "0 entries" in _text(auditor.client.get("/audit/access-log", query_string={"until": "2001-01-01"}))
     assert "0 entries" not in _text(auditor.client.get("/audit/access-log",
                                                         query_string={"since": today, "until": today}))
+    for edge in ("0001-01-01", "9999-12-31"):
+        assert auditor.client.get("/audit/access-log", query_string={"since": edge, "until": edge}).status_code == 400
     wrong = auditor.client.get("/audit/access-log", query_string={"since": "2026-13-01", "beneficiary_id": "x"})
     assert wrong.status_code == 400 and "Enter a date" in _text(wrong) and "This is not an id" in _text(wrong)
     backwards = auditor.client.get("/audit/access-log", query_string={"since": today, "until": "2001-01-01"})

@@ -3,7 +3,7 @@ a chosen moment, the integrity check, and the access log with its filters. Every
 same services the API's audit endpoints ask (audit/service.py, projections/service.py,
 cases/casework.py get_case), so masking and access logging are theirs; other roles get a 403 page."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -49,9 +49,19 @@ def _moment(text: str) -> datetime:
     """A moment typed in a datetime-local field, read as WIB (the reader's clock)."""
     try:
         moment = datetime.fromisoformat(text)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=JAKARTA)
+        return _in_range(moment)
     except ValueError:
         raise ValueError(_("Enter a date and time (year-month-day hour:minute).")) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=JAKARTA)
+
+
+def _in_range(moment: datetime) -> datetime:
+    """A moment that is one in UTC and in WIB too (0001-01-01 00:00 WIB is in the year 0 in UTC)."""
+    try:
+        moment.astimezone(timezone.utc).astimezone(JAKARTA)
+    except OverflowError:
+        raise ValueError("out of range") from None
+    return moment
 
 
 def _page_number(name: str, default: int = 0) -> int:
@@ -180,8 +190,9 @@ def access_log():
     for name, days in (("since", 0), ("until", 1)):  # whole days in WIB; "to" includes its day
         if value := request.args.get(name, "").strip():
             try:
-                query[name] = datetime.combine(date.fromisoformat(value) + timedelta(days=days), time(), JAKARTA)
-            except ValueError:
+                query[name] = _in_range(datetime.combine(date.fromisoformat(value) + timedelta(days=days), time(),
+                                                         JAKARTA))
+            except (ValueError, OverflowError):
                 filled.add(name, _("Enter a date (year-month-day)."))
     page = _page_number("page", 1) or 1
     found = None
