@@ -88,8 +88,9 @@ def _person(n: int, desa: str) -> dict[str, Any]:
 def build_world(kind: str, tmp: Path) -> tuple[World, Any]:
     """(the world, a function that tears it down)."""
     url = new_store_url(kind, tmp)
-    # No projection process runs here (the world catches up by itself), however long the module takes.
-    settings = replace(settings_for(url, tmp), ready_projector_timeout=86400.0)
+    # No projection process runs here (the world catches up by itself), however long the module takes:
+    # neither its absence nor the views trailing the rows' writes makes /readyz answer 503.
+    settings = replace(settings_for(url, tmp), ready_projector_timeout=86400.0, ready_max_lag=86400.0)
     hasher, passwords._hasher = passwords._hasher, PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     init_store(settings)
     services = bootstrap(settings)
