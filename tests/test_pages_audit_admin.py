@@ -1,4 +1,4 @@
-"""The auditors' and admins' pages (web/audit_pages.py, web/admin_pages.py) in Flask's test client on
+"""The auditors' and admins' pages (pilar/web/audit_pages.py, pilar/web/admin_pages.py) in Flask's test client on
 SQLite and PostgreSQL: each role's start page and menu, a case's and a person's history with who,
 when and what (masked as the policy says), a case and the views as of a moment, the integrity check,
 the access log's filters and pages; every account change the admin API offers, its rules' errors
@@ -10,10 +10,10 @@ from uuid import UUID
 import pytest
 from argon2 import PasswordHasher
 
-from cases import passwords
-from cases.access import SYSTEM
-from cases.clock import JAKARTA, today_in_jakarta
-from store.connection import ViewDB
+from pilar.cases import passwords
+from pilar.cases.access import SYSTEM
+from pilar.cases.clock import JAKARTA, today_in_jakarta
+from pilar.store.connection import ViewDB
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.pages import Forms, Pages
@@ -177,7 +177,7 @@ def test_the_start_page_opens_a_history_by_id_and_names_a_bad_id(story, auditor)
 
 
 def test_a_long_history_is_paged(story, auditor, monkeypatch):
-    from web import audit_pages
+    from pilar.web import audit_pages
     monkeypatch.setattr(audit_pages, "HISTORY_PAGE", 2)
     _person_id, case_id, _nik = story
     first = _text(auditor.client.get(f"/audit/cases/{case_id}"))
@@ -226,7 +226,7 @@ def test_verify_without_its_csrf_token_is_refused(auditor):
 
 # ---------------------------------------------------------------- auditors: access log
 def test_the_access_log_filters_by_user_action_subject_and_dates_and_pages(story, auditor, monkeypatch):
-    from web import audit_pages
+    from pilar.web import audit_pages
     person_id, case_id, _nik = story
     auditor.client.get(f"/audit/cases/{case_id}")
     everything = _text(auditor.client.get("/audit/access-log"))
@@ -355,7 +355,7 @@ def test_an_admin_change_that_breaks_a_rule_says_so_and_keeps_the_fields(admin, 
 
 
 def test_an_admin_removes_another_admin_but_never_themselves(admin, app, service):
-    """The last active admin is kept by the same rule as the API's (cases/users.py); through a page it
+    """The last active admin is kept by the same rule as the API's (pilar/cases/users.py); through a page it
     shows as "not yourself", since the admin sending the form is an active admin too."""
     service.add_user(SYSTEM, "root2", "admin", None, PASSWORD)
     assert _change(admin, "root2", "role", {"role": "auditor"}).status_code == 303
