@@ -241,6 +241,32 @@ ROWS.update({
         ("served.csv", {"table": "served"}, None, {}, 200, REPORTS),
         ("people.csv: names, for readers of personal data only", {"table": "people"}, None, {}, 200, "----++n+-+")],
 })
+AUDIT_PAGE = "------++--"
+ADMIN_PAGE = "--------+-"
+ACCOUNT_STALE = {"version": "999999"}  # an admin's account form shown at a version long gone: 409, nothing written
+ROWS.update({
+    ("GET", "/audit"): [("the start page", {}, None, {}, 200, AUDIT_PAGE)],
+    ("GET", "/audit/cases/<uuid:case_id>"): [
+        (c, {"case_id": c}, None, {}, 200, AUDIT_PAGE) for c in ("C1", "C2", "C4")] + [
+        ("C1 as of a moment", {"case_id": "C1", "?": {"as_of": "2099-01-01T00:00"}}, None, {}, 200, AUDIT_PAGE)],
+    ("GET", "/audit/people/<uuid:beneficiary_id>"): [
+        (p, {"beneficiary_id": p}, None, {}, 200, AUDIT_PAGE) for p in ("P1", "P2", "P3")],
+    ("GET", "/audit/views"): [("as of", {"?": {"as_of": "2099-01-01T00:00"}}, None, {}, 200, AUDIT_PAGE)],
+    ("GET", "/audit/verify"): [("the button", {}, None, {}, 200, AUDIT_PAGE)],
+    ("POST", "/audit/verify"): [("run", {}, {}, {}, 200, AUDIT_PAGE)],
+    ("GET", "/audit/access-log"): [("every entry", {}, None, {}, 200, AUDIT_PAGE)],
+    ("GET", "/admin/users"): [("every user", {}, None, {}, 200, ADMIN_PAGE)],
+    ("GET", "/admin/users/new"): [("the form", {}, None, {}, 200, ADMIN_PAGE)],
+    ("POST", "/admin/users/new"): [
+        ("an invalid new user", {}, {"username": "matrix.page", "role": "admin", "pii": "yes", "password": "short"},
+         {}, 422, ADMIN_PAGE)],
+    ("GET", "/admin/users/<string:username>"): [("wati", {"username": "wati"}, None, {}, 200, ADMIN_PAGE)],
+    **{("POST", f"/admin/users/<string:username>/{action}"): [
+        ("wati, a stale form", {"username": "wati"}, body, ACCOUNT_STALE, 409, ADMIN_PAGE)]
+       for action, body in (("role", {"role": "admin"}), ("scope", {"kecamatan": "35.01.04"}), ("pii", {"pii": "yes"}),
+                            ("password", {"password": "sawah-di-ngadirojo-9"}), ("deactivation", {}),
+                            ("reactivation", {}), ("sessions/revocation", {}))},
+})
 PUBLIC_PATHS = {"/assets/<path:filename>": "/assets/pilar.css","/api/v1/docs/static/<path:filename>": "/api/v1/docs/static/swagger-ui.css",
                 "/static/<path:filename>": "/static/nothing.css"}
 
@@ -272,7 +298,7 @@ def _forbidden(world, column: str, rule: str = "") -> dict[str, str]:
         if column not in readers:
             found[f"{case}'s id"] = world.ids[case]
             found.update({f"{case}'s {detail}": detail for detail in details
-                          if not (rule.startswith(f"{API}/users") and detail.startswith('"'))
+                          if not (rule.startswith((f"{API}/users", "/admin/users")) and detail.startswith('"'))
                           and not (rule == f"{API}/vocabularies" and detail in EVERY_CODE) and detail not in choices})
     return found
 

@@ -97,6 +97,9 @@ class AccessQuery(Input):
     user = fields.String(validate=validate.Length(max=64))
     case_id = fields.UUID()
     beneficiary_id = fields.UUID()
+    action = fields.String(validate=validate.Length(max=64), metadata={"description": "e.g. read_case"})
+    since = Instant(metadata={"description": "from this instant on, e.g. 2026-11-01T00:00:00+07:00"})
+    until = Instant(metadata={"description": "before this instant"})
     page = BoundedInt(1, PAGE_MAX, load_default=1)
     per_page = BoundedInt(1, 1000, load_default=100)
 
@@ -158,7 +161,8 @@ class AccessLogView(MethodView):
         """Who read whose personal data, newest first"""
         return services().audit.access(current_actor(), username=query.get("user"), case_id=query.get("case_id"),
                                  beneficiary_id=query.get("beneficiary_id"), page=query["page"],
-                                 per_page=query["per_page"])
+                                 per_page=query["per_page"], action=query.get("action"), since=query.get("since"),
+                                 until=query.get("until"))
 
 
 @blp.route("/audit/views")

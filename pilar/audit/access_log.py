@@ -130,12 +130,19 @@ class AccessLog:
                          f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))})", (*values, entry_mac(self._mac_key, values)))
 
     def search(self, *, username: str | None = None, case_id: str | None = None,
-               beneficiary_id: str | None = None, page: int = 1, per_page: int = 100) -> tuple[list[dict[str, Any]], int]:
+               beneficiary_id: str | None = None, action: str | None = None, since: datetime | None = None,
+               until: datetime | None = None, page: int = 1, per_page: int = 100) -> tuple[list[dict[str, Any]], int]:
+        """`since` (inclusive) and `until` (exclusive): compared as the rows' fixed-width UTC text."""
         clauses, params = [], []
-        for column, value in (("username", username), ("case_id", case_id), ("beneficiary_id", beneficiary_id)):
+        for column, value in (("username", username), ("case_id", case_id), ("beneficiary_id", beneficiary_id),
+                              ("action", action)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(str(value))
+        for bound, moment in ((">=", since), ("<", until)):
+            if moment is not None:
+                clauses.append(f"at {bound} ?")
+                params.append(utc_text(moment))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self.readers.connection() as conn:
             total = conn.one(f"SELECT COUNT(*) FROM audit_access_log {where}", params)[0]

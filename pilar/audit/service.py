@@ -1,6 +1,7 @@
 """The auditors' read service: histories, the event feed, verification and the access log.
 Every read of personal data through it is logged; who may read what is asked of pilar/cases/policy.py."""
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -11,6 +12,7 @@ from pilar.audit.seals import hashes_between, stream_hashes, verify
 from pilar.cases import policy
 from pilar.cases.access import Actor
 from pilar.cases.application import PilarApplication
+from pilar.cases.errors import InvalidInput
 from pilar.store import key_checks
 from pilar.store.connection import Readers
 
@@ -80,8 +82,14 @@ class AuditService:
             return verify(self.app.recorder, conn, self.audit_key, heads=self.heads_file).as_dict()
 
     def access(self, actor: Actor, *, username: str | None, case_id: UUID | None, beneficiary_id: UUID | None,
-               page: int, per_page: int) -> dict[str, Any]:
+               page: int, per_page: int, action: str | None = None, since: datetime | None = None,
+               until: datetime | None = None) -> dict[str, Any]:
         policy.require(policy.audit(actor))
+        for name, moment in (("since", since), ("until", until)):
+            if moment is not None and moment.tzinfo is None:
+                raise InvalidInput.one(name, "needs a UTC offset, e.g. 2026-09-30T23:59:59+07:00")
+        if since is not None and until is not None and until <= since:
+            raise InvalidInput.one("until", "must be after since")
         items, total = self.access_log.search(username=username, case_id=case_id, beneficiary_id=beneficiary_id,
-                                              page=page, per_page=per_page)
+                                              action=action, since=since, until=until, page=page, per_page=per_page)
         return {"page": page, "per_page": per_page, "total": total, "items": items}

@@ -12,7 +12,7 @@ from eventsourcing.utils import get_topic
 from pilar.cases import policy, vocab
 from pilar.cases.access import Actor, pillar_scope
 from pilar.cases.account import AdminRoster, UserAccount
-from pilar.cases.errors import Contention, InvalidInput, NotFound, RuleBroken
+from pilar.cases.errors import Contention, InvalidInput, NotFound, RuleBroken, StaleVersion
 from pilar.cases.inputs import Problems
 from pilar.cases.passwords import hash_password, password_problem, verify_password
 
@@ -71,11 +71,12 @@ class UserCommands:
             raise RuleBroken("username_unique", f"user {username!r} already exists") from None
         return user.id
 
-    def reset_password(self, actor: Actor, username: str, password: str) -> UserAccount:
+    def reset_password(self, actor: Actor, username: str, password: str, *,
+                       expected_version: int | None = None) -> UserAccount:
         """An admin sets a user's password; every token issued before stops working (the token's
         stamp is the password's)."""
         self._require_manager(actor)
-        return self._set_password(actor, username, password)
+        return self._set_password(actor, username, password, expected_version)
 
     def change_password(self, actor: Actor, current_password: str, password: str) -> UserAccount:
         """A user's own new password, given the current one (a stolen token alone cannot take the
@@ -86,15 +87,17 @@ class UserCommands:
             raise InvalidInput.one("current_password", "is not your current password")
         return self._set_password(actor, actor.username, password)
 
-    def _set_password(self, actor: Actor, username: str, password: str) -> UserAccount:
+    def _set_password(self, actor: Actor, username: str, password: str,
+                      expected_version: int | None = None) -> UserAccount:
         problems = Problems()
         _check_password(problems, password, username)
         problems.check()
         return self._change(actor, username, lambda user: user.change_password(
-            actor=actor.username, password_hash=hash_password(password)), managing=False)
+            actor=actor.username, password_hash=hash_password(password)), managing=False,
+            expected_version=expected_version)
 
-    def change_role(self, actor: Actor, username: str, role: str,
-                    pillars: str | Sequence[str] | None) -> UserAccount:
+    def change_role(self, actor: Actor, username: str, role: str, pillars: str | Sequence[str] | None, *,
+                    expected_version: int | None = None) -> UserAccount:
         pillars = pillar_scope(pillars)
         problems = Problems()
         _check_role(problems, role, pillars)
@@ -108,9 +111,10 @@ class UserCommands:
             user.change_role(actor=actor.username, role=role, pillars=pillars)
             return roster
 
-        return self._change(actor, username, change)
+        return self._change(actor, username, change, expected_version=expected_version)
 
-    def change_scope(self, actor: Actor, username: str, kecamatan: tuple[str, ...]) -> UserAccount:
+    def change_scope(self, actor: Actor, username: str, kecamatan: tuple[str, ...], *,
+                     expected_version: int | None = None) -> UserAccount:
         problems = Problems()
         self._check_kecamatan(problems, kecamatan)
         self._require_manager(actor)
@@ -119,17 +123,18 @@ class UserCommands:
             if user.kecamatan != tuple(kecamatan):
                 user.change_scope(actor=actor.username, kecamatan=tuple(kecamatan))
 
-        return self._change(actor, username, change)
+        return self._change(actor, username, change, expected_version=expected_version)
 
-    def set_pii(self, actor: Actor, username: str, pii: bool | None) -> UserAccount:
+    def set_pii(self, actor: Actor, username: str, pii: bool | None, *,
+                expected_version: int | None = None) -> UserAccount:
         """Whether the user reads NIK, KK, phone and address in clear; None: as their role does."""
         def change(user: UserAccount) -> None:
             if user.pii is not pii:
                 user.change_pii(actor=actor.username, pii=pii)
 
-        return self._change(actor, username, change)
+        return self._change(actor, username, change, expected_version=expected_version)
 
-    def deactivate_user(self, actor: Actor, username: str) -> UserAccount:
+    def deactivate_user(self, actor: Actor, username: str, *, expected_version: int | None = None) -> UserAccount:
         def deactivate(user: UserAccount) -> list[AdminRoster]:
             if not user.active:
                 raise RuleBroken("deactivate_once", f"user {username!r} is already deactivated")
@@ -137,19 +142,20 @@ class UserCommands:
             user.deactivate(actor=actor.username)
             return roster
 
-        return self._change(actor, username, deactivate)
+        return self._change(actor, username, deactivate, expected_version=expected_version)
 
-    def reactivate_user(self, actor: Actor, username: str) -> UserAccount:
+    def reactivate_user(self, actor: Actor, username: str, *, expected_version: int | None = None) -> UserAccount:
         def reactivate(user: UserAccount) -> None:
             if user.active:
                 raise RuleBroken("reactivate_inactive_only", f"user {username!r} is active")
             user.reactivate(actor=actor.username)
 
-        return self._change(actor, username, reactivate)
+        return self._change(actor, username, reactivate, expected_version=expected_version)
 
-    def revoke_sessions(self, actor: Actor, username: str) -> UserAccount:
+    def revoke_sessions(self, actor: Actor, username: str, *, expected_version: int | None = None) -> UserAccount:
         """Every token issued to the user so far stops working; they may sign in again."""
-        return self._change(actor, username, lambda user: user.revoke_sessions(actor=actor.username))
+        return self._change(actor, username, lambda user: user.revoke_sessions(actor=actor.username),
+                            expected_version=expected_version)
 
     def get_user(self, actor: Actor, username: str) -> UserAccount:
         self._require_manager(actor)
@@ -185,14 +191,17 @@ class UserCommands:
         policy.require(policy.manage_users(actor))
 
     def _change(self, actor: Actor, username: str, change: Callable[[UserAccount], list[AdminRoster] | None], *,
-                managing: bool = True) -> UserAccount:
+                managing: bool = True, expected_version: int | None = None) -> UserAccount:
         """Load the account, apply `change` (which may trigger events, raise RuleBroken, and answer
         other aggregates to save with it, atomically), save; if another change was saved
-        meanwhile, decide again on fresh state."""
+        meanwhile, decide again on fresh state. `expected_version`: the version a form was shown
+        at; changed since → StaleVersion, nothing written (a page's stale form or second submit)."""
         if managing:
             self._require_manager(actor)
         for _ in range(CHANGE_ATTEMPTS):
             user = self._existing_user(username)
+            if expected_version is not None and user.version != expected_version:
+                raise StaleVersion(expected_version, user.version)
             companions = change(user) or []
             try:
                 if user.pending_events:

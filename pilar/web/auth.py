@@ -11,12 +11,8 @@ from pilar.api.security import security_event
 from pilar.cases.errors import NotAuthenticated
 from pilar.web import blp, i18n
 from pilar.web.errors import html_refusal, safe_next
+from pilar.web.navigation import start_page
 from pilar.web.session import end, services, start
-
-
-@blp.route("/")
-def home():
-    return redirect(url_for("web.my_cases"), 303)
 
 
 def _sign_in_view():
@@ -32,7 +28,8 @@ def _sign_in_view():
         return page, 401  # a 401 is what the failed-sign-in limits count
     start(answer["token"])
     security_event("signed_in", username, level=logging.INFO)
-    return redirect(safe_next(request.form.get("next")), 303)
+    landing = start_page(services().signin.actor(answer["token"]))
+    return redirect(safe_next(request.form.get("next"), landing), 303)
 
 
 blp.add_url_rule("/sign-in", "sign_in", signin_limits(_sign_in_view, html_refusal), methods=["GET", "POST"])

@@ -38,11 +38,12 @@ def html_refusal(code: int, message: str, headers: dict[str, str], name: str | N
                       _("Try again shortly."), headers)
 
 
-def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path on this server only (never //elsewhere)."""
+def safe_next(target: str | None, default: str | None = None) -> str:
+    """Where to go after signing in: a path on this server only (never //elsewhere); else `default`,
+    or the home page, which sends each role to its own start page (pilar/web/navigation.py)."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("web.my_cases")
+    return default or url_for("web.home")
 
 
 @blp.errorhandler(NotAuthenticated)

@@ -5,6 +5,7 @@ pilar/cases/inputs.py), and the domain's problems shown next to their fields in 
 A nested field of a command (e.g. `referral.source`) is the form field `referral-source`."""
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -25,8 +26,11 @@ class Field:
     required: bool = True
     hint: Any = None
     empty: str | None = None  # what an optional field left blank sends; None: nothing (the command's default)
+    offered: Callable[[], list[tuple[str, str]]] | None = None  # choices that are no vocabulary (e.g. kecamatan)
 
     def choices(self) -> list[tuple[str, str]]:
+        if self.offered is not None:
+            return self.offered()
         return options(self.vocabulary) if self.vocabulary else []
 
 
@@ -131,6 +135,18 @@ MESSAGES: list[tuple[re.Pattern, Any]] = [
     (re.compile(r"not a phone number"), _l("Not a phone number.")),
     (re.compile(r"must be a quarter like 2026Q3"), _l("A quarter like 2026Q3.")),
     (re.compile(r"contains .*"), _l("Contains characters that cannot be stored.")),
+    # Accounts (pilar/cases/users.py, pilar/cases/passwords.py).
+    (re.compile(r"use 1–(?P<n>\d+) letters, digits, .*"), _l("Use 1–%(n)s letters, digits, '.', '_' or '-'.")),
+    (re.compile(r"not a pillar: .*"), _l("Choose pillars from the list.")),
+    (re.compile(r"a worker belongs to exactly one pillar"), _l("A worker belongs to exactly one pillar.")),
+    (re.compile(r"an? (auditor|admin) belongs to no pillar"), _l("Auditors and admins belong to no pillar.")),
+    (re.compile(r"not a kecamatan of .*"), _l("Choose kecamatan from the list.")),
+    (re.compile(r"names a kecamatan twice"), _l("A kecamatan is named twice.")),
+    (re.compile(r"must be at least (?P<n>\d+) characters"), _l("At least %(n)s characters.")),
+    (re.compile(r"must not contain the username"), _l("The password must not contain the username.")),
+    (re.compile(r"uses too few different characters"), _l("Use more different characters.")),
+    (re.compile(r"is a common password .*"), _l("This is a common password, found in lists of breached passwords: "
+                                                 "choose another.")),
 ]
 
 
@@ -154,5 +170,10 @@ def rule_message(rule: str, message: str) -> str:
         "case_closed": _("The case is closed; only reopening is accepted."),
         "consent_withdrawn": _("The person withdrew consent, the basis of this case."),
         "consent_required": _("This case needs the person's consent on record first."),
+        "username_unique": _("There is already a user with this username."),
+        "not_yourself": _("You cannot do this to your own account: ask another admin."),
+        "last_admin": _("This is the last active admin: make another admin first."),
+        "deactivate_once": _("This user is already deactivated."),
+        "reactivate_inactive_only": _("This user is active."),
     }
     return rules.get(rule, message)

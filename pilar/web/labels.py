@@ -15,6 +15,7 @@ VOCABULARY_OF = {
     "pillar": "pillars", "ppks": "ppks_categories", "atensi": "aid_components", "status": "case_statuses",
     "priority": "priorities", "risk": "risks", "source": "referral_sources", "closure": "closure_outcomes",
     "funding": "funding_sources", "follow_up_outcome": "follow_up_outcomes", "sex": "sexes",
+    "role": "roles", "lawful_basis": "lawful_bases", "consent_method": "consent_methods",
 }
 EVENTS = {
     "CaseOpened": _l("Case opened"), "CaseAssigned": _l("Assigned"), "NeedsAssessed": _l("Needs assessed"),
@@ -23,6 +24,11 @@ EVENTS = {
     "ReferralAccepted": _l("Referral accepted"), "ReferralDeclined": _l("Referral declined"),
     "CaseClosed": _l("Case closed"), "CaseReopened": _l("Case reopened"),
     "LawfulBasisChanged": _l("Lawful basis changed"),
+    # A person's history (the auditors' pages).
+    "BeneficiaryRegistered": _l("Person registered"), "BeneficiaryDetailsCorrected": _l("Details corrected"),
+    "ConsentRecorded": _l("Consent recorded"), "ConsentWithdrawn": _l("Consent withdrawn"),
+    "ErasureRequested": _l("Erasure requested"), "PersonalDataErased": _l("Personal data erased"),
+    "CaseLinked": _l("Case opened for this person"),
 }
 
 

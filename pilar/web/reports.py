@@ -112,12 +112,6 @@ def _csv(page: str, build, key: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@blp.app_template_global()
-def reads_reports() -> bool:
-    """Whether the signed-in user is shown the dashboard and rakor report in the menu."""
-    return policy.read_reports(current_actor()) is None
-
-
 @blp.app_template_filter("pillar_label")
 def pillar_label(code: str) -> str:
     return labels.label("pillar", code)
