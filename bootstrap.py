@@ -16,6 +16,7 @@ from cases.signin import SignIn, Tokens
 from cases.users import ACCOUNT_INDEX
 from cases.wilayah import Wilayah
 from projections.heartbeat import HEARTBEAT_STATEMENTS
+from projections.household_service import HouseholdService
 from projections.queries import WorkloadQueries
 from projections.schema import LIVE, create_statements, drop_statements, views_outdated
 from projections.service import WorkloadService
@@ -47,6 +48,11 @@ class Services:
         """Histories, the feed, verification, the access log."""
         return AuditService(self.cases, self.readers, self.access_log, self.settings.audit_key(),
                             heads_file=self.settings.heads_path)
+
+    @cached_property
+    def households(self) -> HouseholdService:
+        """Households by KK, and DTSEN desil extracts (which name people by KK or NIK)."""
+        return HouseholdService(self.cases, self.readers)
 
     @cached_property
     def signin(self) -> SignIn:
@@ -95,7 +101,7 @@ def bootstrap(settings: Settings | None = None, *, wilayah: Wilayah | None = Non
     return Services(
         settings=settings,
         cases=cases,
-        views=WorkloadService(queries, history=cases),
+        views=WorkloadService(queries, history=cases, desil_max_age=settings.desil_max_age_periods),
         readers=readers,
         access_log=access_log,
     )
