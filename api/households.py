@@ -73,8 +73,18 @@ class HouseholdSearch(MethodView):
         return {"items": services().households.search(current_actor(), body["kk"])}
 
 
+# The form's fields and its file are parsed by two schemas; the document shows them as the one form they are.
+IMPORT_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file", "period"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": DesilImportFile().fields["file"].metadata[
+            "description"]},
+        "period": {"type": "string", "description": "the DTSEN period, a quarter like 2026Q3 (or 2026-Q3)"},
+        "dry_run": {"type": "boolean", "default": False, "description": "check and count, record nothing"}}}}}}
+
+
 @blp.route("/desil/imports")
 class DesilImports(MethodView):
+    @blp.doc(requestBody=IMPORT_BODY)
     @blp.arguments(DesilImportForm, location="form")
     @blp.arguments(DesilImportFile, location="files")
     @blp.response(200, DesilReport)

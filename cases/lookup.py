@@ -1,7 +1,8 @@
 """Keyed hashes for looking things up without storing them: the NIK claim's stream id, a
-household's KK and the fingerprint of an idempotent request. The lookup key is kept outside the database (like the
-audit key and the KEK), so a copy of the database cannot be searched by trying candidate NIKs
-(a NIK has few enough likely values to enumerate) or short request bodies."""
+household's KK (the household view's key) and the fingerprint of an idempotent request. The
+lookup key is kept outside the database (like the audit key and the KEK), so a copy of the
+database cannot be searched by trying candidate NIKs or KKs (few enough likely values to
+enumerate) or short request bodies."""
 
 import hashlib
 import hmac

@@ -161,3 +161,12 @@ def test_the_person_page_links_to_their_household_page(service, staff, app, catc
     wrong = pages.submit("/households/search", "/households/search", {"kk": "12"})
     assert wrong.status_code == 422
     assert browser.get(f"/people/{family['paman']}/household").status_code == 200
+
+
+def test_the_search_and_the_import_are_documented(client):
+    paths = client.get(f"{API}/openapi.json").json["paths"]
+    search = paths["/api/v1/households/search"]["post"]
+    assert {"200", "401", "403", "422", "429"} <= set(search["responses"]) and "parameters" not in search
+    assert search["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/KkSearchIn")
+    form = paths["/api/v1/desil/imports"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["required"] == ["file", "period"] and set(form["properties"]) == {"file", "period", "dry_run"}
