@@ -89,6 +89,12 @@ def test_an_extract_records_good_rows_reports_bad_ones_and_a_rerun_changes_nothi
     assert _upload(client, auth, f"nik,desil\n{alone_nik},9\n", period="2025-Q4").json["recorded"] == 1
     person = service.repository.get(alone)
     assert (person.desil["value"], person.desil["period"]) == (3, "2026Q3")
+    # An erased person is found by neither NIK nor KK any more.
+    service.erase_personal_data(staff["dinsos"], anak, reason="permintaan")
+    catch_up()
+    gone = _upload(client, auth, f"nik,kk,desil\n{alone_nik},,3\n,{KK},7\n").json
+    assert (gone["recorded"], gone["unchanged"], gone["people"]) == (1, 1, 2)
+    assert len(_desil_events(service, anak)) == 1
 
 
 def test_only_dinas_sosial_imports_and_a_bad_file_or_period_is_named(service, staff, client, auth):
@@ -180,7 +186,7 @@ def test_pilar_desil_import_from_the_command_line(service, staff, settings, catc
     alone, alone_nik, ibu, anak, _ = _world(service, staff)
     catch_up()
     extract = tmp_path / "dtsen.csv"
-    extract.write_text(f"nik,kk,desil\n{alone_nik},,2\n,{KK},1\nxx,,1\n")
+    extract.write_text(f"nama,nik,kk,desil\nSainem,{alone_nik},,2\nRahayu,,{KK},1\nX,xx,,1\n")  # nama: ignored
     dry = run(settings, "desil", "import", str(extract), "--period", "2026Q3", "--as", "dinsos", "--dry-run")
     assert dry.returncode == 1 and json.loads(dry.stdout)["recorded"] == 3 and _desil_events(service, alone) == []
     done = run(settings, "desil", "import", str(extract), "--period", "2026Q3", "--as", "dinsos")

@@ -170,3 +170,13 @@ def test_the_search_and_the_import_are_documented(client):
     assert search["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/KkSearchIn")
     form = paths["/api/v1/desil/imports"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert form["required"] == ["file", "period"] and set(form["properties"]) == {"file", "period", "dry_run"}
+
+
+def test_a_persons_household_page_lists_them_before_the_views_caught_up(service, staff, app):
+    person = _register(service, staff["dinsos"], KK, "Baru Terdaftar")
+    browser = app.test_client()
+    assert Pages(browser).sign_in("wati", PASSWORD).status_code == 303
+    assert f"/people/{person}\"" in browser.get(f"/people/{person}/household").get_data(as_text=True)
+    without_kk = _register(service, staff["dinsos"], None, "Tanpa KK")
+    page = browser.get(f"/people/{without_kk}").get_data(as_text=True)
+    assert f"/people/{without_kk}/household" not in page
