@@ -6,7 +6,7 @@ an error (an extract covers the whole regency). Re-importing the same file recor
 the same desil for the same person and period is already on record (Beneficiary.record_desil)."""
 
 import csv
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -28,14 +28,21 @@ def import_extract(app: Any, actor: Actor, lines: Iterable[str], *, period: str,
     if normal is None:
         raise InvalidInput.one("period", PERIOD_MESSAGE)
     reader = csv.reader(lines)
-    header = [name.strip().lower().lstrip("\ufeff") for name in next(reader, [])]
+    try:
+        header = [name.strip().lower().lstrip("\ufeff") for name in next(reader, [])]
+    except csv.Error as error:
+        raise InvalidInput.one("file", f"is not a readable CSV file: {error}") from None
     if "desil" not in header or not {"nik", "kk"} & set(header):
         raise InvalidInput.one("file", "the first row must name the columns: desil, and nik or kk (or both)")
     at = {name: header.index(name) for name in COLUMNS if name in header}
     report: dict[str, Any] = {"period": normal, "dry_run": dry_run, "rows": 0, "people": 0, "recorded": 0,
                               "unchanged": 0, "unmatched": 0, "problems": []}
     seen: set[UUID] = set()
-    for number, cells in enumerate(reader, start=2):
+    for number, cells in _numbered(reader):
+        if isinstance(cells, csv.Error):
+            report["rows"] += 1
+            report["problems"].append({"row": number, "field": "file", "message": f"cannot be read: {cells}"})
+            continue
         if not any(cell.strip() for cell in cells):
             continue
         report["rows"] += 1
@@ -62,6 +69,22 @@ def import_extract(app: Any, actor: Actor, lines: Iterable[str], *, period: str,
     app.access_log.record(actor, "import_desil", detail=(
         f"period={normal} rows={report['rows']} recorded={report['recorded']} dry_run={dry_run}"))
     return report
+
+
+def _numbered(reader: Any) -> Iterator[tuple[int, list[str] | csv.Error]]:
+    """Each row with its number as a spreadsheet shows it (the header is row 1); a row the csv
+    module cannot read is given as its error, and reading goes on with the next."""
+    number = 1
+    while True:
+        number += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield number, error
+            continue
+        yield number, cells
 
 
 def _row_problems(values: dict[str, str]) -> list[tuple[str, str]]:

@@ -112,6 +112,13 @@ def test_only_dinas_sosial_imports_and_a_bad_file_or_period_is_named(service, st
     assert client.post(f"{API}/desil/imports", headers=auth("dinsos"), content_type="multipart/form-data",
                        data={"period": "2026Q3"}).status_code == 422
 
+def test_a_row_the_csv_reader_cannot_read_is_reported_and_the_rest_recorded(services, staff):
+    person, nik = _register(services.cases, staff["dinsos"])
+    lines = ["nik,desil\n", "1" * 200_000 + ",2\n", f"{nik},2\n"]
+    report = services.households.import_desil(staff["dinsos"], lines, period="2026Q3", source="test")
+    assert report["recorded"] == 1 and [(p["row"], p["field"]) for p in report["problems"]] == [(2, "file")]
+    assert len(_desil_events(services.cases, person)) == 1
+
 
 def test_cases_show_the_latest_desil_and_workloads_count_by_desil_equal_to_a_rebuild(service, staff, settings, client,
                                                                                    auth, catch_up):
