@@ -89,7 +89,7 @@ def build_world(kind: str, tmp: Path) -> tuple[World, Any]:
     """(the world, a function that tears it down)."""
     url = new_store_url(kind, tmp)
     # No projection process runs here (the world catches up by itself), however long the module takes.
-    settings = replace(settings_for(url, tmp), ready_projector_timeout=86400.0)
+    settings = replace(settings_for(url, tmp), ready_projector_timeout=86400.0, ready_max_lag=86400.0)
     hasher, passwords._hasher = passwords._hasher, PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     init_store(settings)
     services = bootstrap(settings)
