@@ -1,16 +1,16 @@
 """DTSEN desil (issue 17 item 3): a period's extract imported as DesilRecorded events (API and CLI),
 bad rows reported without stopping the good ones, a re-run recording nothing; the latest desil on
 the case answer and page; open cases counted by desil, equal to a rebuild; the stale flag against
-an injected clock (cases/clock.py)."""
+an injected clock (pilar/cases/clock.py)."""
 
 import io
 import json
 from datetime import date
 from uuid import UUID
 
-from cases import clock
-from cases.beneficiary import Beneficiary
-from projections.maintenance import check
+from pilar.cases import clock
+from pilar.cases.beneficiary import Beneficiary
+from pilar.projections.maintenance import check
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.pages import Pages
@@ -177,7 +177,7 @@ def test_a_desil_older_than_the_setting_is_flagged_in_the_list_the_answer_and_th
 
 
 def test_the_max_age_is_a_setting():
-    from settings import Settings
+    from pilar.settings import Settings
 
     assert Settings.from_env({}).desil_max_age_periods == 4
     assert Settings.from_env({"PILAR_DESIL_MAX_AGE_PERIODS": "8"}).desil_max_age_periods == 8

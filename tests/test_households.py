@@ -9,12 +9,12 @@ from dataclasses import replace
 from datetime import date
 from uuid import UUID
 
-from projections.maintenance import check
+from pilar.projections.maintenance import check
 from testkit import factories
 from testkit.pages import Pages
 from testkit.fixtures import PASSWORD
 from tests.test_erasure_files import _live_files
-from wsgi import create_app
+from pilar.wsgi import create_app
 
 API = "/api/v1"
 KK = "3501041111220007"
