@@ -20,6 +20,9 @@ from pilar.projections.queries import WorkloadQueries
 from pilar.projections.schema import LIVE, create_statements, drop_statements, views_outdated
 from pilar.projections.report_queries import ReportQueries
 from pilar.projections.reports import ReportService
+from pilar.projections.household_service import HouseholdService
+from pilar.projections.queries import WorkloadQueries
+from pilar.projections.schema import LIVE, create_statements, drop_statements, views_outdated
 from pilar.projections.service import WorkloadService
 from pilar.settings import Settings
 from pilar.store.connection import Readers, ViewDB
@@ -54,6 +57,11 @@ class Services:
         """Histories, the feed, verification, the access log."""
         return AuditService(self.cases, self.readers, self.access_log, self.settings.audit_key(),
                             heads_file=self.settings.heads_path)
+
+    @cached_property
+    def households(self) -> HouseholdService:
+        """Households by KK, and DTSEN desil extracts (which name people by KK or NIK)."""
+        return HouseholdService(self.cases, self.readers)
 
     @cached_property
     def signin(self) -> SignIn:
@@ -102,7 +110,7 @@ def bootstrap(settings: Settings | None = None, *, wilayah: Wilayah | None = Non
     return Services(
         settings=settings,
         cases=cases,
-        views=WorkloadService(queries, history=cases),
+        views=WorkloadService(queries, history=cases, desil_max_age=settings.desil_max_age_periods),
         readers=readers,
         access_log=access_log,
     )

@@ -8,6 +8,7 @@ from pilar.bootstrap import Services, check_audit_key, init_store
 from pilar.cases import policy, vocab
 from pilar.cases.access import Actor
 from pilar.cli_backup import backup_command, restore_command
+from pilar.cli_desil import desil
 from pilar.cli_projections import projections
 from pilar.cli_users import run as _run
 from pilar.cli_users import users
@@ -46,6 +47,7 @@ def db_init() -> None:
 
 
 main.add_command(users)
+main.add_command(desil)
 main.add_command(backup_command)
 main.add_command(restore_command)
 

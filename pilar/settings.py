@@ -43,6 +43,8 @@ class Settings:
     log_format: str = "json"  # PILAR_LOG_FORMAT: json (one object a line) or text (pilar/log_format.py)
     # /readyz (docs/operations.md, "Health and readiness"), in seconds
     ready_max_lag: float = 30.0  # PILAR_READY_MAX_LAG: how long the views may trail the store
+    # PILAR_DESIL_MAX_AGE_PERIODS: quarters a person's DTSEN desil may trail today's before their cases are flagged
+    desil_max_age_periods: int = 4
     ready_projector_timeout: float = 10.0  # PILAR_READY_PROJECTOR_TIMEOUT: how long without a leading, moving projection process
 
     def __post_init__(self) -> None:
@@ -76,6 +78,7 @@ class Settings:
             lawful_bases=tuple(parse_defaults(env.get("PILAR_LAWFUL_BASIS")).items()),
             idle_timeout=_seconds("PILAR_IDLE_TIMEOUT", env.get("PILAR_IDLE_TIMEOUT")),
             log_format=(env.get("PILAR_LOG_FORMAT") or "json").strip().lower(),
+            desil_max_age_periods=_periods(env.get("PILAR_DESIL_MAX_AGE_PERIODS")),
             **{field: _threshold(name, env[name]) for name, field in READINESS.items() if env.get(name)},
         )
 
@@ -194,6 +197,14 @@ def _threshold(name: str, text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise ValueError(f"{name} must be a number of seconds above 0 (e.g. 30), not {text!r}")
     return value
+
+
+def _periods(text: str | None) -> int:
+    if not (text or "").strip():
+        return 4
+    if not text.strip().isdigit():
+        raise ValueError(f"PILAR_DESIL_MAX_AGE_PERIODS must be a whole number of quarters (e.g. 4), not {text!r}")
+    return int(text)
 
 
 def _seconds(name: str, text: str | None) -> int:

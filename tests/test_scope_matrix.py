@@ -16,6 +16,7 @@ deactivated user or no session is sent to the sign-in page (303). A page write i
 stale case version, so an allowed one is answered 409 (the form again, saying so) and appends
 nothing."""
 
+import io
 import json
 import uuid
 
@@ -164,7 +165,27 @@ ROWS = {
     ("POST", "/api/v1/users/<string:username>/reactivation"): [("nobody", {"username": "nobody"}, {}, {}, 200, "--------n-")],
     ("POST", "/api/v1/users/<string:username>/sessions/revocation"): [
         ("nobody", {"username": "nobody"}, {}, {}, 200, "--------n-")],
+    # Households: each member as the person view shows them (P1's KK: C1 with PKH, C2 with FK-LKSA).
+    ("POST", "/api/v1/households/search"): [
+        (f"{p}'s KK", {}, lambda w, p=p: {"kk": w.people[p].body["kk"]}, {}, 200, "++++++++-+")
+        for p in ("P1", "P2", "P3")],
+    # A dry run (records nothing, so the world stays as built): Dinas Sosial only.
+    ("POST", "/api/v1/desil/imports"): [
+        ("P1's NIK, dry run", {}, lambda w: Multipart({"period": "2026Q3", "dry_run": "true"},
+                                                      f"nik,desil\n{w.people['P1'].body['nik']},2\n"),
+         {}, 200, "-----+----")],
 }
+
+
+class Multipart(dict):
+    """A form with a CSV file, sent as multipart/form-data (the file made afresh for each call)."""
+
+    def __init__(self, fields: dict[str, str], csv: str):
+        super().__init__(fields)
+        self.csv = csv
+
+    def data(self) -> dict:
+        return {**self, "file": (io.BytesIO(self.csv.encode()), "extract.csv")}
 PAGE_STALE = {"version": "999999"}  # the form of a case page rendered at a version long gone
 PAGE_ASSESSMENT = {"needs": ["basic_needs"], "risk": "high", "summary": "ringkasan"}
 
@@ -266,6 +287,12 @@ ROWS.update({
        for action, body in (("role", {"role": "admin"}), ("scope", {"kecamatan": "35.01.04"}), ("pii", {"pii": "yes"}),
                             ("password", {"password": "sawah-di-ngadirojo-9"}), ("deactivation", {}),
                             ("reactivation", {}), ("sessions/revocation", {}))},
+    ("GET", "/households/search"): [("the household search form", {}, None, {}, 200, "++++++++-+")],
+    ("POST", "/households/search"): [
+        (f"{p}'s KK", {}, lambda w, p=p: {"kk": w.people[p].body["kk"]}, {}, 200, "++++++++-+")
+        for p in ("P1", "P2", "P3")],
+    ("GET", "/people/<uuid:beneficiary_id>/household"): [
+        (p, {"beneficiary_id": p}, None, {}, 200, "++++++++-+") for p in ("P1", "P2", "P3")],
 })
 PUBLIC_PATHS = {"/assets/<path:filename>": "/assets/pilar.css","/api/v1/docs/static/<path:filename>": "/api/v1/docs/static/swagger-ui.css",
                 "/static/<path:filename>": "/static/nothing.css"}
@@ -329,6 +356,8 @@ def _call(world, method, path, query, body, headers, column):
         return _page_call(world, method, path, query, body, headers, column)
     if method == "GET":
         return world.client.get(path, query_string=query, headers=headers)
+    if isinstance(body, Multipart):
+        return world.client.post(path, data=body.data(), headers=headers, content_type="multipart/form-data")
     return world.client.post(path, json=body, headers=headers)
 
 

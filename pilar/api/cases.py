@@ -31,7 +31,7 @@ from pilar.api.audit import AUDIT_ERRORS, History, HistoryQuery
 from pilar.api.workloads import READ_ERRORS, Paging
 from pilar.api.writes import WRITE_ERRORS, actor_and_options, answered
 from pilar.cases import vocab
-from pilar.cases.clock import today_in_jakarta
+from pilar.cases import clock
 from pilar.cases.presenters import case_view
 from pilar.projections.queries import CaseFilter
 
@@ -45,6 +45,8 @@ class CaseListQuery(Paging):
     desa = fields.String(validate=validate.Length(max=20), metadata={"description": "e.g. 35.01.04.1001"})
     worker = fields.String(validate=validate.Length(max=64))
     overdue = fields.Boolean()
+    desil_stale = fields.Boolean(metadata={"description": "true: cases whose person's DTSEN desil is older than "
+                                                          "PILAR_DESIL_MAX_AGE_PERIODS quarters; false: the others"})
     beneficiary_id = fields.UUID(metadata={"description": "which pillars hold cases for this person"})
     pending_referral_to = fields.String(validate=validate.OneOf(vocab.PILLARS))
 
@@ -67,6 +69,9 @@ class CaseSummary(Schema):
     next_follow_up_due = fields.String(allow_none=True)
     overdue = fields.Boolean()
     pending_referral_to = fields.String(allow_none=True)
+    desil = fields.Integer(allow_none=True, metadata={"description": "the person's latest DTSEN desil"})
+    desil_period = fields.String(allow_none=True)
+    desil_stale = fields.Boolean()
     version = fields.Integer()
 
 
@@ -84,7 +89,7 @@ class Cases(MethodView):
         where = CaseFilter(
             pillars=(query["pillar"],) if "pillar" in query else None,
             status=query.get("status"), kecamatan=query.get("kecamatan"), desa=query.get("desa"),
-            worker=query.get("worker"), overdue=query.get("overdue"),
+            worker=query.get("worker"), overdue=query.get("overdue"), desil_stale=query.get("desil_stale"),
             beneficiary_id=str(query["beneficiary_id"]) if "beneficiary_id" in query else None,
             pending_referral_to=query.get("pending_referral_to"),
         )
@@ -106,8 +111,10 @@ class CaseById(MethodView):
     @errors(blp, {**WRITE_ERRORS, 404: "No such case, or no state at that moment or version"}, 401, 403, 404, 422)
     def get(self, query, case_id: UUID):
         """A case now, at a past moment (`as_of`) or at a version"""
-        case = services().cases.get_case(current_actor(), case_id, version=query.get("version"), as_of=query.get("as_of"))
-        return versioned(encode(CASE_OUT.dump(case_view(case, today_in_jakarta()))), case.version)
+        app, today = services().cases, clock.today_in_jakarta()
+        case = app.get_case(current_actor(), case_id, version=query.get("version"), as_of=query.get("as_of"))
+        desil = app.person_desil(case, today, services().settings.desil_max_age_periods)
+        return versioned(encode(CASE_OUT.dump(case_view(case, today, desil))), case.version)
 
 
 @blp.route("/<uuid:case_id>/history")

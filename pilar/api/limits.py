@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 LIMITED = {
     "signin_user": ("signin_limit_user", "Too many failed sign-ins for this user"),
     "signin_address": ("signin_limit_address", "Too many failed sign-ins from this address"),
-    "lookup": ("lookup_limit", "Too many look-ups by NIK"),
+    "lookup": ("lookup_limit", "Too many look-ups by NIK or KK"),
 }
 
 

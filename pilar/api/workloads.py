@@ -59,6 +59,8 @@ class AidItem(Schema):
 class PillarWorkload(PillarSummary):
     open_by_kecamatan = fields.Dict(keys=fields.String(), values=fields.Integer())
     open_by_worker = fields.Dict(keys=fields.String(), values=fields.Integer())
+    open_by_desil = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "open cases by their person's latest DTSEN desil, 1–10, and `none` (no desil recorded)"})
     aid_by_item = fields.List(fields.Nested(AidItem))
 
 

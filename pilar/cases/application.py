@@ -22,6 +22,8 @@ from pilar.cases.domain import DateAsISO
 from pilar.cases.event_mac import event_key
 from pilar.cases.lookup import LookupKey
 from pilar.cases.people import BeneficiaryCommands
+from pilar.cases.beneficiary import Beneficiary
+from pilar.cases.desil import DesilCommands
 from pilar.cases.personal_data import KeyStore, PersonalDataMapper
 from pilar.cases.users import UserCommands
 from pilar.cases.wilayah import Wilayah
@@ -44,7 +46,7 @@ class _Repository(Repository):
         return super().get(aggregate_id, projector_func=projector_func, **options)
 
 
-class PilarApplication(UserCommands, BeneficiaryCommands, CaseCommands, WritePath, Application):
+class PilarApplication(UserCommands, BeneficiaryCommands, DesilCommands, CaseCommands, WritePath, Application):
     name = "Pilar"  # pinned: the class name would otherwise name the tables
     # A long case loads from its latest snapshot plus at most 49 events. Beneficiaries are
     # never snapshotted: a snapshot would hold their personal data outside its encryption.
@@ -89,6 +91,14 @@ class PilarApplication(UserCommands, BeneficiaryCommands, CaseCommands, WritePat
     def lookup(self) -> LookupKey:
         """Keyed hashes of NIKs and request fingerprints (pilar/cases/lookup.py)."""
         return LookupKey(self._lookup_key())
+
+    def household_key_of(self, stored_event: Any) -> str | None:
+        """The keyed hash of the KK a registration or correction records: the household view's
+        one reason to open personal data, and only this field of it leaves (None: no KK, or erased)."""
+        with self.mapper.key_scope():
+            event = self.mapper.to_domain_event(stored_event)
+        kk = event.kk if isinstance(event, Beneficiary.BeneficiaryRegistered) else event.changes.get("kk")
+        return self.lookup.household_key(kk) if kk else None
 
     @functools.cached_property
     def view_mapper(self) -> PersonalDataMapper:

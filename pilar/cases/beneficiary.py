@@ -32,6 +32,8 @@ class Beneficiary(PilarAggregate):
             person.erasure_requested_at = None
             person.erased_at = None
             person.cases = []
+            person.desil = None  # the latest DTSEN desil by period (pilar/cases/desil.py)
+            person.desils = {}  # period: desil, every period recorded
 
     class BeneficiaryDetailsCorrected(PilarAggregate.Event):
         changes: dict
@@ -99,6 +101,20 @@ class Beneficiary(PilarAggregate):
         def apply(self, person: "Beneficiary") -> None:
             person.cases.append({"case_id": self.case_id, "pillar": self.pillar})
 
+    class DesilRecorded(PilarAggregate.Event):
+        """The person's welfare decile (1–10) in a DTSEN period's extract (e.g. 2026Q3)."""
+
+        desil: int
+        period: str
+        source: str
+
+        def apply(self, person: "Beneficiary") -> None:
+            person.desils = {**person.desils, self.period: self.desil}
+            # Periods like 2026Q3 order as text; a later extract of the same period corrects it.
+            if person.desil is None or self.period >= person.desil["period"]:
+                person.desil = {"value": self.desil, "period": self.period, "source": self.source,
+                                "recorded_at": self.timestamp}
+
     @classmethod
     def register(cls, *, actor: str, **details: object) -> "Beneficiary":
         return cls._create(cls.BeneficiaryRegistered, id=uuid4(), actor=actor, **details)
@@ -135,6 +151,15 @@ class Beneficiary(PilarAggregate):
     def link_case(self, *, actor: str, case_id: UUID, pillar: str) -> None:
         self.require_not_erased()
         self.trigger_event(self.CaseLinked, actor=actor, case_id=case_id, pillar=pillar)
+
+    def record_desil(self, *, actor: str, desil: int, period: str, source: str) -> bool:
+        """Records the period's desil unless that same desil is already on record for the period
+        (a re-imported extract changes nothing); returns whether it recorded."""
+        self.require_not_erased()
+        if self.desils.get(period) == desil:
+            return False
+        self.trigger_event(self.DesilRecorded, actor=actor, desil=desil, period=period, source=source)
+        return True
 
     def require_not_erased(self) -> None:
         if self.erased_at is not None:

@@ -1,7 +1,8 @@
-"""Keyed hashes for looking things up without storing them: the NIK claim's stream id and the
-fingerprint of an idempotent request. The lookup key is kept outside the database (like the
-audit key and the KEK), so a copy of the database cannot be searched by trying candidate NIKs
-(a NIK has few enough likely values to enumerate) or short request bodies."""
+"""Keyed hashes for looking things up without storing them: the NIK claim's stream id, a
+household's KK (the household view's key) and the fingerprint of an idempotent request. The
+lookup key is kept outside the database (like the audit key and the KEK), so a copy of the
+database cannot be searched by trying candidate NIKs or KKs (few enough likely values to
+enumerate) or short request bodies."""
 
 import hashlib
 import hmac
@@ -21,6 +22,10 @@ class LookupKey:
 
     def nik_claim_id(self, nik: str) -> UUID:
         return UUID(bytes=self._digest("nik-claim", nik.encode())[:16], version=4)
+
+    def household_key(self, kk: str) -> str:
+        """The KK's keyed hash: the household view's only trace of it (pilar/projections/households.py)."""
+        return self._digest("kk-household", kk.encode()).hex()
 
     def fingerprint(self, canonical: bytes) -> str:
         return FINGERPRINT_PREFIX + self._digest("request", canonical).hex()

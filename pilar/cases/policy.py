@@ -225,6 +225,13 @@ def read_person_history(actor: Actor, pillars: Collection[str], kecamatan: Colle
                                                 "this person is outside your pillar or kecamatan")
 
 
+def import_desil(actor: Actor) -> Denial:
+    """A DTSEN period's desil extract covers the whole regency: Dinas Sosial (an all-pillar
+    coordinator) records it for every pillar's people."""
+    return _unless(actor.role == "supervisor" and not actor.pillars,
+                   "only Dinas Sosial (an all-pillar coordinator) imports DTSEN desil")
+
+
 # ---------------------------------------------------------------- personal identifiers
 # NIK, KK, phone, address and a consent's guardian are shown in clear only to a user with the
 # pii permission, and only within their scope; everyone else gets them masked (pilar/cases/masking.py).

@@ -11,7 +11,8 @@ from pilar.cases.clock import parse_utc
 from pilar.cases.masking import masked_unless
 
 
-def case_view(case: Case, today: date) -> dict[str, Any]:
+def case_view(case: Case, today: date, person_desil: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`person_desil`: the person's latest DTSEN desil now, with whether it is stale (pilar/cases/desil.py)."""
     return {
         "id": case.id,
         "version": case.version,
@@ -39,6 +40,7 @@ def case_view(case: Case, today: date) -> dict[str, Any]:
         "outcome": case.outcome,
         "closure_note": case.closure_note,
         "reopenings": case.reopenings,
+        "person_desil": person_desil,
     }
 
 

@@ -32,7 +32,8 @@ def views_as_of(app: PilarApplication, as_of: datetime, batch_size: int = 5000,
     conn = SQLiteConnection.in_memory()
     try:
         create_tables(conn, PREFIX)
-        projector = WorkloadProjector(conn, app.view_mapper, PREFIX, until=as_of)
+        projector = WorkloadProjector(conn, app.view_mapper, PREFIX, until=as_of,
+                                      household_key=app.household_key_of)
         projector.skip = skip
         position = 0
         while batch := app.recorder.select_notifications(start=position, limit=batch_size, inclusive_of_start=False):

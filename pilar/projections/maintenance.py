@@ -27,6 +27,8 @@ COMPARED = {
     "people": "beneficiary_id",
     "aid_days": "pillar, kecamatan, component, given_on",
     "referrals": "case_id, referral_id",
+    "households": "beneficiary_id",
+    "desil": "beneficiary_id",
 }
 
 
@@ -38,7 +40,7 @@ def replay_into(app: PilarApplication, conn: Connection, prefix: str, *, stop: i
     MAC) raises DamagedEvent, unless `found` is given: then it is added there and left out."""
     for statement in drop_statements(prefix) + create_statements(prefix):
         conn.execute(statement)
-    projector = WorkloadProjector(conn, app.view_mapper, prefix)
+    projector = WorkloadProjector(conn, app.view_mapper, prefix, household_key=app.household_key_of)
     projector.skip = frozenset(skip)
     projector.mac_boundary = boundary
     position = 0

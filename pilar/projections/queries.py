@@ -15,6 +15,9 @@ from pilar.projections.workload import TRACKING_NAME
 # false, never NULL, so that NOT of it selects exactly the cases that are not overdue.
 OVERDUE_SQL = "(status <> 'closed' AND next_follow_up_due IS NOT NULL AND next_follow_up_due < ?)"
 
+# `cases.desil.is_stale` in SQL, with one parameter: the oldest period that is not stale.
+STALE_DESIL_SQL = "(desil_period IS NOT NULL AND desil_period < ?)"
+
 # A privacy request still open past its deadline (one parameter: now, as cases.clock.utc_text).
 OVERDUE_REQUEST_SQL = "(r.status = 'open' AND r.deadline < ?)"
 
@@ -33,6 +36,9 @@ class CaseFilter:
     overdue: bool | None = None
     beneficiary_id: str | None = None
     pending_referral_to: str | None = None
+    # True: cases whose person's desil is older than `desil_fresh_from` (pilar/cases/desil.py); False: the others.
+    desil_stale: bool | None = None
+    desil_fresh_from: str | None = None  # the oldest period not stale, set by the read service
 
 
 class WorkloadQueries:
@@ -68,7 +74,7 @@ class WorkloadQueries:
         with self.readers.connection() as conn:
             counts = conn.all(f"SELECT dimension, key, kecamatan, count FROM {self.p}_open_counts "
                               f"WHERE 1 = 1{only}", only_params)
-            by: dict[str, dict[str, int]] = {"status": {}, "kecamatan": {}, "worker": {}}
+            by: dict[str, dict[str, int]] = {"status": {}, "kecamatan": {}, "worker": {}, "desil": {}}
             for dimension, key, where, count in counts:
                 by[dimension][key] = by[dimension].get(key, 0) + int(count)
                 if dimension == "status":
@@ -101,6 +107,9 @@ class WorkloadQueries:
         if not brief:
             answer["open_by_kecamatan"] = dict(sorted(by["kecamatan"].items()))
             answer["open_by_worker"] = {(k or "(unassigned)"): v for k, v in sorted(by["worker"].items())}
+            # Every desil 1–10 and `none` (no desil recorded for the person), zeros included.
+            answer["open_by_desil"] = {**{str(d): by["desil"].get(str(d), 0) for d in range(1, 11)},
+                                       "none": by["desil"].get("", 0)}
             answer["aid_by_item"] = [
                 {"component": c, "item": i, "count": int(n), "quantity": int(q), "value_idr": int(v)}
                 for c, i, n, q, v in aid
@@ -129,6 +138,9 @@ class WorkloadQueries:
         if where.overdue is not None:
             clauses.append(OVERDUE_SQL if where.overdue else f"NOT {OVERDUE_SQL}")
             params.append(today.isoformat())
+        if where.desil_stale is not None:
+            clauses.append(STALE_DESIL_SQL if where.desil_stale else f"NOT {STALE_DESIL_SQL}")
+            params.append(where.desil_fresh_from)
         sql_where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self.readers.connection() as conn:
             total = conn.one(f"SELECT COUNT(*) FROM {self.p}_cases {sql_where}", params)[0]

@@ -199,7 +199,7 @@ class Follower:
         self.app = app
         self.conn = conn
         self.batch_size = batch_size
-        self.projector = WorkloadProjector(conn, app.view_mapper)
+        self.projector = WorkloadProjector(conn, app.view_mapper, household_key=app.household_key_of)
         self.projector.mac_boundary = mac_boundary(conn, audit_key)
         self.sealer = Sealer(conn, audit_key)
         # Refuses (SealsCutBack) seals cut back behind the published head; seals the access log; publishes heads.

@@ -23,6 +23,8 @@ CASE_TABLE = (
     ("open_follow_ups", "TEXT NOT NULL"),
     ("next_follow_up_due", "TEXT"),
     ("pending_referral_to", "TEXT"),
+    ("desil", "INTEGER"),  # the person's latest DTSEN desil and its period (pilar/projections/desil.py)
+    ("desil_period", "TEXT"),
     ("version", "INTEGER NOT NULL"),
     ("updated_at", "TEXT NOT NULL"),
     ("position", "BIGINT NOT NULL"),
@@ -31,7 +33,8 @@ CASE_COLUMNS = tuple(name for name, _ in CASE_TABLE)
 # What the case list shows, in table order: named here so that a new column stays out of the API until chosen.
 CASE_LIST_COLUMNS = tuple(name for name in CASE_COLUMNS if name in {
     "case_id", "beneficiary_id", "pillar", "status", "priority", "kecamatan_code", "desa_code", "worker",
-    "categories", "opened_at", "closed_at", "next_follow_up_due", "pending_referral_to", "version"})
+    "categories", "opened_at", "closed_at", "next_follow_up_due", "pending_referral_to", "desil", "desil_period",
+    "version"})
 
 # Consent withdrawals and erasure requests (pilar/projections/privacy.py): ids, kinds and times only.
 PRIVACY_TABLE = (
@@ -64,6 +67,10 @@ PRIVACY_COLUMNS = tuple(name for name, _ in PRIVACY_TABLE)
 # Where each registered person lives (no personal data: an id and a kecamatan code), so that a
 # kecamatan-scoped coordinator lists the privacy requests of the people they serve.
 PEOPLE_TABLE = (("beneficiary_id", "TEXT PRIMARY KEY"), ("kecamatan_code", "TEXT NOT NULL"))
+# Who shares a KK (pilar/projections/households.py): the KK's keyed hash (pilar/cases/lookup.py) and person ids, nothing readable.
+HOUSEHOLD_TABLE = (("beneficiary_id", "TEXT PRIMARY KEY"), ("household_key", "TEXT NOT NULL"))
+# Each person's latest DTSEN desil (pilar/projections/desil.py), for the cases opened after it was recorded.
+DESIL_TABLE = (("beneficiary_id", "TEXT PRIMARY KEY"), ("desil", "INTEGER NOT NULL"), ("period", "TEXT NOT NULL"))
 
 
 def create_statements(prefix: str = LIVE) -> list[str]:
@@ -111,13 +118,16 @@ def create_statements(prefix: str = LIVE) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {p}_privacy_requests_due ON {p}_privacy_requests (status, deadline)",
         f"CREATE INDEX IF NOT EXISTS {p}_privacy_requests_person ON {p}_privacy_requests (beneficiary_id, status)",
         f"CREATE TABLE IF NOT EXISTS {p}_people ({', '.join(f'{n} {sql}' for n, sql in PEOPLE_TABLE)})",
+        f"CREATE TABLE IF NOT EXISTS {p}_households ({', '.join(f'{n} {sql}' for n, sql in HOUSEHOLD_TABLE)})",
+        f"CREATE INDEX IF NOT EXISTS {p}_households_by_key ON {p}_households (household_key)",
+        f"CREATE TABLE IF NOT EXISTS {p}_desil ({', '.join(f'{n} {sql}' for n, sql in DESIL_TABLE)})",
         f"""CREATE TABLE IF NOT EXISTS {p}_tracking (
             name TEXT PRIMARY KEY, position BIGINT NOT NULL, updated_at TEXT NOT NULL)""",
     ]
 
 
 TABLES = ("cases", "follow_ups", "open_counts", "monthly", "aid", "assessment_days", "privacy_requests", "people",
-          "aid_days", "referrals", "tracking")
+          "aid_days", "referrals", "households", "desil", "tracking")
 
 
 def drop_statements(prefix: str) -> list[str]:
@@ -135,6 +145,9 @@ LAYOUT_PROBES = [f"SELECT {columns} FROM {LIVE}_{table} WHERE 1 = 0" for table, 
     ("people", "beneficiary_id, kecamatan_code"),
     ("aid_days", "pillar, kecamatan, component, given_on"),
     ("referrals", "case_id, referral_id, sent_on, status"),
+    ("cases", "desil, desil_period"),
+    ("households", "beneficiary_id, household_key"),
+    ("desil", "beneficiary_id, desil, period"),
 )]
 
 

@@ -11,6 +11,7 @@ from pilar.cases import clock, policy, vocab
 from pilar.cases.access import Actor
 from pilar.cases.application import PilarApplication
 from pilar.cases.clock import today_in_jakarta
+from pilar.cases.desil import DEFAULT_MAX_AGE_PERIODS, is_stale, oldest_fresh_period
 from pilar.cases.errors import InvalidInput, NotFound
 from pilar.cases.presenters import privacy_request_view
 from pilar.audit.quarantine import quarantined_between
@@ -57,8 +58,9 @@ class Freshness:
 
 class WorkloadService:
     def __init__(self, queries: WorkloadQueries, positions_ttl: float = POSITIONS_TTL,
-                 history: PilarApplication | None = None):
+                 history: PilarApplication | None = None, desil_max_age: int = DEFAULT_MAX_AGE_PERIODS):
         self.queries = queries
+        self.desil_max_age = desil_max_age  # PILAR_DESIL_MAX_AGE_PERIODS
         self.history = history  # the events, replayed for the views at a past moment
         self.positions_ttl = positions_ttl
         self._positions: tuple[float, int, int] = (float("-inf"), 0, 0)  # (read at, position, head)
@@ -131,10 +133,14 @@ class WorkloadService:
             policy.require(policy.read_pillar(actor, pillar))
         if where.kecamatan is not None:
             policy.require(policy.read_kecamatan(actor, where.kecamatan))
+        today = clock.today_in_jakarta()
         where = replace(where, scope_pillars=visible if len(visible) < len(vocab.PILLARS) else None,
-                        scope_kecamatan=policy.visible_kecamatan(actor))
+                        scope_kecamatan=policy.visible_kecamatan(actor),
+                        desil_fresh_from=oldest_fresh_period(today, self.desil_max_age))
         fresh = self.freshness(min_position)
-        items, total = self.queries.cases(where, today_in_jakarta(), page, per_page)
+        items, total = self.queries.cases(where, today, page, per_page)
+        for item in items:
+            item["desil_stale"] = is_stale(item["desil_period"], today, self.desil_max_age)
         return {**fresh.as_dict(), "page": page, "per_page": per_page, "total": total, "items": items}
 
     def follow_up_queue(self, actor: Actor, pillar: str | None, days_ahead: int, page: int, per_page: int,

@@ -10,18 +10,24 @@ from typing import Any
 
 from eventsourcing.persistence import Notification
 
+from eventsourcing.utils import get_topic
+
 from pilar.cases import event_mac
+from pilar.cases.beneficiary import Beneficiary
 from pilar.cases.case import Case, derive_status
 from pilar.cases.clock import jakarta_day, jakarta_month, parse_utc, utc_text
 from pilar.cases.errors import DamagedEvent
 from pilar.cases.personal_data import PersonalDataMapper
 from pilar.store.connection import Connection
+from pilar.projections.desil import DesilChanges
+from pilar.projections.households import HouseholdChanges, HouseholdKey
 from pilar.projections.privacy import PRIVACY_TOPICS, PrivacyChanges
 from pilar.projections.schema import CASE_COLUMNS, LIVE, REFERRAL_COLUMNS, create_statements
 
 CASE_TOPIC_PREFIX = "cases.case:Case."
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 TRACKING_NAME = "workload"
+PERSON_TOPICS = PRIVACY_TOPICS | {get_topic(Beneficiary.DesilRecorded)}
 
 
 def without_mac(notification: Notification, boundary: int) -> DamagedEvent | None:
@@ -42,9 +48,10 @@ def create_tables(conn: Connection, prefix: str = LIVE) -> None:
 
 class WorkloadProjector:
     def __init__(self, conn: Connection, mapper: PersonalDataMapper, prefix: str = LIVE,
-                 until: datetime | None = None):
+                 until: datetime | None = None, *, household_key: HouseholdKey):
         self.conn = conn
         self.mapper = mapper
+        self.household_key = household_key  # PilarApplication.household_key_of
         self.prefix = prefix
         self.until = until  # views as of a past instant: events after it are left out
         self.included = 0
@@ -69,14 +76,14 @@ class WorkloadProjector:
         nothing: the projection process does this before it takes SQLite's one write lock.
         A damaged event raises DamagedEvent, even one the views do not read: its topic may be
         what was damaged, so passing over it could silently drop a case's event."""
-        batch = Batch(self.conn, self.prefix, notifications[-1].id)
+        batch = Batch(self.conn, self.prefix, notifications[-1].id, self.household_key)
         for notification in notifications:
             if notification.id in self.skip:
                 continue
             if self.mac_boundary is not None and (unsigned := without_mac(notification, self.mac_boundary)):
                 raise unsigned
             case_event = notification.topic.startswith(CASE_TOPIC_PREFIX)
-            if not case_event and notification.topic not in PRIVACY_TOPICS:
+            if not case_event and notification.topic not in PERSON_TOPICS:
                 self.mapper.check_mac(notification)
                 continue
             event = self.mapper.to_domain_event(notification)
@@ -87,6 +94,9 @@ class WorkloadProjector:
                 self.included += 1
             else:
                 batch.privacy.apply(event, notification.id)
+                batch.households.apply(event, notification)
+                if isinstance(event, Beneficiary.DesilRecorded):
+                    batch.desil.recorded(event)
         return batch
 
     def write(self, batch: "Batch") -> int:
@@ -103,7 +113,7 @@ class WorkloadProjector:
 class Batch:
     """The changes of one batch, gathered in memory and written at once."""
 
-    def __init__(self, conn: Connection, prefix: str, last: int):
+    def __init__(self, conn: Connection, prefix: str, last: int, household_key: HouseholdKey):
         self.conn = conn
         self.p = prefix
         self.last = last
@@ -118,6 +128,8 @@ class Batch:
         self.aid_days: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
         self.referrals: dict[tuple[str, str], dict[str, Any]] = {}
         self.privacy = PrivacyChanges(conn, prefix)
+        self.households = HouseholdChanges(conn, prefix, household_key)
+        self.desil = DesilChanges(self)
 
     def _row(self, case_id: str) -> dict[str, Any] | None:
         if case_id not in self.rows:
@@ -138,6 +150,7 @@ class Batch:
                 "aid_count": 0, "closed_at": None, "outcome": None, "open_follow_ups": "{}",
                 "next_follow_up_due": None, "pending_referral_to": None,
             }
+            new["desil"], new["desil_period"] = self.desil.of(new["beneficiary_id"]) or (None, None)
             self.monthly[(event.pillar, event.kecamatan_code, jakarta_month(at))][0] += 1
         else:
             row = self._row(case_id)
@@ -147,6 +160,15 @@ class Batch:
             self._change(event, new)
         new["status"] = _status(new)
         new.update(version=event.originator_version, updated_at=utc_text(at), position=position)
+        self._replace(case_id, row, new)
+
+    def set_desil(self, case_id: str, desil: int, period: str) -> None:
+        """The person's latest desil on one of their cases (pilar/projections/desil.py); the case's version stays."""
+        row = self._row(case_id)
+        if row is not None:
+            self._replace(case_id, row, {**row, "desil": desil, "desil_period": period})
+
+    def _replace(self, case_id: str, row: dict[str, Any] | None, new: dict[str, Any]) -> None:
         for dim in _open_dimensions(row) - _open_dimensions(new):
             self.open_counts[dim] -= 1
         for dim in _open_dimensions(new) - _open_dimensions(row):
@@ -294,6 +316,8 @@ class Batch:
             "ON CONFLICT (case_id, referral_id) DO UPDATE SET status = excluded.status, answered_at = excluded.answered_at",
             [tuple(r[col] for col in REFERRAL_COLUMNS) for r in self.referrals.values()])
         self.privacy.flush()
+        self.households.flush()
+        self.desil.flush()
 
 
 def _status(row: dict[str, Any]) -> str:
@@ -310,4 +334,5 @@ def _open_dimensions(row: dict[str, Any] | None) -> set[tuple[str, str, str, str
     if row is None or row["status"] == "closed":
         return set()
     where = _where(row)
-    return {(*where, "status", row["status"]), (*where, "worker", row["worker"] or "")}
+    return {(*where, "status", row["status"]), (*where, "worker", row["worker"] or ""),
+            (*where, "desil", str(row["desil"] or ""))}

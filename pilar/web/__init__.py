@@ -15,8 +15,8 @@ HERE = Path(__file__).parent
 csrf = CSRFProtect()
 blp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
 
-from pilar.web import (admin_pages, audit_pages, auth, case_pages, case_writes, errors, navigation, people,  # noqa: E402,F401
-                       reports, session)  # (views register on blp)
+from pilar.web import (admin_pages, audit_pages, auth, case_pages, case_writes, errors, households,  # noqa: E402,F401
+                       navigation, people, reports, session)  # (views register on blp)
 
 
 def init_web(app: Flask) -> None:

@@ -9,8 +9,7 @@ from uuid import UUID
 from flask import render_template, request
 from flask_babel import gettext as _
 
-from pilar.cases import policy, vocab
-from pilar.cases.clock import today_in_jakarta
+from pilar.cases import clock, policy, vocab
 from pilar.cases.presenters import case_view
 from pilar.projections.queries import CaseFilter
 from pilar.web import blp, labels
@@ -39,7 +38,8 @@ def _case_list(*, mine: bool):
     if problem:
         return error_page(400, problem)
     where = CaseFilter(worker=actor.username if mine else None, status=filters["status"],
-                       kecamatan=filters["kecamatan"], desa=filters["desa"], overdue=filters["overdue"])
+                       kecamatan=filters["kecamatan"], desa=filters["desa"], overdue=filters["overdue"],
+                       desil_stale=filters["desil_stale"])
     listed = services().views.cases(actor, where, filters["page"], PER_PAGE)
     rows = [_row(item) for item in listed["items"]]
     if rows and policy.names_in_lists(actor):
@@ -60,7 +60,8 @@ def _filters(args) -> tuple[dict[str, Any], str | None]:
     """The list's filters from the query string; a value that is none of its choices is named."""
     wilayah = services().cases.wilayah
     found: dict[str, Any] = {"status": args.get("status") or None, "kecamatan": args.get("kecamatan") or None,
-                             "desa": args.get("desa") or None, "overdue": True if args.get("overdue") else None}
+                             "desa": args.get("desa") or None, "overdue": True if args.get("overdue") else None,
+                             "desil_stale": True if args.get("desil_stale") else None}
     if found["status"] is not None and found["status"] not in vocab.CASE_STATUSES:
         return found, _("The status filter is none of the statuses.")
     if found["kecamatan"] is not None and not wilayah.is_kecamatan(found["kecamatan"]):
@@ -91,7 +92,8 @@ def render_case(case_id: UUID, form: str | None = None, filled: Filled | None = 
     app = services().cases
     who = current_actor()
     case = app.get_case(who, case_id)
-    view = case_view(case, today_in_jakarta())
+    today = clock.today_in_jakarta()
+    view = case_view(case, today, app.person_desil(case, today, services().settings.desil_max_age_periods))
     person = app.beneficiary_answer(who, app.readable_beneficiary(who, case.beneficiary_id))
     history = services().audit.case_history(who, case_id, max(0, case.version - TIMELINE), TIMELINE)["items"]
     wilayah = app.wilayah
@@ -106,6 +108,7 @@ def render_case(case_id: UUID, form: str | None = None, filled: Filled | None = 
         answers_referral=pending is not None and policy.answer_referral(who, case, pending["id"]) is None
         and policy.covers(who, pending["to_pillar"]),
         open_follow_ups=[f for f in case.follow_ups if f["completed_at"] is None],
+        desil_max_age=services().settings.desil_max_age_periods,
         open_form=form, filled=filled or Filled(), empty=Filled(), forms=FORMS, idempotency_key=secrets.token_urlsafe(16),
     )
     return page, status

@@ -24,7 +24,7 @@ def _links(actor: Actor) -> list[tuple[str, object]]:
         links.append((url_for("web.my_cases"), _l("My cases")))
     if policy.read_beneficiaries(actor) is None:
         links += [(url_for("web.pillar_cases"), _l("My pillar's cases") if policy.audit(actor) else _l("Cases")),
-                  (url_for("web.search"), _l("Find a person"))]
+                  (url_for("web.search"), _l("Find a person")), (url_for("web.household_search"), _l("Household"))]
     if policy.read_reports(actor) is None:
         links += [(url_for("web.dashboard"), _l("Dashboard")), (url_for("web.rakor"), _l("Rakor report"))]
     if policy.audit(actor) is None:

@@ -156,6 +156,14 @@ class CaseRecordOut(Schema):
     follow_ups = fields.Nested(FollowUpCounts)
 
 
+class PersonDesilOut(Schema):
+    value = fields.Integer()
+    period = fields.String()
+    source = fields.String()
+    recorded_at = fields.DateTime()
+    stale = fields.Boolean()
+
+
 class CaseOut(Schema):
     id = fields.UUID()
     version = fields.Integer()
@@ -191,3 +199,6 @@ class CaseOut(Schema):
     outcome = fields.String(allow_none=True)
     closure_note = fields.String(allow_none=True)
     reopenings = fields.List(fields.Nested(ReopeningOut))
+    person_desil = fields.Nested(PersonDesilOut, allow_none=True, metadata={
+        "description": "the person's latest DTSEN desil now (whatever `as_of` or `version` asked), its period and "
+                       "source; `stale`: older than PILAR_DESIL_MAX_AGE_PERIODS quarters. null: none recorded"})
