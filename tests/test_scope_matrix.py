@@ -220,6 +220,23 @@ ROWS.update({
     ("POST", "/people/new"): [("a new person", {}, lambda w: _register(), {}, 303, "++++++---+")],
     ("GET", "/people/<uuid:beneficiary_id>"): [
         (p, {"beneficiary_id": p}, None, {}, 200, "++++++++-+") for p in ("P1", "P2", "P3")],
+    ("POST", "/people/<uuid:beneficiary_id>/corrections"): [
+        ("P1", {"beneficiary_id": "P1"}, {"changes-name": "Nama Baru", "reason": "salah ketik"}, PAGE_STALE, 409,
+         PERSON_WRITE)],
+    ("POST", "/people/<uuid:beneficiary_id>/consent"): [
+        ("P1", {"beneficiary_id": "P1"}, {"given_by": "wali", "method": "written", "purpose": "layanan"}, PAGE_STALE,
+         409, PERSON_WRITE)],
+    ("POST", "/people/<uuid:beneficiary_id>/consent/withdrawal"): [
+        ("P1", {"beneficiary_id": "P1"}, {"reason": "menolak"}, PAGE_STALE, 409, PERSON_WRITE)],
+    ("POST", "/people/<uuid:beneficiary_id>/erasure-request"): [
+        ("P1", {"beneficiary_id": "P1"}, {"reason": "permintaan"}, PAGE_STALE, 409, PERSON_WRITE)],
+    ("POST", "/people/<uuid:beneficiary_id>/erasure"): [
+        ("P1, confirmed", {"beneficiary_id": "P1"}, {"reason": "permintaan", "confirmed": "yes"}, PAGE_STALE, 409,
+         "----++---+"),
+        ("P3, confirmed", {"beneficiary_id": "P3"}, {"reason": "permintaan", "confirmed": "yes"}, PAGE_STALE, 409,
+         "----++----"),
+        ("P1, the confirmation step", {"beneficiary_id": "P1"}, {"reason": "permintaan"}, PAGE_STALE, 200,
+         "----++---+")],
     ("GET", "/people/<uuid:beneficiary_id>/cases/new"): [
         ("P4", {"beneficiary_id": "P4"}, None, {}, 200, "++++++---+")],
     ("POST", "/people/<uuid:beneficiary_id>/cases/new"): [

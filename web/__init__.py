@@ -15,7 +15,7 @@ HERE = Path(__file__).parent
 csrf = CSRFProtect()
 blp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
 
-from web import auth, case_pages, case_writes, errors, people, session  # noqa: E402,F401  (views register on blp)
+from web import auth, case_pages, case_writes, errors, people, person_writes, session  # noqa: E402,F401  (views register on blp)
 
 
 def init_web(app: Flask) -> None:

@@ -13,6 +13,7 @@ VOCABULARY_OF = {
     "pillar": "pillars", "ppks": "ppks_categories", "atensi": "aid_components", "status": "case_statuses",
     "priority": "priorities", "risk": "risks", "source": "referral_sources", "closure": "closure_outcomes",
     "funding": "funding_sources", "follow_up_outcome": "follow_up_outcomes", "sex": "sexes",
+    "consent_method": "consent_methods",
 }
 EVENTS = {
     "CaseOpened": _l("Case opened"), "CaseAssigned": _l("Assigned"), "NeedsAssessed": _l("Needs assessed"),

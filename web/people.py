@@ -17,6 +17,7 @@ from web import blp
 from web.errors import html_refusal
 from web.forms import Field, Filled
 from web.session import current_actor, services
+from web.person_writes import render_person, villages
 from web.writes import submit
 
 PERSON = [
@@ -59,7 +60,7 @@ def _look_up():
         # Not found: the registration form, the NIK already typed in (rendered here, never in a URL).
         found_none = Filled(values=request.form) if nik else Filled(errors={"nik": [_("Fill this in.")]})
         return render_template("search.html", filled=found_none, searched=bool(nik),
-                               register=Filled(values=request.form), fields=PERSON, villages=_villages(),
+                               register=Filled(values=request.form), fields=PERSON, villages=villages(),
                                idempotency_key=_new_key()), 200 if nik else 422
     # Found: the NIK typed is not shown again; the person's is shown as the policy lets the reader see it.
     return render_template("search.html", filled=Filled(), searched=True, person=app.beneficiary_answer(actor, person))
@@ -72,7 +73,7 @@ blp.add_url_rule("/people/search", "look_up", lookup_limits(_look_up, html_refus
 def register():
     policy.require(policy.register_beneficiary(current_actor()))
     if request.method == "GET":
-        return render_template("register.html", filled=Filled(), fields=PERSON, villages=_villages(),
+        return render_template("register.html", filled=Filled(), fields=PERSON, villages=villages(),
                                idempotency_key=_new_key())
     app, actor = services().cases, current_actor()
     try:
@@ -80,9 +81,9 @@ def register():
     except DuplicateNik as exc:
         existing = app.beneficiary_answer(actor, app.get_beneficiary(actor, exc.existing_id))
         return render_template("register.html", filled=Filled(values=request.form), fields=PERSON,
-                               villages=_villages(), idempotency_key=_new_key(), existing=existing), 409
+                               villages=villages(), idempotency_key=_new_key(), existing=existing), 409
     if isinstance(result, Filled):
-        return render_template("register.html", filled=result, fields=PERSON, villages=_villages(),
+        return render_template("register.html", filled=result, fields=PERSON, villages=villages(),
                                idempotency_key=_new_key()), 422
     flash(_("The person was registered."))
     return redirect(url_for("web.person", beneficiary_id=result.id), 303)
@@ -90,9 +91,7 @@ def register():
 
 @blp.route("/people/<uuid:beneficiary_id>")
 def person(beneficiary_id: UUID):
-    app, actor = services().cases, current_actor()
-    shown = app.beneficiary_answer(actor, app.get_beneficiary(actor, beneficiary_id))
-    return render_template("person.html", person=shown)
+    return render_person(beneficiary_id)
 
 
 @blp.route("/people/<uuid:beneficiary_id>/cases/new", methods=["GET", "POST"])
@@ -111,10 +110,3 @@ def open_case(beneficiary_id: UUID):
                                idempotency_key=_new_key()), 409 if result.message else 422
     flash(_("The case was opened."))
     return redirect(url_for("web.case_page", case_id=result.id), 303)
-
-
-def _villages() -> list[tuple[str, str]]:
-    """Every desa and kelurahan, as `Kecamatan — Desa`, sorted."""
-    wilayah = services().cases.wilayah
-    return sorted(((v.code, f"{wilayah.area(v.code.rsplit('.', 1)[0]).name} — {v.name}") for v in wilayah.villages()),
-                  key=lambda pair: pair[1])
