@@ -21,6 +21,7 @@ from cases.case import Case
 from cases.domain import DateAsISO
 from cases.event_mac import event_key
 from cases.lookup import LookupKey
+from cases.name_search import NameIndexStore, NameSearch
 from cases.people import BeneficiaryCommands
 from cases.personal_data import KeyStore, PersonalDataMapper
 from cases.users import UserCommands
@@ -44,7 +45,7 @@ class _Repository(Repository):
         return super().get(aggregate_id, projector_func=projector_func, **options)
 
 
-class PilarApplication(UserCommands, BeneficiaryCommands, CaseCommands, WritePath, Application):
+class PilarApplication(UserCommands, BeneficiaryCommands, NameSearch, CaseCommands, WritePath, Application):
     name = "Pilar"  # pinned: the class name would otherwise name the tables
     # A long case loads from its latest snapshot plus at most 49 events. Beneficiaries are
     # never snapshotted: a snapshot would hold their personal data outside its encryption.
@@ -52,7 +53,7 @@ class PilarApplication(UserCommands, BeneficiaryCommands, CaseCommands, WritePat
     snapshot_class = Snapshot
 
     def __init__(self, env: dict[str, str] | None = None, *, wilayah: Wilayah, access_log: AccessRecorder,
-                 personal_keys: KeyStore, streams: Callable[[ApplicationRecorder], StreamQueries],
+                 personal_keys: KeyStore, name_index: NameIndexStore, streams: Callable[[ApplicationRecorder], StreamQueries],
                  audit_key: Callable[[], bytes], lookup_key: Callable[[], bytes],
                  lawful_bases: Mapping[str, str] | None = None,
                  audit_key_is_stores: Callable[[], bool] = lambda: True):
@@ -64,6 +65,7 @@ class PilarApplication(UserCommands, BeneficiaryCommands, CaseCommands, WritePat
         self._lookup_key = lookup_key
         super().__init__(env)
         self.wilayah = wilayah
+        self.name_index = name_index
         self.access_log = access_log
         self.streams = streams(self.recorder)
         self.lawful_bases = dict(lawful_bases or {})  # each pillar's default basis (cases/lawful_basis.py)

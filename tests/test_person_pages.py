@@ -181,3 +181,17 @@ def test_erasure_asks_for_confirmation_then_erases(app, wati, service):
     shown = _text(sri.client.get(page))
     assert "Mbah Sainem" not in shown and "telah dihapus" in shown
     assert not any(a.startswith(page + "/") for a in Forms(shown).forms)
+
+
+def test_search_by_name_on_the_page_is_a_post_and_lists_whom_it_finds(wati, client, service):
+    person_id = _register(wati, name="Siti Nur'aini")
+    _register(wati, name="Mbah Sainem", birth_date="1944-04-04")
+    found = wati.submit("/people/search", "/people/search/name", {"name": "NUR aini"})
+    assert found.status_code == 200
+    html = _text(found)
+    assert "1 orang ditemukan" in html and f'href="/people/{person_id}"' in html and "Mbah Sainem" not in html
+    assert 'value="NUR aini"' in html  # kept in the page, never in a URL
+    none = wati.submit("/people/search", "/people/search/name", {"name": "Tukiyem"})
+    assert none.status_code == 200 and "0 orang ditemukan" in _text(none)
+    empty = wati.submit("/people/search", "/people/search/name", {"name": " .. "})
+    assert empty.status_code == 422 and 'id="search-name-error">Wajib diisi.' in _text(empty)

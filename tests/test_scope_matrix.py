@@ -69,6 +69,8 @@ ROWS = {
     ("POST", "/api/v1/beneficiaries"): [("a new person", {}, lambda w: _register(), {}, 201, "++++++---+")],
     ("POST", "/api/v1/beneficiaries/search"): [
         (f"{p}'s NIK", {}, lambda w, p=p: {"nik": w.people[p].body["nik"]}, {}, 200, "++++++++-+")
+        for p in ("P1", "P2", "P3")] + [
+        (f"{p}'s name", {}, lambda w, p=p: {"name": w.people[p].body["name"]}, {}, 200, "++++++++-+")
         for p in ("P1", "P2", "P3")],
     ("GET", "/api/v1/beneficiaries/<uuid:beneficiary_id>"): [
         (p, {"beneficiary_id": p}, None, {}, 200, "++++++++-+") for p in ("P1", "P2", "P3")],
@@ -215,6 +217,9 @@ ROWS.update({
     ("GET", "/people/search"): [("the search form", {}, None, {}, 200, "++++++++-+")],
     ("POST", "/people/search"): [
         (f"{p}'s NIK", {}, lambda w, p=p: {"nik": w.people[p].body["nik"]}, {}, 200, "++++++++-+")
+        for p in ("P1", "P2", "P3")],
+    ("POST", "/people/search/name"): [
+        (f"{p}'s name", {}, lambda w, p=p: {"name": w.people[p].body["name"]}, {}, 200, "++++++++-+")
         for p in ("P1", "P2", "P3")],
     ("GET", "/people/new"): [("the registration form", {}, None, {}, 200, "++++++---+")],
     ("POST", "/people/new"): [("a new person", {}, lambda w: _register(), {}, 303, "++++++---+")],

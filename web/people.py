@@ -1,4 +1,4 @@
-"""People: look a person up by NIK (a POST form: a NIK never travels in a URL), register one (a
+"""People: look a person up by NIK or name (POST forms: neither travels in a URL), register one (a
 NIK already registered shows that person, as the reader may see them), a person's page with their
 cases across pillars (cases/presenters.py, masked as cases/policy.py says), and opening a case."""
 
@@ -11,11 +11,11 @@ from flask_babel import lazy_gettext as _l
 
 from api.limits import lookup_limits
 from cases import policy
-from cases.errors import DuplicateNik
+from cases.errors import DuplicateNik, InvalidInput
 from cases.write_path import WriteOptions
 from web import blp
 from web.errors import html_refusal
-from web.forms import Field, Filled
+from web.forms import Field, Filled, field_errors
 from web.session import current_actor, services
 from web.person_writes import render_person, villages
 from web.writes import submit
@@ -67,6 +67,23 @@ def _look_up():
 
 
 blp.add_url_rule("/people/search", "look_up", lookup_limits(_look_up, html_refusal), methods=["POST"])
+
+
+def _look_up_name():
+    """A search by name (cases/name_search.py), counted by the same look-up limit as a NIK's; the
+    name is posted and shown again only in the page, never in a URL or a log."""
+    policy.require(policy.read_beneficiaries(current_actor()))
+    app, actor = services().cases, current_actor()
+    try:
+        people, more = app.find_beneficiaries_by_name(actor, request.form.get("name", ""))
+    except InvalidInput as exc:
+        return render_template("search.html", filled=Filled(), by_name=Filled(values=request.form,
+                               errors=field_errors(exc.errors))), 422
+    return render_template("search.html", filled=Filled(), by_name=Filled(values=request.form), named=True,
+                           people=[app.beneficiary_answer(actor, p) for p in people], more=more)
+
+
+blp.add_url_rule("/people/search/name", "look_up_name", lookup_limits(_look_up_name, html_refusal), methods=["POST"])
 
 
 @blp.route("/people/new", methods=["GET", "POST"])

@@ -75,10 +75,16 @@ def _well_formed_nik(nik: str) -> None:
 
 
 class NikSearchIn(Input):
-    """A look-up by NIK, sent as a JSON body and never in the URL: URLs land in access logs,
-    proxies' logs and browser histories."""
+    """A look-up by NIK, or by name (every word of it, in any order, accents and case aside), sent
+    as a JSON body and never in the URL: URLs land in access logs, proxies' logs and browser histories."""
 
-    nik = SixteenDigits(nik_problems, required=True, validate=_well_formed_nik)
+    nik = SixteenDigits(nik_problems, validate=_well_formed_nik)
+    name = fields.String(metadata={"maxLength": inputs.SHORT_MAX, "description": "one or more words of the name"})
+
+    @validates_schema
+    def one_of(self, data, **kwargs):
+        if ("nik" in data) == ("name" in data):
+            raise ValidationError("send either nik or name", "nik" if "nik" in data else "name")
 
 
 
@@ -128,3 +134,4 @@ class BeneficiaryOut(Schema):
 
 class BeneficiaryList(Schema):
     items = fields.List(fields.Nested(BeneficiaryOut))
+    more = fields.Boolean(metadata={"description": "a search by name found more than it lists: add a word"})
