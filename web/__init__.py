@@ -15,7 +15,7 @@ HERE = Path(__file__).parent
 csrf = CSRFProtect()
 blp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
 
-from web import auth, case_pages, case_writes, errors, people, person_writes, session  # noqa: E402,F401  (views register on blp)
+from web import api_messages, auth, case_pages, case_writes, errors, people, person_writes, session  # noqa: E402,F401  (views register on blp)
 
 
 def init_web(app: Flask) -> None:
@@ -31,6 +31,7 @@ def init_web(app: Flask) -> None:
     i18n.install_filters(app)
     app.jinja_env.finalize = _blank_for_none  # a value erased or never given shows as nothing, not "None"
     app.register_blueprint(blp)
+    api_messages.install(app)
 
 
 def _blank_for_none(value):
