@@ -161,3 +161,21 @@ def test_db_init_indexes_the_people_of_a_store_made_before_the_index(services, s
     assert service.find_beneficiaries_by_name(staff["wati"], "sainem") == ([], False)
     init_store(settings)
     assert [p.id for p in service.find_beneficiaries_by_name(staff["wati"], "sainem")[0]] == [person]
+
+
+def test_an_interrupted_erasure_or_a_restored_backup_keeps_no_tokens(service, staff, settings, catch_up):
+    from store.connection import ViewDB
+
+    person = _person(service, staff["wati"], "Mbah Sainem")
+    loaded = service.repository.get(person)
+    loaded.erase_personal_data(actor="sri", reason="asked", keys=[person])
+    service.save(loaded)  # as if the server died before destroying keys and tokens
+    catch_up()
+    other = _person(service, staff["wati"], "Mbah Tukiyem", birth_date="1944-04-04")
+    service.personal_keys.ledger.record([other])  # as if erased after the backup this store was restored from
+    conn = ViewDB(settings.store).connect()
+    try:
+        service.personal_keys.ledger.reapply(conn)
+        assert conn.all("SELECT beneficiary_id FROM name_tokens") == []
+    finally:
+        conn.close()
