@@ -22,9 +22,9 @@ MAX_WORDS = 6
 
 
 class NameIndexStore(Protocol):
-    def add(self, beneficiary_id: UUID, tokens: Sequence[str]) -> None: ...
+    def add(self, beneficiary_id: UUID, tokens: Sequence[str], version: int) -> None: ...
 
-    def replace(self, beneficiary_id: UUID, tokens: Sequence[str]) -> None: ...
+    def prune(self, beneficiary_id: UUID, keep: Sequence[str], version: int) -> None: ...
 
     def forget(self, beneficiary_id: UUID) -> None: ...
 
@@ -75,7 +75,9 @@ class NameSearch:
             for registered in batch:
                 person = self._load(Beneficiary, registered.originator_id)
                 if person.erased_at is None:
-                    self.name_index.replace(person.id, self.name_tokens(person.name))
+                    tokens = self.name_tokens(person.name)
+                    self.name_index.add(person.id, tokens, person.version)
+                    self.name_index.prune(person.id, tokens, person.version)
                     indexed += 1
         return indexed
 

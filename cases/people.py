@@ -56,7 +56,7 @@ class BeneficiaryCommands:
                 raise DuplicateNik(claim.beneficiary_id)
             person = Beneficiary.register(actor=actor.username, **details)
             self.personal_keys.create(person.id)
-            self.name_index.add(person.id, self.name_tokens(name))
+            self.name_index.add(person.id, self.name_tokens(name), person.version)
             return Work(person, [self._hold_nik(actor, nik, claim, person.id)])
 
         return self._write(actor, options, decide)
@@ -108,7 +108,7 @@ class BeneficiaryCommands:
         if unknown:
             raise InvalidInput({f: ["cannot be corrected"] for f in sorted(unknown)})
         ended: list[UUID] = []  # the key of a NIK holding the correction ends: whose it was goes with it
-        renamed: list[str] = []  # the corrected name's tokens: indexed before the write, the old ones dropped after
+        renamed: list[Any] = []  # the corrected name's tokens and version: indexed before the write, older ones pruned after
 
         def decide() -> Work:
             person = self._load(Beneficiary, beneficiary_id)
@@ -123,9 +123,9 @@ class BeneficiaryCommands:
             work = Work(person)
             old_nik = person.nik
             changed = person.correct(actor=actor.username, changes=corrected, reason=reason)
-            renamed[:] = self.name_tokens(changed["name"]) if "name" in changed else []
+            renamed[:] = [self.name_tokens(changed["name"]), person.version] if "name" in changed else []
             if renamed:
-                self.name_index.add(person.id, renamed)
+                self.name_index.add(person.id, *renamed)
             if "nik" in changed:
                 claim = self._nik_claim(changed["nik"])
                 if claim is not None and claim.beneficiary_id is not None:
@@ -141,7 +141,7 @@ class BeneficiaryCommands:
         if ended:
             self.personal_keys.destroy(*ended)
         if renamed and not result.replayed:
-            self.name_index.replace(beneficiary_id, renamed)
+            self.name_index.prune(beneficiary_id, *renamed)
         return result
 
     def record_consent(self, actor: Actor, beneficiary_id: UUID, *, given_by: str, method: str, purpose: str,

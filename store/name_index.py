@@ -12,8 +12,9 @@ from store.connection import shred_quietly
 
 TABLE = "name_tokens"
 NAME_INDEX_STATEMENTS = [
+    # version: the person's version whose name last named the token (pruning never drops a newer name's).
     f"CREATE TABLE IF NOT EXISTS {TABLE} (token TEXT NOT NULL, beneficiary_id TEXT NOT NULL, "
-    "PRIMARY KEY (token, beneficiary_id))",
+    "version BIGINT NOT NULL, PRIMARY KEY (token, beneficiary_id))",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_by_person ON {TABLE} (beneficiary_id)",
 ]
 FORGET_SQL = f"DELETE FROM {TABLE} WHERE beneficiary_id = ?"
@@ -23,20 +24,24 @@ class NameIndex:
     def __init__(self, readers: Any):
         self.readers = readers
 
-    def add(self, beneficiary_id: UUID, tokens: Iterable[str]) -> None:
-        """Adds the tokens (before the person's event is written: a token of a person who does
-        not exist, or no longer has that name, only costs a look at them, never a wrong answer)."""
+    def add(self, beneficiary_id: UUID, tokens: Iterable[str], version: int) -> None:
+        """Adds the tokens of the person's name as of `version`, before that version is written: a
+        token of a person who does not exist, or no longer has that name, only costs a look at
+        them, never a wrong answer."""
         with self.readers.connection() as conn, conn.transaction():
-            conn.executemany(f"INSERT INTO {TABLE} (token, beneficiary_id) VALUES (?, ?) "
-                             "ON CONFLICT (token, beneficiary_id) DO NOTHING",
-                             [(token, str(beneficiary_id)) for token in tokens])
+            conn.executemany(f"INSERT INTO {TABLE} (token, beneficiary_id, version) VALUES (?, ?, ?) "
+                             f"ON CONFLICT (token, beneficiary_id) DO UPDATE SET version = excluded.version "
+                             f"WHERE {TABLE}.version < excluded.version",
+                             [(token, str(beneficiary_id), version) for token in dict.fromkeys(tokens)])
 
-    def replace(self, beneficiary_id: UUID, tokens: Sequence[str]) -> None:
-        """Exactly these tokens for the person (after a corrected name is written)."""
+    def prune(self, beneficiary_id: UUID, keep: Sequence[str], version: int) -> None:
+        """Once `version` is written: drops the tokens of the person's older names that it does not
+        name. A token a later version named carries that version, so two corrections racing never
+        drop each other's."""
+        marks = ", ".join("?" for _ in keep) or "NULL"
         with self.readers.connection() as conn, conn.transaction():
-            conn.execute(FORGET_SQL, (str(beneficiary_id),))
-            conn.executemany(f"INSERT INTO {TABLE} (token, beneficiary_id) VALUES (?, ?)",
-                             [(token, str(beneficiary_id)) for token in dict.fromkeys(tokens)])
+            conn.execute(f"DELETE FROM {TABLE} WHERE beneficiary_id = ? AND version < ? AND token NOT IN ({marks})",
+                         (str(beneficiary_id), version, *keep))
 
     def forget(self, beneficiary_id: UUID) -> None:
         """An erased person: their rows go, and nothing of them stays in the live database files."""

@@ -58,10 +58,23 @@ def test_a_token_left_behind_never_answers_wrongly(service, staff):
     """A registration indexed but never written, or a correction that died after indexing: the
     candidate is loaded and its name checked, so the answer stays right."""
     person = _person(service, staff["wati"], "Mbah Sainem")
-    service.name_index.add(person, service.name_tokens("Mbah Tukiyem"))
-    service.name_index.add(UUID(int=7), service.name_tokens("Mbah Sainem"))
+    service.name_index.add(person, service.name_tokens("Mbah Tukiyem"), 2)
+    service.name_index.add(UUID(int=7), service.name_tokens("Mbah Sainem"), 1)
     assert service.find_beneficiaries_by_name(staff["wati"], "tukiyem") == ([], False)
     assert _names(service.find_beneficiaries_by_name(staff["wati"], "sainem")) == ["Mbah Sainem"]
+
+
+def test_two_corrections_racing_never_drop_the_newer_names_tokens(service, staff):
+    """A correction prunes, after its write, the tokens of older names only: one that finishes
+    late (its pruning after a newer correction's) leaves the newer name found."""
+    person = _person(service, staff["wati"], "Mbah Sainem")
+    service.correct_beneficiary(staff["wati"], person, changes={"name": "Mbah Painem"}, reason="KTP")  # version 2
+    service.correct_beneficiary(staff["wati"], person, changes={"name": "Sainem Lestari"}, reason="KK")  # version 3
+    service.name_index.prune(person, service.name_tokens("Mbah Painem"), 2)  # the first one's pruning, late
+    assert _names(service.find_beneficiaries_by_name(staff["wati"], "sainem lestari")) == ["Sainem Lestari"]
+    with service.name_index.readers.connection() as conn:
+        tokens = {row[0] for row in conn.all("SELECT token FROM name_tokens WHERE beneficiary_id = ?", (str(person),))}
+    assert tokens == set(service.name_tokens("Sainem Lestari"))
 
 
 def test_at_most_twenty_and_more_is_said(service, staff, monkeypatch):
