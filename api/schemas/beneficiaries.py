@@ -81,10 +81,15 @@ class NikSearchIn(Input):
     nik = SixteenDigits(nik_problems, validate=_well_formed_nik)
     name = fields.String(metadata={"maxLength": inputs.SHORT_MAX, "description": "one or more words of the name"})
 
-    @validates_schema
-    def one_of(self, data, **kwargs):
-        if ("nik" in data) == ("name" in data):
-            raise ValidationError("send either nik or name", "nik" if "nik" in data else "name")
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def one_of(self, data, original, **kwargs):
+        if not isinstance(original, dict):
+            return  # not an object: marshmallow says so
+        sent = set(original)
+        if "nik" not in sent and "name" not in sent:
+            raise ValidationError("send a nik, or a name", "nik")
+        if "nik" in sent and "name" in sent:
+            raise ValidationError("send a nik or a name, not both", "name")
 
 
 
