@@ -1,4 +1,4 @@
-"""The API's errors in the client's language (web/api_messages.py): English `code`, `rule` and
+"""The API's errors in the client's language (pilar/web/api_messages.py): English `code`, `rule` and
 `errors` always; `message` in Indonesian from the pages' catalogue when Accept-Language asks for
 it, English otherwise. On SQLite and PostgreSQL."""
 
@@ -6,7 +6,7 @@ import pytest
 from babel.messages.mofile import read_mo
 
 from testkit import factories
-from web import HERE
+from pilar.web import HERE
 
 API = "/api/v1"
 ID = {"Accept-Language": "id"}

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from cases import passwords
+from pilar.cases import passwords
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.pages import Pages

@@ -1,4 +1,4 @@
-"""Search a person by name (cases/name_search.py, store/name_index.py) on SQLite and PostgreSQL:
+"""Search a person by name (pilar/cases/name_search.py, pilar/store/name_index.py) on SQLite and PostgreSQL:
 found by one word or several, in any order, accents and case aside; limited and masked as a NIK
 search is; access-logged and rate-limited with NIK look-ups; an erased person is not found; and a
 copy of the database files holds neither the name, its words, nor an unkeyed hash of them."""
@@ -9,8 +9,8 @@ from uuid import UUID
 
 import pytest
 
-from cases.lookup import name_words
-from cases.name_search import NAME_RESULTS
+from pilar.cases.lookup import name_words
+from pilar.cases.name_search import NAME_RESULTS
 from testkit import factories
 from tests.test_erasure_files import _live_files
 
@@ -78,7 +78,7 @@ def test_two_corrections_racing_never_drop_the_newer_names_tokens(service, staff
 
 
 def test_at_most_twenty_and_more_is_said(service, staff, monkeypatch):
-    from cases import name_search
+    from pilar.cases import name_search
 
     monkeypatch.setattr(name_search, "NAME_RESULTS", 2)
     for day in range(1, 4):
@@ -127,8 +127,8 @@ def test_each_person_found_is_logged_and_a_miss_without_the_name(client, auth, s
 
 def test_name_look_ups_count_with_nik_look_ups(settings, staff):
     from testkit.fixtures import PASSWORD
-    from wsgi import create_app
-    from bootstrap import bootstrap
+    from pilar.wsgi import create_app
+    from pilar.bootstrap import bootstrap
 
     settings = settings.__class__(**{**settings.__dict__, "lookup_limit": "2 per minute"})
     built = bootstrap(settings)
@@ -158,13 +158,13 @@ def test_a_copy_of_the_database_holds_no_name_word_nor_an_unkeyed_hash_of_one(se
                                                                          for w in words]
     assert [p for p in plain + unkeyed if p.encode() in files] == []
     # Without the lookup key a guessed word's token cannot be made: another key makes other tokens.
-    from cases.lookup import LookupKey
+    from pilar.cases.lookup import LookupKey
 
     assert LookupKey(b"a guess of the key, 32 bytes ok!").name_token("sukarti") not in tokens
 
 
 def test_db_init_indexes_the_people_of_a_store_made_before_the_index(services, staff, settings):
-    from bootstrap import init_store
+    from pilar.bootstrap import init_store
 
     service = services.cases
     person = _person(service, staff["wati"], "Mbah Sainem")
@@ -177,7 +177,7 @@ def test_db_init_indexes_the_people_of_a_store_made_before_the_index(services, s
 
 
 def test_an_interrupted_erasure_or_a_restored_backup_keeps_no_tokens(service, staff, settings, catch_up):
-    from store.connection import ViewDB
+    from pilar.store.connection import ViewDB
 
     person = _person(service, staff["wati"], "Mbah Sainem")
     loaded = service.repository.get(person)

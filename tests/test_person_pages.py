@@ -1,4 +1,4 @@
-"""The person page's forms (web/person_writes.py) in Flask's test client, on SQLite and
+"""The person page's forms (pilar/web/person_writes.py) in Flask's test client, on SQLite and
 PostgreSQL: corrections, consent and its withdrawal, the request for erasure and the erasure with
 its confirmation step, each over the API's commands: problems next to their field, stale forms,
 double submits, and only for the roles and pillars the policy allows."""
@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 from argon2 import PasswordHasher
 
-from cases import passwords
+from pilar.cases import passwords
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.pages import Forms, Pages
