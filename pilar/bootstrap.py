@@ -31,6 +31,7 @@ from pilar.store.migrations import migrate
 from pilar.store import key_checks
 from pilar.store.kek import FileSource, KekError, KeyRing
 from pilar.store.key_checks import KEY_CHECK_STATEMENTS, KeyMismatch
+from pilar.store.name_index import NAME_INDEX_STATEMENTS, NameIndex
 from pilar.store.personal_keys import PERSONAL_KEY_STATEMENTS, PersonalKeys, kek_check_name, require_known_kek
 from pilar.store.rate_limits import RATE_LIMIT_STATEMENTS
 from pilar.store.sessions import SESSION_STATEMENTS, SessionTable
@@ -100,6 +101,7 @@ def bootstrap(settings: Settings | None = None, *, wilayah: Wilayah | None = Non
         wilayah=wilayah or Wilayah.from_csv(settings.wilayah_csv),
         access_log=access_log,
         personal_keys=PersonalKeys(readers, KeyRing(settings.kek_source()), ErasureLedger(settings.erasure_ledger_path)),
+        name_index=NameIndex(readers),
         streams=streams_for,
         audit_key=settings.audit_key,
         lookup_key=lookup_key,
@@ -136,6 +138,7 @@ def init_store(settings: Settings) -> None:
 
 
 INIT_LOCK = "db-init"
+NAME_INDEX_MARK = "name_index"
 INIT_WAIT = 300.0
 
 
@@ -156,7 +159,7 @@ def _init_store(settings: Settings) -> None:
         with conn.transaction():
             for statement in (create_statements() + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS
                               + KEY_CHECK_STATEMENTS + RATE_LIMIT_STATEMENTS + SESSION_STATEMENTS
-                              + HEARTBEAT_STATEMENTS + QUARANTINE_STATEMENTS + [account_index]):
+                              + HEARTBEAT_STATEMENTS + QUARANTINE_STATEMENTS + NAME_INDEX_STATEMENTS + [account_index]):
                 conn.execute(statement)
         if key_checks.recorded(conn, "audit") is not None:
             _require_keys(settings, conn)
@@ -202,6 +205,16 @@ def _upgrade(settings: Settings, conn, head: int) -> None:
         with conn.transaction():
             key_checks.record_value(conn, BOUNDARY_NAME, boundary_value(event_key(settings.audit_key()), head))
     prepare_access_log(conn, settings.audit_key())  # its MAC column; the rows that may lack a MAC
+    if key_checks.recorded(conn, NAME_INDEX_MARK) is None:
+        # A store made before the name index: every registered person's name is indexed once.
+        if head:
+            services = bootstrap(settings)
+            try:
+                services.cases.index_names()
+            finally:
+                services.close()
+        with conn.transaction():
+            key_checks.record_value(conn, NAME_INDEX_MARK, "1")
 
 
 def _make_missing_keys(settings: Settings, conn) -> None:

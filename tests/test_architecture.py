@@ -22,11 +22,11 @@ FORBIDDEN = {
     "store": {"cases", "api", "web", "projections", "audit", *ENTRY_POINTS, "testkit", "tests"},
     # Auditing reads the events and seals; the read side may call it (seals), never the reverse.
     "audit": {"api", "web", "projections", *ENTRY_POINTS, "testkit", "tests"},
-    "projections": {"api", "web", "wsgi", "pilar.cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit",
+    "projections": {"api", "web", "wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit",
                     "tests"},
-    "api": {"web", "wsgi", "pilar.cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
+    "api": {"web", "wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
     # Pages reuse the API's HTTP plumbing (rate limits, security log), never the other way round.
-    "web": {"wsgi", "pilar.cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
+    "web": {"wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
     "bench": {"tests"},
     "reliability": {"tests"},
 }

@@ -139,8 +139,10 @@ def test_cases_show_the_latest_desil_and_workloads_count_by_desil_equal_to_a_reb
         (str(cases[ibu]), 1, "2026Q3"), (str(later), 1, "2026Q3")}
     # A newer period moves the counts.
     _upload(client, auth, f"nik,desil\n{alone_nik},4\n", period="2026Q4")
-    catch_up()
-    pkh = client.get(f"{API}/workloads/pkh", headers=auth("dinsos")).json["open_by_desil"]
+    # min_position: the views shared by reads of the same moment (POSITIONS_TTL) must include the upload
+    position = catch_up()
+    pkh = client.get(f"{API}/workloads/pkh", query_string={"min_position": position},
+                     headers=auth("dinsos")).json["open_by_desil"]
     assert (pkh["1"], pkh["2"], pkh["4"]) == (2, 0, 1)
     position, differences = check(settings)
     assert position > 0 and differences == []

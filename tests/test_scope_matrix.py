@@ -71,6 +71,8 @@ ROWS = {
     ("POST", "/api/v1/beneficiaries"): [("a new person", {}, lambda w: _register(), {}, 201, "++++++---+")],
     ("POST", "/api/v1/beneficiaries/search"): [
         (f"{p}'s NIK", {}, lambda w, p=p: {"nik": w.people[p].body["nik"]}, {}, 200, "++++++++-+")
+        for p in ("P1", "P2", "P3")] + [
+        (f"{p}'s name", {}, lambda w, p=p: {"name": w.people[p].body["name"]}, {}, 200, "++++++++-+")
         for p in ("P1", "P2", "P3")],
     ("GET", "/api/v1/beneficiaries/<uuid:beneficiary_id>"): [
         (p, {"beneficiary_id": p}, None, {}, 200, "++++++++-+") for p in ("P1", "P2", "P3")],
@@ -238,10 +240,30 @@ ROWS.update({
     ("POST", "/people/search"): [
         (f"{p}'s NIK", {}, lambda w, p=p: {"nik": w.people[p].body["nik"]}, {}, 200, "++++++++-+")
         for p in ("P1", "P2", "P3")],
+    ("POST", "/people/search/name"): [
+        (f"{p}'s name", {}, lambda w, p=p: {"name": w.people[p].body["name"]}, {}, 200, "++++++++-+")
+        for p in ("P1", "P2", "P3")],
     ("GET", "/people/new"): [("the registration form", {}, None, {}, 200, "++++++---+")],
     ("POST", "/people/new"): [("a new person", {}, lambda w: _register(), {}, 303, "++++++---+")],
     ("GET", "/people/<uuid:beneficiary_id>"): [
         (p, {"beneficiary_id": p}, None, {}, 200, "++++++++-+") for p in ("P1", "P2", "P3")],
+    ("POST", "/people/<uuid:beneficiary_id>/corrections"): [
+        ("P1", {"beneficiary_id": "P1"}, {"changes-name": "Nama Baru", "reason": "salah ketik"}, PAGE_STALE, 409,
+         PERSON_WRITE)],
+    ("POST", "/people/<uuid:beneficiary_id>/consent"): [
+        ("P1", {"beneficiary_id": "P1"}, {"given_by": "wali", "method": "written", "purpose": "layanan"}, PAGE_STALE,
+         409, PERSON_WRITE)],
+    ("POST", "/people/<uuid:beneficiary_id>/consent/withdrawal"): [
+        ("P1", {"beneficiary_id": "P1"}, {"reason": "menolak"}, PAGE_STALE, 409, PERSON_WRITE)],
+    ("POST", "/people/<uuid:beneficiary_id>/erasure-request"): [
+        ("P1", {"beneficiary_id": "P1"}, {"reason": "permintaan"}, PAGE_STALE, 409, PERSON_WRITE)],
+    ("POST", "/people/<uuid:beneficiary_id>/erasure"): [
+        ("P1, confirmed", {"beneficiary_id": "P1"}, {"reason": "permintaan", "confirmed": "yes"}, PAGE_STALE, 409,
+         "----++---+"),
+        ("P3, confirmed", {"beneficiary_id": "P3"}, {"reason": "permintaan", "confirmed": "yes"}, PAGE_STALE, 409,
+         "----++----"),
+        ("P1, the confirmation step", {"beneficiary_id": "P1"}, {"reason": "permintaan"}, PAGE_STALE, 200,
+         "----++---+")],
     ("GET", "/people/<uuid:beneficiary_id>/cases/new"): [
         ("P4", {"beneficiary_id": "P4"}, None, {}, 200, "++++++---+")],
     ("POST", "/people/<uuid:beneficiary_id>/cases/new"): [

@@ -28,7 +28,8 @@ blp = Blueprint("beneficiaries", __name__, url_prefix="/api/v1/beneficiaries",
 ERRORS = {**WRITE_ERRORS, 404: "No such beneficiary", 409: "The NIK is already registered (see `existing_id`), "
                                                              "or a rule is broken (see `rule`)"}
 SEARCH_ERRORS = {400: "Malformed JSON", 401: "No valid bearer token", 403: "Your role does not read beneficiaries",
-                 413: "The body is too large", 422: "`nik` is missing or not a well-formed NIK (see `errors`)",
+                 413: "The body is too large",
+                 422: "Neither or both of `nik` and `name`, a NIK not well-formed, or a name of no word (see `errors`)",
                  429: "Too many look-ups by this user (`limit`: `lookup`); `Retry-After` says when to try again"}
 
 
@@ -63,11 +64,16 @@ class BeneficiarySearch(MethodView):
     @errors(blp, SEARCH_ERRORS, 400, 401, 403, 413, 422, 429)
     @lookup_limits
     def post(self, body):
-        """Look a person up by NIK (zero or one match), with all their cases across pillars
+        """Look a person up by NIK (zero or one match) or by name, with all their cases across pillars
 
-        The NIK travels in the body, never in a URL. A read: nothing is written but the access
-        log's entry, and no Idempotency-Key is needed."""
+        `{"nik"}` or `{"name"}`, in the body, never in a URL. A name finds the people whose name holds
+        every word sent (any order, accents and case aside), at most 20, by name (`more`: there were
+        more; add a word). A read: nothing is written but the access log's entries, and no
+        Idempotency-Key is needed."""
         app = services().cases
+        if "name" in body:
+            people, more = app.find_beneficiaries_by_name(current_actor(), body["name"])
+            return {"items": [app.beneficiary_answer(current_actor(), p) for p in people], "more": more}
         person = app.find_beneficiary_by_nik(current_actor(), body["nik"])
         if person is None:
             return {"items": []}

@@ -9,7 +9,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from eventsourcing.persistence import OperationalError, InterfaceError
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from pilar.api.metrics import CONFLICTS
@@ -46,10 +46,29 @@ STORE_UNAVAILABLE = (OperationalError, InterfaceError, psycopg.OperationalError,
                      StoreUrlError)
 
 
+# Set by the pages (pilar/web/api_messages.py), which hold the message catalogue: a client asking for
+# Indonesian (Accept-Language: id) gets `message` from it; `code`, `rule` and `errors` stay English.
+TRANSLATOR = "pilar_api_messages"
+LANGUAGES = ("en", "id")
+
+
+def wanted_language() -> str:
+    """The first language of Accept-Language (by quality) Pilar speaks, `id-ID` as `id`; else English."""
+    for tag, _quality in request.accept_languages:
+        if (primary := tag.split("-")[0].lower()) in LANGUAGES:
+            return primary
+    return "en"
+
+
 def error_response(code: int, message: str, headers: dict | None = None, **extra):
+    translate = current_app.extensions.get(TRANSLATOR) if has_request_context() else None
+    if translate is not None and wanted_language() != "en":
+        message = translate(code, message, extra)
     body = {"code": code, "status": PHRASES.get(code, ""), "message": message, **extra}
     response = jsonify(body)
     response.status_code = code
+    if has_request_context():
+        response.vary.add("Accept-Language")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

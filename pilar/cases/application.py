@@ -24,6 +24,7 @@ from pilar.cases.lookup import LookupKey
 from pilar.cases.people import BeneficiaryCommands
 from pilar.cases.beneficiary import Beneficiary
 from pilar.cases.desil import DesilCommands
+from pilar.cases.name_search import NameIndexStore, NameSearch
 from pilar.cases.personal_data import KeyStore, PersonalDataMapper
 from pilar.cases.users import UserCommands
 from pilar.cases.wilayah import Wilayah
@@ -46,7 +47,7 @@ class _Repository(Repository):
         return super().get(aggregate_id, projector_func=projector_func, **options)
 
 
-class PilarApplication(UserCommands, BeneficiaryCommands, DesilCommands, CaseCommands, WritePath, Application):
+class PilarApplication(UserCommands, BeneficiaryCommands, DesilCommands, NameSearch, CaseCommands, WritePath, Application):
     name = "Pilar"  # pinned: the class name would otherwise name the tables
     # A long case loads from its latest snapshot plus at most 49 events. Beneficiaries are
     # never snapshotted: a snapshot would hold their personal data outside its encryption.
@@ -54,7 +55,7 @@ class PilarApplication(UserCommands, BeneficiaryCommands, DesilCommands, CaseCom
     snapshot_class = Snapshot
 
     def __init__(self, env: dict[str, str] | None = None, *, wilayah: Wilayah, access_log: AccessRecorder,
-                 personal_keys: KeyStore, streams: Callable[[ApplicationRecorder], StreamQueries],
+                 personal_keys: KeyStore, name_index: NameIndexStore, streams: Callable[[ApplicationRecorder], StreamQueries],
                  audit_key: Callable[[], bytes], lookup_key: Callable[[], bytes],
                  lawful_bases: Mapping[str, str] | None = None,
                  audit_key_is_stores: Callable[[], bool] = lambda: True):
@@ -66,6 +67,7 @@ class PilarApplication(UserCommands, BeneficiaryCommands, DesilCommands, CaseCom
         self._lookup_key = lookup_key
         super().__init__(env)
         self.wilayah = wilayah
+        self.name_index = name_index
         self.access_log = access_log
         self.streams = streams(self.recorder)
         self.lawful_bases = dict(lawful_bases or {})  # each pillar's default basis (pilar/cases/lawful_basis.py)

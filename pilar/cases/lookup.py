@@ -1,11 +1,13 @@
 """Keyed hashes for looking things up without storing them: the NIK claim's stream id, a
-household's KK (the household view's key) and the fingerprint of an idempotent request. The
-lookup key is kept outside the database (like the audit key and the KEK), so a copy of the
+household's KK (the household view's key), the tokens a name is found by (one per normalised
+word: the name index, pilar/store/name_index.py) and the fingerprint of an idempotent request.
+The lookup key is kept outside the database (like the audit key and the KEK), so a copy of the
 database cannot be searched by trying candidate NIKs or KKs (few enough likely values to
 enumerate) or short request bodies."""
 
 import hashlib
 import hmac
+import unicodedata
 from uuid import UUID
 
 FINGERPRINT_PREFIX = "h1:"
@@ -27,5 +29,17 @@ class LookupKey:
         """The KK's keyed hash: the household view's only trace of it (pilar/projections/households.py)."""
         return self._digest("kk-household", kk.encode()).hex()
 
+    def name_token(self, word: str) -> str:
+        """A word of a name (name_words) as the name index keeps it: equal words, equal tokens."""
+        return self._digest("name-word", word.encode()).hex()[:32]
+
     def fingerprint(self, canonical: bytes) -> str:
         return FINGERPRINT_PREFIX + self._digest("request", canonical).hex()
+
+
+def name_words(text: str) -> list[str]:
+    """A name's words as they are searched: accents and punctuation dropped, case folded
+    ("Sitì Nur'aini" → ["siti", "nur", "aini"]), each once, in order."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+    words = "".join(c if c.isalnum() else " " for c in plain).split()
+    return list(dict.fromkeys(words))

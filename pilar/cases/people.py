@@ -14,6 +14,7 @@ from pilar.cases.beneficiary import CORRECTABLE_FIELDS, Beneficiary, NikClaim
 from pilar.cases.case import Case
 from pilar.cases.errors import DuplicateNik, InvalidInput
 from pilar.cases.lookup import LookupKey
+from pilar.cases.name_search import NameIndexStore
 from pilar.cases.personal_data import KeyStore
 from pilar.cases.personal_fields import holder_key_id
 from pilar.cases.wilayah import Wilayah, kecamatan_code_of
@@ -25,6 +26,8 @@ class BeneficiaryCommands:
     access_log: AccessRecorder
     personal_keys: KeyStore
     lookup: LookupKey
+    name_index: NameIndexStore
+    name_tokens: Callable[[str | None], list[str]]
 
     def register_beneficiary(
         self,
@@ -53,6 +56,7 @@ class BeneficiaryCommands:
                 raise DuplicateNik(claim.beneficiary_id)
             person = Beneficiary.register(actor=actor.username, **details)
             self.personal_keys.create(person.id)
+            self.name_index.add(person.id, self.name_tokens(name), person.version)
             return Work(person, [self._hold_nik(actor, nik, claim, person.id)])
 
         return self._write(actor, options, decide)
@@ -104,6 +108,7 @@ class BeneficiaryCommands:
         if unknown:
             raise InvalidInput({f: ["cannot be corrected"] for f in sorted(unknown)})
         ended: list[UUID] = []  # the key of a NIK holding the correction ends: whose it was goes with it
+        renamed: list[Any] = []  # the corrected name's tokens and version: indexed before the write, older ones pruned after
 
         def decide() -> Work:
             person = self._load(Beneficiary, beneficiary_id)
@@ -118,6 +123,9 @@ class BeneficiaryCommands:
             work = Work(person)
             old_nik = person.nik
             changed = person.correct(actor=actor.username, changes=corrected, reason=reason)
+            renamed[:] = [self.name_tokens(changed["name"]), person.version] if "name" in changed else []
+            if renamed:
+                self.name_index.add(person.id, *renamed)
             if "nik" in changed:
                 claim = self._nik_claim(changed["nik"])
                 if claim is not None and claim.beneficiary_id is not None:
@@ -132,6 +140,8 @@ class BeneficiaryCommands:
         result = self._write(actor, options, decide)
         if ended:
             self.personal_keys.destroy(*ended)
+        if renamed and not result.replayed:
+            self.name_index.prune(beneficiary_id, *renamed)
         return result
 
     def record_consent(self, actor: Actor, beneficiary_id: UUID, *, given_by: str, method: str, purpose: str,
@@ -194,6 +204,7 @@ class BeneficiaryCommands:
         # passes the event, in case this process dies right here.
         if keys:
             self.personal_keys.destroy(*keys)
+            self.name_index.forget(beneficiary_id)
         return result
 
     def _beneficiary_command(self, actor: Actor, beneficiary_id: UUID, action: str, options: WriteOptions,

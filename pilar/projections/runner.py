@@ -32,6 +32,7 @@ from pilar.settings import Settings
 from pilar.store.connection import Connection, ViewDB, shred_quietly
 from pilar.store.faults import STORE_UNREACHABLE, check_reachable
 from pilar.store.key_checks import KeyMismatch
+from pilar.store.name_index import FORGET_SQL as FORGET_NAME_SQL, TABLE as NAME_TOKENS
 from pilar.store.personal_keys import DESTROY_KEY_SQL, TABLE as PERSONAL_KEYS
 from pilar.store.sqlite import PROJECTION_CHECKPOINT_PAGES
 
@@ -258,6 +259,10 @@ class Follower:
                 self.app.personal_keys.ledger.record(erased)  # also when the server died before it could
             for key in erased:
                 self.conn.execute(DESTROY_KEY_SQL, (key,))
+            for n in notifications:
+                if n.topic == ERASURE_TOPIC and n.id not in self.projector.skip:
+                    # The name's tokens too, should the server have died before it could.
+                    self.conn.execute(FORGET_NAME_SQL, (str(n.originator_id),))
         self.position = notifications[-1].id
         self.keeper.sealed_events(plan.seals)
         if erased:
@@ -278,7 +283,7 @@ class Follower:
 
     def _shred(self) -> None:
         """Erased keys leave nothing in the live files; if readers hold that back, the next steps retry."""
-        self.shred_pending = not shred_quietly(self.conn, PERSONAL_KEYS)
+        self.shred_pending = not (shred_quietly(self.conn, PERSONAL_KEYS) and shred_quietly(self.conn, NAME_TOKENS))
 
     def _heads(self) -> tuple[int, tuple[int, str]]:
         return self.projector.position(), self.sealer.last()

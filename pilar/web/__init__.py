@@ -15,8 +15,8 @@ HERE = Path(__file__).parent
 csrf = CSRFProtect()
 blp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
 
-from pilar.web import (admin_pages, audit_pages, auth, case_pages, case_writes, errors, households,  # noqa: E402,F401
-                       navigation, people, reports, session)  # (views register on blp)
+from pilar.web import (admin_pages, api_messages, audit_pages, auth, case_pages, case_writes, errors,  # noqa: E402,F401
+                       households, navigation, people, person_writes, reports, session)  # (views register on blp)
 
 
 def init_web(app: Flask) -> None:
@@ -32,6 +32,7 @@ def init_web(app: Flask) -> None:
     i18n.install_filters(app)
     app.jinja_env.finalize = _blank_for_none  # a value erased or never given shows as nothing, not "None"
     app.register_blueprint(blp)
+    api_messages.install(app)
 
 
 def _blank_for_none(value):

@@ -1,4 +1,4 @@
-"""People: look a person up by NIK (a POST form: a NIK never travels in a URL), register one (a
+"""People: look a person up by NIK or name (POST forms: neither travels in a URL), register one (a
 NIK already registered shows that person, as the reader may see them), a person's page with their
 cases across pillars (pilar/cases/presenters.py, masked as pilar/cases/policy.py says), and opening a case."""
 
@@ -17,6 +17,9 @@ from pilar.web import blp
 from pilar.web.errors import html_refusal
 from pilar.web.forms import Field, Filled
 from pilar.web.session import current_actor, services
+from pilar.cases.errors import DuplicateNik, InvalidInput
+from pilar.web.forms import Field, Filled, field_errors
+from pilar.web.person_writes import render_person, villages
 from pilar.web.writes import submit
 
 PERSON = [
@@ -59,7 +62,7 @@ def _look_up():
         # Not found: the registration form, the NIK already typed in (rendered here, never in a URL).
         found_none = Filled(values=request.form) if nik else Filled(errors={"nik": [_("Fill this in.")]})
         return render_template("search.html", filled=found_none, searched=bool(nik),
-                               register=Filled(values=request.form), fields=PERSON, villages=_villages(),
+                               register=Filled(values=request.form), fields=PERSON, villages=villages(),
                                idempotency_key=_new_key()), 200 if nik else 422
     # Found: the NIK typed is not shown again; the person's is shown as the policy lets the reader see it.
     return render_template("search.html", filled=Filled(), searched=True, person=app.beneficiary_answer(actor, person))
@@ -68,11 +71,28 @@ def _look_up():
 blp.add_url_rule("/people/search", "look_up", lookup_limits(_look_up, html_refusal), methods=["POST"])
 
 
+def _look_up_name():
+    """A search by name (pilar/cases/name_search.py), counted by the same look-up limit as a NIK's; the
+    name is posted and shown again only in the page, never in a URL or a log."""
+    policy.require(policy.read_beneficiaries(current_actor()))
+    app, actor = services().cases, current_actor()
+    try:
+        people, more = app.find_beneficiaries_by_name(actor, request.form.get("name", ""))
+    except InvalidInput as exc:
+        return render_template("search.html", filled=Filled(), by_name=Filled(values=request.form,
+                               errors=field_errors(exc.errors))), 422
+    return render_template("search.html", filled=Filled(), by_name=Filled(values=request.form), named=True,
+                           people=[app.beneficiary_answer(actor, p) for p in people], more=more)
+
+
+blp.add_url_rule("/people/search/name", "look_up_name", lookup_limits(_look_up_name, html_refusal), methods=["POST"])
+
+
 @blp.route("/people/new", methods=["GET", "POST"])
 def register():
     policy.require(policy.register_beneficiary(current_actor()))
     if request.method == "GET":
-        return render_template("register.html", filled=Filled(), fields=PERSON, villages=_villages(),
+        return render_template("register.html", filled=Filled(), fields=PERSON, villages=villages(),
                                idempotency_key=_new_key())
     app, actor = services().cases, current_actor()
     try:
@@ -80,9 +100,9 @@ def register():
     except DuplicateNik as exc:
         existing = app.beneficiary_answer(actor, app.get_beneficiary(actor, exc.existing_id))
         return render_template("register.html", filled=Filled(values=request.form), fields=PERSON,
-                               villages=_villages(), idempotency_key=_new_key(), existing=existing), 409
+                               villages=villages(), idempotency_key=_new_key(), existing=existing), 409
     if isinstance(result, Filled):
-        return render_template("register.html", filled=result, fields=PERSON, villages=_villages(),
+        return render_template("register.html", filled=result, fields=PERSON, villages=villages(),
                                idempotency_key=_new_key()), 422
     flash(_("The person was registered."))
     return redirect(url_for("web.person", beneficiary_id=result.id), 303)
@@ -90,9 +110,7 @@ def register():
 
 @blp.route("/people/<uuid:beneficiary_id>")
 def person(beneficiary_id: UUID):
-    app, actor = services().cases, current_actor()
-    shown = app.beneficiary_answer(actor, app.get_beneficiary(actor, beneficiary_id))
-    return render_template("person.html", person=shown)
+    return render_person(beneficiary_id)
 
 
 @blp.route("/people/<uuid:beneficiary_id>/cases/new", methods=["GET", "POST"])
@@ -111,10 +129,3 @@ def open_case(beneficiary_id: UUID):
                                idempotency_key=_new_key()), 409 if result.message else 422
     flash(_("The case was opened."))
     return redirect(url_for("web.case_page", case_id=result.id), 303)
-
-
-def _villages() -> list[tuple[str, str]]:
-    """Every desa and kelurahan, as `Kecamatan — Desa`, sorted."""
-    wilayah = services().cases.wilayah
-    return sorted(((v.code, f"{wilayah.area(v.code.rsplit('.', 1)[0]).name} — {v.name}") for v in wilayah.villages()),
-                  key=lambda pair: pair[1])

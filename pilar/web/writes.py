@@ -30,8 +30,10 @@ def write_options(args: dict[str, Any]) -> WriteOptions:
     return WriteOptions(expected_version=int(version) if version else None, idempotency=idempotency)
 
 
-def submit(fields: list[Field], command: Callable[[dict[str, Any], WriteOptions], WriteResult]) -> Filled | WriteResult:
-    """Runs the form's command; what went wrong, by field or for the whole form, otherwise."""
+def submit(fields: list[Field], command: Callable[[dict[str, Any], WriteOptions], WriteResult],
+           stale: str | None = None) -> Filled | WriteResult:
+    """Runs the form's command; what went wrong, by field or for the whole form, otherwise.
+    `stale`: what a stale form says (the record is a case unless told otherwise)."""
     filled = Filled(values=request.form)
     try:
         args = arguments(fields, request.form)
@@ -41,7 +43,7 @@ def submit(fields: list[Field], command: Callable[[dict[str, Any], WriteOptions]
     except InvalidInput as exc:
         filled.errors.update(field_errors(exc.errors))
     except StaleVersion:
-        filled.message = _("Someone changed this case after you opened this form, so it was not saved. "
+        filled.message = stale or _("Someone changed this case after you opened this form, so it was not saved. "
                            "Look at the timeline, then send the form again.")
     except RuleBroken as exc:
         filled.message = rule_message(exc.rule, exc.message)

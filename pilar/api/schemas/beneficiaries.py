@@ -75,10 +75,21 @@ def _well_formed_nik(nik: str) -> None:
 
 
 class NikSearchIn(Input):
-    """A look-up by NIK, sent as a JSON body and never in the URL: URLs land in access logs,
-    proxies' logs and browser histories."""
+    """A look-up by NIK, or by name (every word of it, in any order, accents and case aside), sent
+    as a JSON body and never in the URL: URLs land in access logs, proxies' logs and browser histories."""
 
-    nik = SixteenDigits(nik_problems, required=True, validate=_well_formed_nik)
+    nik = SixteenDigits(nik_problems, validate=_well_formed_nik)
+    name = fields.String(metadata={"maxLength": inputs.SHORT_MAX, "description": "one or more words of the name"})
+
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def one_of(self, data, original, **kwargs):
+        if not isinstance(original, dict):
+            return  # not an object: marshmallow says so
+        sent = set(original)
+        if "nik" not in sent and "name" not in sent:
+            raise ValidationError("send a nik, or a name", "nik")
+        if "nik" in sent and "name" in sent:
+            raise ValidationError("send a nik or a name, not both", "name")
 
 
 
@@ -128,3 +139,4 @@ class BeneficiaryOut(Schema):
 
 class BeneficiaryList(Schema):
     items = fields.List(fields.Nested(BeneficiaryOut))
+    more = fields.Boolean(metadata={"description": "a search by name found more than it lists: add a word"})
