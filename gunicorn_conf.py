@@ -181,7 +181,8 @@ def when_ready(server):
     url = str(server.LISTENERS[0]) if server.LISTENERS else f"http://{bind}"
     admin = note or ("  Sign in as admin (its password was shown once, when it was made; "
                      ".venv/bin/pilar users reset-password admin sets another).")
-    print(f"\nPilar is running (Ctrl-C stops it; the store is in {os.environ.get('PILAR_INSTANCE_PATH', 'instance')}):\n"
+    instance = os.environ.get("PILAR_INSTANCE_PATH", "instance")
+    print(f"\nPilar is running (Ctrl-C stops it; the store is in {instance}):\n"
           f"  pages     {url}/\n  API docs  {url}/api/v1/docs\n{admin}\n"
           f"  Demo data: make demo (in another terminal), then sign in as pkh.pendamping / demo-password.\n",
           flush=True)

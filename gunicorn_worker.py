@@ -47,7 +47,8 @@ def request_complete(buffer: bytes | bytearray, body_limit: int) -> bool:
         return True
     if b"\ntransfer-encoding:" in head:  # chunked: its last chunk (and trailers) ends with an empty line
         return body > body_limit or (body > 0 and buffer.endswith(b"\r\n\r\n"))
-    lengths = [line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")[1:] if line.startswith(b"content-length:")]
+    lengths = [line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")[1:]
+               if line.startswith(b"content-length:")]
     if len(lengths) != 1 or not lengths[0].isdigit():
         return True  # no body, or one the parser refuses
     length = int(lengths[0])

@@ -18,7 +18,8 @@ from testkit.slow_clients import HEAD, Trickler, slow_crowd, timed
 pytestmark = pytest.mark.slow
 
 TRICKLE = 10.0  # seconds the slow clients keep at it
-PATIENT = {"PILAR_HEADER_TIMEOUT": "60", "PILAR_BODY_TIMEOUT": "60", "PILAR_THREADS": "4"}  # so the crowd is not cut off meanwhile
+# Deadlines long enough that the crowd is not cut off meanwhile.
+PATIENT = {"PILAR_HEADER_TIMEOUT": "60", "PILAR_BODY_TIMEOUT": "60", "PILAR_THREADS": "4"}
 
 
 def _others_while_crowded(server: Gunicorn, bearer: str, count: int = 16) -> tuple[list, bool]:
