@@ -2,6 +2,7 @@
 measure of how long other users wait meanwhile (tests/test_slow_clients.py, tests/test_nginx.py)."""
 
 import socket
+import ssl
 import threading
 import time
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ class Trickler(threading.Thread):
         super().__init__(daemon=True)
         address = urlsplit(url)
         self.address = (address.hostname, address.port)
+        self.tls = address.scheme == "https"
         self.first, self.rest, self.seconds, self.interval = first, rest, seconds, interval
         self.bytes_sent = 0
         self.closed_after: float | None = None
@@ -31,7 +33,12 @@ class Trickler(threading.Thread):
 
     def run(self) -> None:
         started = time.monotonic()
-        with socket.create_connection(self.address, timeout=60) as sock:
+        with socket.create_connection(self.address, timeout=60) as plain:
+            sock = plain
+            if self.tls:  # a self-signed test certificate
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+                sock = context.wrap_socket(plain)
             try:
                 if self.first:
                     sock.sendall(self.first)
@@ -48,7 +55,7 @@ class Trickler(threading.Thread):
                         if not got:
                             self.closed_after = time.monotonic() - started
                             return
-                    except BlockingIOError:
+                    except (BlockingIOError, ssl.SSLWantReadError):
                         pass
                     finally:
                         sock.setblocking(True)
@@ -56,6 +63,8 @@ class Trickler(threading.Thread):
                 self.answer += sock.recv(4096)
             except OSError:
                 self.closed_after = time.monotonic() - started
+            finally:
+                sock.close()
 
 
 def slow_crowd(url: str, count: int, seconds: float) -> list[Trickler]:
