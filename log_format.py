@@ -1,4 +1,4 @@
-"""One log format for every process: gunicorn's access and error logs (gunicorn.conf.py), the app
+"""One log format for every process: gunicorn's access and error logs (gunicorn_conf.py), the app
 in each worker (wsgi.py) and the `pilar` commands, `pilar project` included (pilar_cli.py).
 
 PILAR_LOG_FORMAT=json (the default) writes one JSON object a line:

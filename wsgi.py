@@ -2,9 +2,9 @@
 over the services from the composition root (bootstrap.py). Pages have cookie sessions, CSRF
 tokens and HTML errors; the API's bearer auth and JSON errors are scoped to it.
 
-gunicorn entry: `gunicorn -c gunicorn.conf.py wsgi:app`. The app (and its store connections) is
-built inside each worker after the fork, never in the master: connection pools and SQLite
-handles must not be shared across processes.
+gunicorn entry: `gunicorn -c python:gunicorn_conf wsgi:app` (a checkout: `-c gunicorn.conf.py`). The
+app (and its store connections) is built inside each worker after the fork, never in the master:
+connection pools and SQLite handles must not be shared across processes.
 """
 
 import base64
@@ -86,7 +86,7 @@ def create_app(services: Services | None = None) -> Flask:
     app.wsgi_app = _RequestIds(_SizedBodies(app.wsgi_app, settings.max_body_bytes))
     if settings.trusted_proxies:
         # Only then is X-Forwarded-Proto (and -For, -Host, -Port) believed, and only as many
-        # hops as there are proxies; gunicorn itself trusts no forwarded header (gunicorn.conf.py).
+        # hops as there are proxies; gunicorn itself trusts no forwarded header (gunicorn_conf.py).
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     return app

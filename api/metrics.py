@@ -1,6 +1,6 @@
 """Prometheus metrics: request counts and latencies per route, and the store's and views'
 positions. Under gunicorn every worker writes to PROMETHEUS_MULTIPROC_DIR (set up by
-gunicorn.conf.py) and a scrape of any worker sums them all."""
+gunicorn_conf.py) and a scrape of any worker sums them all."""
 
 import os
 import time

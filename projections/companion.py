@@ -1,4 +1,4 @@
-"""Runs `pilar project` beside a gunicorn master (started from gunicorn.conf.py), restarting
+"""Runs `pilar project` beside a gunicorn master (started from gunicorn_conf.py), restarting
 it if it dies. Several app servers may each run one: only one leads, the rest stand by."""
 
 import logging
