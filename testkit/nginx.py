@@ -59,9 +59,9 @@ class Nginx:
         site = SITE.read_text()
         for place in PLACES:
             assert site.count(place) == 1, f"{SITE} no longer has {place!r} once"
-        for place, value in zip(PLACES, (f"listen 127.0.0.1:{self.http_port};", "", f"listen 127.0.0.1:{self.https_port} "
-                                         "ssl http2;", "", f"server 127.0.0.1:{upstream_port};", f"{self.cert};",
-                                         f"{key};")):
+        values = (f"listen 127.0.0.1:{self.http_port};", "", f"listen 127.0.0.1:{self.https_port} ssl http2;", "",
+                  f"server 127.0.0.1:{upstream_port};", f"{self.cert};", f"{key};")
+        for place, value in zip(PLACES, values):
             site = site.replace(place, value)
         (prefix / "pilar.conf").write_text(site)
         user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""  # else nginx's workers run as nobody
