@@ -91,3 +91,16 @@ def test_the_systemd_units_run_gunicorn_and_the_projection_process_apart(tmp_pat
     verified = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / name) for name in units)],
                               capture_output=True, text=True)
     assert verified.returncode == 0, verified.stderr
+
+
+def test_nginx_lets_go_of_idle_upstream_connections_before_gunicorn_and_times_clients_out_no_later():
+    site = (DEPLOY / "nginx" / "pilar.conf").read_text()
+    upstream = re.search(r"upstream pilar \{(.*?)\}", site, re.DOTALL).group(1)
+    gunicorn_keepalive = int(re.search(r"^keepalive = (\d+)$", (PROJECT_ROOT / "gunicorn_conf.py").read_text(),
+                                       re.MULTILINE).group(1))
+    assert int(re.search(r"keepalive_timeout (\d+)s;", upstream).group(1)) < gunicorn_keepalive
+    worker = (PROJECT_ROOT / "gunicorn_worker.py").read_text()
+    for nginx_name, setting in (("client_header_timeout", "PILAR_HEADER_TIMEOUT"),
+                                ("client_body_timeout", "PILAR_BODY_TIMEOUT")):
+        ours = int(re.search(rf"{nginx_name} (\d+)s;", site).group(1))
+        assert ours <= int(re.search(rf'_seconds\("{setting}", (\d+)\)', worker).group(1))
