@@ -10,7 +10,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from settings import PROJECT_ROOT
+from pilar.settings import PROJECT_ROOT
 from testkit.servers import free_port, wait_until
 
 SITE = PROJECT_ROOT / "deploy" / "nginx" / "pilar.conf"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from settings import INSTALLED_INSTANCE, PROJECT_ROOT
+from pilar.settings import INSTALLED_INSTANCE, PROJECT_ROOT
 
 DEPLOY = PROJECT_ROOT / "deploy"
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
@@ -66,7 +66,7 @@ def test_the_image_is_debian_slim_non_root_with_the_instance_a_volume_and_gunico
     assert ("VOLUME", str(INSTALLED_INSTANCE)) in final
     assert any(step == "ENV" and f"PILAR_INSTANCE_PATH={INSTALLED_INSTANCE}" in args for step, args in final)
     entry = json.loads(next(args for step, args in final if step == "ENTRYPOINT"))
-    assert entry == ["gunicorn", "-c", "python:gunicorn_conf", "wsgi:app"]
+    assert entry == ["gunicorn", "-c", "python:pilar.gunicorn_conf", "pilar.wsgi:app"]
     assert {"gunicorn_conf", "wsgi"} <= _modules()
     assert PYPROJECT["project"]["scripts"]["pilar"] == "pilar_cli:main"  # compose's setup runs `pilar`
     ignored = (DEPLOY / "Dockerfile.dockerignore").read_text().split()
@@ -76,7 +76,7 @@ def test_the_image_is_debian_slim_non_root_with_the_instance_a_volume_and_gunico
 def test_the_systemd_units_run_gunicorn_and_the_projection_process_apart(tmp_path):
     units = {name: (DEPLOY / "systemd" / name).read_text() for name in ("pilar.service", "pilar-project.service")}
     server, projector = units["pilar.service"], units["pilar-project.service"]
-    assert "ExecStart=/opt/pilar/bin/gunicorn -c python:gunicorn_conf wsgi:app" in server
+    assert "ExecStart=/opt/pilar/bin/gunicorn -c python:pilar.gunicorn_conf pilar.wsgi:app" in server
     assert "PILAR_PROJECTOR=off" in server  # the projection process is the other unit
     assert "ExecStart=/opt/pilar/bin/pilar project" in projector
     for text in units.values():
@@ -96,10 +96,10 @@ def test_the_systemd_units_run_gunicorn_and_the_projection_process_apart(tmp_pat
 def test_nginx_lets_go_of_idle_upstream_connections_before_gunicorn_and_times_clients_out_no_later():
     site = (DEPLOY / "nginx" / "pilar.conf").read_text()
     upstream = re.search(r"upstream pilar \{(.*?)\}", site, re.DOTALL).group(1)
-    gunicorn_keepalive = int(re.search(r"^keepalive = (\d+)$", (PROJECT_ROOT / "gunicorn_conf.py").read_text(),
+    gunicorn_keepalive = int(re.search(r"^keepalive = (\d+)$", (PROJECT_ROOT / "pilar" / "gunicorn_conf.py").read_text(),
                                        re.MULTILINE).group(1))
     assert int(re.search(r"keepalive_timeout (\d+)s;", upstream).group(1)) < gunicorn_keepalive
-    worker = (PROJECT_ROOT / "gunicorn_worker.py").read_text()
+    worker = (PROJECT_ROOT / "pilar" / "gunicorn_worker.py").read_text()
     for nginx_name, setting in (("client_header_timeout", "PILAR_HEADER_TIMEOUT"),
                                 ("client_body_timeout", "PILAR_BODY_TIMEOUT")):
         ours = int(re.search(rf"{nginx_name} (\d+)s;", site).group(1))

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from settings import PROJECT_ROOT, instance_folder
+from pilar.settings import PROJECT_ROOT, instance_folder
 from testkit.servers import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
-DATA = ["web/templates", "web/static", "web/translations/id/LC_MESSAGES", "cases/data"]
+DATA = ["pilar/web/templates", "pilar/web/static", "pilar/web/translations/id/LC_MESSAGES", "pilar/cases/data"]
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +42,13 @@ def installed(wheel, tmp_path_factory) -> Path:
 
 def test_the_wheel_ships_gunicorns_settings_every_package_and_every_data_file(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"gunicorn_conf.py", "gunicorn_worker.py", "wsgi.py", "pilar_cli.py", "settings.py"} <= names
+    assert {"gunicorn_conf.py", "gunicorn_worker.py", "pilar/wsgi.py", "pilar/cli.py", "pilar/settings.py"} <= names
     source = {str(p.relative_to(PROJECT_ROOT)) for package in ("cases", "store", "api", "projections", "audit", "web")
               for p in (PROJECT_ROOT / package).rglob("*.py")}
     assert source - names == set(), "modules left out of the wheel"
     data = {str(p.relative_to(PROJECT_ROOT)) for folder in DATA for p in (PROJECT_ROOT / folder).iterdir()
             if p.suffix in (".html", ".css", ".mo", ".po", ".csv", ".gz")}
-    assert {"web/translations/id/LC_MESSAGES/messages.mo", "cases/data/pacitan_wilayah.csv"} <= data
+    assert {"pilar/web/translations/id/LC_MESSAGES/messages.mo", "pilar/cases/data/pacitan_wilayah.csv"} <= data
     assert data - names == set(), "data files left out of the wheel"
     assert not {n for n in names if n.split("/")[0] in ("tests", "testkit", "bench", "reliability")}
 
@@ -82,8 +82,8 @@ def test_the_installed_pilar_serves_from_an_instance_folder_of_its_own(installed
             "PILAR_DATABASE_URL": store_url}
     assert _run(installed, "pilar", "db", "init", env=env, cwd=tmp_path).returncode == 0
     port = free_port()
-    server = subprocess.Popen([installed / "bin/python", "-m", "gunicorn", "-c", "python:gunicorn_conf",
-                               "-b", f"127.0.0.1:{port}", "wsgi:app"],
+    server = subprocess.Popen([installed / "bin/python", "-m", "gunicorn", "-c", "python:pilar.gunicorn_conf",
+                               "-b", f"127.0.0.1:{port}", "pilar.wsgi:app"],
                               env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from settings import PROJECT_ROOT
+from pilar.settings import PROJECT_ROOT
 from testkit.servers import free_port
 
 pytestmark = pytest.mark.slow

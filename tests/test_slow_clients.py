@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from gunicorn_worker import request_complete
+from pilar.gunicorn_worker import request_complete
 from testkit.fixtures import PASSWORD
 from testkit.servers import Gunicorn, token
 from testkit.slow_clients import HEAD, Trickler, slow_crowd, timed
