@@ -7,21 +7,28 @@ export PORT
 
 .PHONY: run test setup postgres clean demo bench reliability projection-cost long-case translations screenshots
 
+# setuptools' notice on every editable install of a flat layout, which says nothing to act on.
+QUIET_SETUPTOOLS := ignore:Editable installation
+
 $(BIN)/pilar: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test]"
+	PYTHONWARNINGS="$(QUIET_SETUPTOOLS)" $(BIN)/pip install -q -e ".[test]"
 	touch $@
 
 setup: $(BIN)/pilar
 
-# A person reads `make run`'s terminal: plain lines there; JSON lines (the default) everywhere else.
+# A person reads `make run`'s terminal: plain lines there (JSON lines, the default, everywhere else),
+# gunicorn's start-up lines only for a warning, and last what to do next (pilar/gunicorn_conf.py, when_ready).
+# The store and keys go to ./instance, said explicitly: an installed Pilar's default is /var/lib/pilar.
 run: export PILAR_LOG_FORMAT ?= text
+run: export PILAR_INSTANCE_PATH ?= $(CURDIR)/instance
 run: $(BIN)/pilar
-	$(BIN)/pilar db init
-	$(BIN)/pilar users ensure-admin
-	$(BIN)/gunicorn -c python:pilar.gunicorn_conf pilar.wsgi:app
+	@$(BIN)/pilar db init
+	@note="$$($(BIN)/pilar users ensure-admin)" && printf '%s\n' "$$note" | \
+		PILAR_RUN_BANNER=1 $(BIN)/gunicorn -c python:pilar.gunicorn_conf --log-level warning pilar.wsgi:app
 
+demo: export PILAR_INSTANCE_PATH ?= $(CURDIR)/instance
 demo: $(BIN)/pilar
 	$(BIN)/pilar db init
 	$(BIN)/pilar demo
@@ -31,7 +38,7 @@ postgres:
 
 # The reliability suite's own dependencies (schemathesis), on top of the test ones.
 $(VENV)/.reliability-deps: $(BIN)/pilar pyproject.toml
-	$(BIN)/pip install -q -e ".[test,reliability]"
+	PYTHONWARNINGS="$(QUIET_SETUPTOOLS)" $(BIN)/pip install -q -e ".[test,reliability]"
 	touch $@
 
 # The pages' browser tests drive Debian's chromium (Playwright with executable_path, never a

@@ -4,7 +4,9 @@ import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("PILAR_WORKERS", "2"))
-worker_class = "gthread"
+# gthread, reading each request before a thread takes it, so slow clients cannot hold the threads
+# (gunicorn_worker.py; PILAR_HEADER_TIMEOUT, PILAR_BODY_TIMEOUT).
+worker_class = "pilar.gunicorn_worker.BufferingThreadWorker"
 threads = int(os.environ.get("PILAR_THREADS", "4"))
 # Each worker builds its own application after the fork (see pilar/wsgi.py).
 preload_app = False
@@ -119,6 +121,8 @@ def post_worker_init(worker):
     build = getattr(worker.wsgi, "build_or_wait", None)  # benchmark baselines serve plain WSGI apps
     if build is not None:
         build()
+    if _banner and worker.age == 1:  # `make run`: the first worker, once (when_ready below)
+        print(_banner, flush=True)
 
 
 def post_fork(server, worker):
@@ -165,3 +169,24 @@ def on_exit(server):
     import shutil
 
     shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+_banner = None
+
+
+def when_ready(server):
+    # `make run` pipes `pilar users ensure-admin`'s note (the admin's one-time password, when it has
+    # just made one) to gunicorn's standard input: it is said last, with what to do next, by the first
+    # worker once it can answer, rather than above a screen of start-up lines, and never via a file.
+    global _banner
+    if os.environ.get("PILAR_RUN_BANNER") != "1":
+        return
+    import sys
+
+    note = "" if sys.stdin.isatty() else sys.stdin.read().strip()
+    url = str(server.LISTENERS[0]) if server.LISTENERS else f"http://{bind}"
+    admin = note or ("  Sign in as admin (its password was shown once, when it was made; "
+                     ".venv/bin/pilar users reset-password admin sets another).")
+    _banner = (f"\nPilar is running (Ctrl-C stops it; the store is in {os.environ.get('PILAR_INSTANCE_PATH')}):\n"
+               f"  pages     {url}/\n  API docs  {url}/api/v1/docs\n{admin}\n"
+               f"  Demo data: make demo (in another terminal), then sign in as pkh.pendamping / demo-password.\n")

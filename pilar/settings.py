@@ -15,6 +15,9 @@ from pilar.store.config import StoreConfig
 from pilar.store.kek import EnvSource, FileSource, KekSource, create_private_file
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Installed (pip install .), the code sits among other packages, where no store or key belongs.
+INSTALLED = any(part in ("site-packages", "dist-packages") for part in PROJECT_ROOT.parts)
+INSTALLED_INSTANCE = Path("/var/lib/pilar")  # deploy/ (Dockerfile, systemd units) names it too
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
-        instance = Path(env.get("PILAR_INSTANCE_PATH") or PROJECT_ROOT / "instance").resolve()
+        instance = instance_folder(env.get("PILAR_INSTANCE_PATH"))
         url = env.get("PILAR_DATABASE_URL") or f"sqlite:///{instance / 'pilar.db'}"
         return cls(
             instance_path=instance,
@@ -169,6 +172,22 @@ class Settings:
             return
         text = f"hex:{self._derived_audit_key().hex()}" if derived else secrets.token_urlsafe(32)
         create_private_file(self.audit_key_file, text)
+
+
+def instance_folder(configured: str | None, root: Path = PROJECT_ROOT, installed: bool = INSTALLED) -> Path:
+    """PILAR_INSTANCE_PATH, else /var/lib/pilar (installed) or the checkout's instance/. Refused, naming
+    the folder and the setting, inside the installed package or where this user cannot write."""
+    default = INSTALLED_INSTANCE if installed else root / "instance"
+    path = Path(configured or default).resolve()
+    where = f"the instance folder {path} ({'PILAR_INSTANCE_PATH' if configured else 'PILAR_INSTANCE_PATH is not set'})"
+    if installed and path.is_relative_to(root):
+        raise ValueError(f"{where} is inside the installed package ({root}): set PILAR_INSTANCE_PATH to a "
+                         f"folder of its own, e.g. /var/lib/pilar")
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{where} cannot be written by this user ({existing} is not a writable folder): "
+                         f"create it for the user Pilar runs as, or set PILAR_INSTANCE_PATH to one that is")
+    return path
 
 
 RATE_LIMITS = {"PILAR_SIGNIN_LIMIT_USER": "signin_limit_user", "PILAR_SIGNIN_LIMIT_ADDRESS": "signin_limit_address",

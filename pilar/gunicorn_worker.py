@@ -1,0 +1,139 @@
+"""gunicorn's gthread worker, with each request read before a thread takes it.
+
+gthread hands a connection to one of its threads as soon as its first byte arrives; the thread then
+blocks until the whole head (and later the body) has come. Eight clients sending one byte every half
+second hold the 2×4 threads, and nobody else is answered for as long as they keep it up. Here the
+worker's own event loop reads the head, and a body of known length up to PILAR_MAX_BODY_BYTES, without
+blocking; a thread gets the connection only once its request is all there. A request that takes
+longer than PILAR_HEADER_TIMEOUT to send its head, or PILAR_BODY_TIMEOUT more for its body, is
+answered 408 and closed; a thread's own reads and writes on a connection give up after
+PILAR_BODY_TIMEOUT. TLS and HTTP/2 (neither is configured: nginx terminates TLS) are left to gthread.
+"""
+
+import os
+import selectors
+import time
+from functools import partial
+
+from gunicorn.http2 import negotiation
+from gunicorn.workers.gthread import ThreadWorker
+
+HEAD_LIMIT = 64 * 1024  # a head this long is handed on as it is, for gunicorn's parser to refuse
+TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+
+
+def _seconds(name: str, default: float) -> float:
+    text = os.environ.get(name) or str(default)
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a number of seconds above 0 (e.g. {default:g}), not {text!r}")
+    return value
+
+
+def request_complete(buffer: bytes | bytearray, body_limit: int) -> bool:
+    """Whether a thread may take the request now: its head and its body are here, or its body is not
+    worth waiting for (over the limit: the app refuses it without reading it; a client waiting for
+    `100 Continue`). Handing it on too early is safe (the thread reads the rest, within its
+    timeout); too late is not, so anything unclear is handed on."""
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        return len(buffer) > HEAD_LIMIT
+    body = len(buffer) - end - 4
+    head = bytes(buffer[:end]).lower()
+    if b"\nexpect:" in head:
+        return True
+    if b"\ntransfer-encoding:" in head:  # chunked: its last chunk (and trailers) ends with an empty line
+        return body > body_limit or (body > 0 and buffer.endswith(b"\r\n\r\n"))
+    lengths = [line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")[1:]
+               if line.startswith(b"content-length:")]
+    if len(lengths) != 1 or not lengths[0].isdigit():
+        return True  # no body, or one the parser refuses
+    length = int(lengths[0])
+    return length > body_limit or body >= length
+
+
+class BufferingThreadWorker(ThreadWorker):
+
+    def init_process(self):
+        from pilar.settings import Settings
+
+        self.header_timeout = _seconds("PILAR_HEADER_TIMEOUT", 10)
+        self.body_timeout = _seconds("PILAR_BODY_TIMEOUT", 30)
+        self.body_limit = Settings.from_env().max_body_bytes
+        self.reading: dict = {}  # connection -> its deadline
+        super().init_process()
+
+    def _buffers(self, conn) -> bool:
+        return not (self.cfg.is_ssl or conn.is_http2 or self.cfg.protocol != "http"
+                    or negotiation.prior_knowledge_allowed(self.cfg, conn.client)
+                    or negotiation.upgrade_allowed(self.cfg, conn.client))
+
+    def enqueue_req(self, conn):
+        """Every way a connection reaches a thread (a new one, a kept-alive one that became readable,
+        one with a pipelined request already read) passes here: it is read to the end first."""
+        if not self._buffers(conn):
+            return super().enqueue_req(conn)
+        conn.pilar_buffer = bytearray(conn.parser.unreader.take_buffered() if conn.parser else b"")
+        conn.pilar_head_done = False
+        if self._ready(conn):
+            return None
+        conn.sock.setblocking(False)
+        self.reading[conn] = time.monotonic() + self.header_timeout
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
+        return None
+
+    def _ready(self, conn) -> bool:
+        """Hands the connection to a thread if its request is all here."""
+        if not request_complete(conn.pilar_buffer, self.body_limit):
+            if not conn.pilar_head_done and b"\r\n\r\n" in conn.pilar_buffer and conn in self.reading:
+                conn.pilar_head_done = True
+                self.reading[conn] = time.monotonic() + self.body_timeout
+            return False
+        if conn in self.reading:
+            del self.reading[conn]
+            self.poller.unregister(conn.sock)
+        conn.init()  # the parser, which reads what is buffered here before the socket
+        conn.parser.unreader.unread(bytes(conn.pilar_buffer))
+        conn.pilar_buffer = bytearray()
+        conn.data_ready = True
+        super().enqueue_req(conn)
+        return True
+
+    def _on_readable(self, conn, _sock):
+        try:
+            data = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)
+            return
+        conn.pilar_buffer += data
+        self._ready(conn)
+
+    def _drop(self, conn, answer: bytes = b"") -> None:
+        del self.reading[conn]
+        self.poller.unregister(conn.sock)
+        if answer:
+            try:
+                conn.sock.send(answer)
+            except OSError:
+                pass
+        self.nr_conns -= 1
+        conn.close()
+
+    def murder_pending(self):
+        super().murder_pending()
+        now = time.monotonic()
+        for conn in [conn for conn, deadline in self.reading.items() if deadline <= now]:
+            self.log.info("closed a connection from %s: its request did not arrive in time (408)", conn.client[0])
+            self._drop(conn, TIMED_OUT)
+
+    def handle_request(self, req, conn):
+        # A client that stops reading its answer (or, for a chunked body, sending) frees the thread in time.
+        conn.sock.settimeout(self.body_timeout)
+        return super().handle_request(req, conn)
