@@ -17,7 +17,7 @@ from cases.users import ACCOUNT_INDEX
 from cases.wilayah import Wilayah
 from projections.heartbeat import HEARTBEAT_STATEMENTS
 from projections.queries import WorkloadQueries
-from projections.schema import LIVE, create_statements, drop_statements, views_outdated
+from projections.schema import LIVE, create_statements, drop_statements, present_indexes, views_outdated
 from projections.service import WorkloadService
 from settings import Settings
 from store.connection import Readers, ViewDB
@@ -139,7 +139,7 @@ def _init_store(settings: Settings) -> None:
                 for statement in drop_statements(LIVE):
                     conn.execute(statement)
         with conn.transaction():
-            for statement in (create_statements() + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS
+            for statement in (create_statements(present=present_indexes(conn)) + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS
                               + KEY_CHECK_STATEMENTS + RATE_LIMIT_STATEMENTS + SESSION_STATEMENTS
                               + HEARTBEAT_STATEMENTS + QUARANTINE_STATEMENTS + [account_index]):
                 conn.execute(statement)

@@ -10,7 +10,7 @@ from settings import PROJECT_ROOT
 
 LAYERS = ("cases", "store", "projections", "audit", "api", "web")
 ENTRY_POINTS = ("bootstrap", "settings", "wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "demo",
-                "log_format")
+                "log_format", "cli_progress")
 TOP_LEVEL = (*LAYERS, *ENTRY_POINTS, "testkit", "tests", "bench", "reliability")
 
 # package -> what it must never import
