@@ -25,9 +25,9 @@ def projections() -> None:
 def projections_rebuild(wait: float) -> None:
     """Rebuild every view from event zero into scratch tables while servers and `pilar project` keep
     running, then swap them in; refused while a damaged event is not quarantined."""
-    progress = Progress("rebuild")
+    progress, timings = Progress("rebuild"), {}
     try:
-        position = rebuild(Settings.from_env(), wait_seconds=wait, progress=progress)
+        position = rebuild(Settings.from_env(), wait_seconds=wait, progress=progress, timings=timings)
     except NotQuarantined as e:
         for damage in e.damaged:
             click.echo(f"DAMAGED: {damage}", err=True)
@@ -36,7 +36,8 @@ def projections_rebuild(wait: float) -> None:
     except LockBusy as e:
         raise click.ClickException(str(e)) from None
     progress.finish()
-    click.echo(f"views rebuilt up to position {position}")
+    click.echo(f"views rebuilt up to position {position}; the swap held them for "
+               f"{1000 * timings['swap_seconds']:.0f} ms")
 
 
 @projections.command("check")

@@ -61,10 +61,11 @@ BUSY = "another `pilar projections rebuild` or `check` is running on this store"
 
 
 def rebuild(settings: Settings, *, wait_seconds: float = 10.0, progress: Progress | None = None,
-            page: int = 1000) -> int:
+            page: int = 1000, timings: dict | None = None) -> int:
     """Rebuild the views from event zero into scratch tables while servers and the projection
     process keep running, then swap them in for the live ones in one short transaction (readers
-    see the old views until then). Returns the position the new views stand at. LockBusy if
+    see the old views until then). Returns the position the new views stand at; `timings` gets
+    `swap_seconds`, how long the swap held the views. LockBusy if
     another rebuild or check runs; NotQuarantined (views unchanged) on a damaged event."""
     services = bootstrap(settings)
     conn = ViewDB(settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES)
@@ -79,7 +80,10 @@ def rebuild(settings: Settings, *, wait_seconds: float = 10.0, progress: Progres
                 scratch.catch_up()
                 if found:
                     raise NotQuarantined(found)
-                return scratch.swap()
+                position = scratch.swap()
+                if timings is not None:
+                    timings["swap_seconds"] = scratch.held
+                return position
             finally:
                 drop_tables(conn)  # the scratch tables, or the old live ones after the swap
     finally:

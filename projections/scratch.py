@@ -49,6 +49,7 @@ class ScratchViews:
         self.projector = WorkloadProjector(conn, app.view_mapper, self.prefix)
         self.projector.mac_boundary = boundary
         self.position = 0
+        self.held = 0.0  # seconds the swap's transaction held the views (and, on SQLite, every writer)
 
     def create(self) -> None:
         drop_tables(self.conn, self.prefix)
@@ -109,8 +110,10 @@ class ScratchViews:
             raise NotQuarantined(self.found)
         if self.conn.kind == "sqlite":
             with self.conn.transaction():  # BEGIN IMMEDIATE: no event is appended until the swap commits
+                began = time.monotonic()  # from holding the write lock
                 self._finish_within()
                 _rename(self.conn, self.prefix)
+            self.held = time.monotonic() - began
             return self.position
         return self._swap_postgres()
 
@@ -119,15 +122,18 @@ class ScratchViews:
 
         for attempt in range(SWAP_TRIES):
             try:
+                began = time.monotonic()
                 with self.conn.transaction():
                     self.conn.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
-                    tables = [f"{LIVE}_{t}" for t in TABLES if _exists(self.conn, f"{LIVE}_{t}")]
+                    existing = _tables(self.conn)
+                    tables = [f"{LIVE}_{t}" for t in TABLES if f"{LIVE}_{t}" in existing]
                     # Held to the commit: no projection process writes the old tables after the
                     # events are counted, and none of the new until they are live.
                     self.conn.execute(f"LOCK TABLE {', '.join(tables + [f'{self.prefix}_{t}' for t in TABLES])} "
                                       "IN ACCESS EXCLUSIVE MODE")
                     self._finish_within()
                     _rename(self.conn, self.prefix)
+                self.held = time.monotonic() - began
                 return self.position
             except psycopg.errors.LockNotAvailable:
                 time.sleep(0.05 * (attempt + 1))  # a projection step or a long read holds a view: let it end
@@ -151,29 +157,53 @@ class ScratchViews:
 
 
 def _rename(conn: Connection, prefix: str) -> None:
+    if conn.kind == "sqlite":
+        # No trigger or view names these tables: a rename need not parse and rewrite the whole
+        # schema (the modern behaviour), which would hold every writer for longer.
+        conn.execute("PRAGMA legacy_alter_table = ON")
+    try:
+        _rename_all(conn, prefix)
+    finally:
+        if conn.kind == "sqlite":
+            conn.execute("PRAGMA legacy_alter_table = OFF")
+
+
+def _rename_all(conn: Connection, prefix: str) -> None:
+    existing = _tables(conn)
+    indexes = _indexes(conn)
+    statements = []
     for table in TABLES:
         live = f"{LIVE}_{table}"
-        if _exists(conn, live):
-            conn.execute(f"ALTER TABLE {live} RENAME TO {OLD}_{table}")
-            _rename_indexes(conn, f"{OLD}_{table}", table, OLD)
-        conn.execute(f"ALTER TABLE {prefix}_{table} RENAME TO {live}")
-        _rename_indexes(conn, live, table, LIVE)
-
-
-def _rename_indexes(conn: Connection, on: str, table: str, prefix: str) -> None:
-    """PostgreSQL: an index follows its table's name (SQLite cannot rename one: present_indexes)."""
-    if conn.kind == "sqlite":
+        if live in existing:
+            statements.append(f"ALTER TABLE {live} RENAME TO {OLD}_{table}")
+            statements += _index_renames(indexes.get(live, []), table, OLD)
+        statements.append(f"ALTER TABLE {prefix}_{table} RENAME TO {live}")
+        statements += _index_renames(indexes.get(f"{prefix}_{table}", []), table, LIVE)
+    if conn.kind == "postgres":
+        conn.execute("; ".join(statements))  # one round trip: the views are locked meanwhile
         return
+    for statement in statements:
+        conn.execute(statement)
+
+
+def _indexes(conn: Connection) -> dict[str, list[str]]:
+    """PostgreSQL: each table's index names (SQLite cannot rename an index: present_indexes)."""
+    found: dict[str, list[str]] = {}
+    if conn.kind == "postgres":
+        for table, index in conn.all("SELECT tablename, indexname FROM pg_indexes WHERE schemaname = current_schema()"):
+            found.setdefault(table, []).append(index)
+    return found
+
+
+def _index_renames(names: list[str], table: str, prefix: str) -> list[str]:
+    """An index follows its table's name, so that the live ones are always called alike."""
     endings = [f"_{table}_{name}" for t, name, _ in INDEXES if t == table] + [f"_{table}_pkey"]
-    for (index,) in conn.all("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
-                             "AND tablename = ?", (on,)):
+    renames = []
+    for index in names:
         ending = next((e for e in endings if index.endswith(e)), None)
         if ending is not None and index != f"{prefix}{ending}":
-            conn.execute(f'ALTER INDEX "{index}" RENAME TO "{prefix}{ending}"')
-
-
-def _exists(conn: Connection, table: str) -> bool:
-    return table in _tables(conn)
+            renames.append(f'ALTER INDEX "{index}" RENAME TO "{prefix}{ending}"')
+    return renames
 
 
 def _tables(conn: Connection) -> set[str]:
