@@ -18,26 +18,23 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
 import click
-from eventsourcing.persistence import StoredEvent
 
 from bench.generate import ensure_staff, generate
 from bootstrap import bootstrap, init_store
-from cases import event_mac
 from cases.access import Actor
 from projections.maintenance import rebuild
 from projections.queries import CaseFilter
 from projections.runner import ProjectionProcess
+from testkit.bulk import copy_case_streams
 from testkit.fixtures import drop_store, new_store_url, settings_for
 from testkit.servers import pilar_env
 
 PILAR = str(Path(sys.executable).with_name("pilar"))
 
-CASE_TOPIC = "cases.case:Case."
 BASE_EVENTS = 3000
 
 
@@ -46,29 +43,9 @@ def build(settings, events: int) -> int:
     init_store(settings)
     services = bootstrap(settings)
     try:
-        app = services.cases
-        generate(app, min(BASE_EVENTS, events), show_progress=False)
-        streams: dict = {}
-        for n in app.recorder.select_notifications(start=0, limit=10**9):
-            if n.topic.startswith(CASE_TOPIC):
-                streams.setdefault(n.originator_id, []).append(n)
-        key = event_mac.event_key(settings.audit_key())
-        head = app.recorder.max_notification_id() or 0
-        pending: list[StoredEvent] = []
-        while head + len(pending) < events:
-            for stream in streams.values():
-                copy = uuid.uuid4()
-                pending += [StoredEvent(copy, n.originator_version, n.topic,
-                                        event_mac.sign(key, copy, n.originator_version, n.topic,
-                                                       event_mac.payload(n.state))) for n in stream]
-                if len(pending) >= 20_000 or head + len(pending) >= events:
-                    app.recorder.insert_events(pending)
-                    head = app.recorder.max_notification_id() or 0
-                    pending = []
-                    click.echo(f"  store: {head} events", err=True)
-                    if head >= events:
-                        break
-        return head
+        generate(services.cases, min(BASE_EVENTS, events), show_progress=False)
+        return copy_case_streams(services.cases, settings.audit_key(), events,
+                                 said=lambda head: click.echo(f"  store: {head} events", err=True))
     finally:
         services.close()
 
