@@ -121,6 +121,7 @@ class ScratchViews:
         import psycopg
 
         for attempt in range(SWAP_TRIES):
+            reached = self.position
             try:
                 began = time.monotonic()
                 with self.conn.transaction():
@@ -136,6 +137,7 @@ class ScratchViews:
                 self.held = time.monotonic() - began
                 return self.position
             except psycopg.errors.LockNotAvailable:
+                self.position = reached  # what the rolled-back transaction projected is not there
                 time.sleep(0.05 * (attempt + 1))  # a projection step or a long read holds a view: let it end
                 self.catch_up()
         raise TimeoutError(f"could not take the views' locks for the swap in {SWAP_TRIES} tries; the live views "
@@ -157,18 +159,6 @@ class ScratchViews:
 
 
 def _rename(conn: Connection, prefix: str) -> None:
-    if conn.kind == "sqlite":
-        # No trigger or view names these tables: a rename need not parse and rewrite the whole
-        # schema (the modern behaviour), which would hold every writer for longer.
-        conn.execute("PRAGMA legacy_alter_table = ON")
-    try:
-        _rename_all(conn, prefix)
-    finally:
-        if conn.kind == "sqlite":
-            conn.execute("PRAGMA legacy_alter_table = OFF")
-
-
-def _rename_all(conn: Connection, prefix: str) -> None:
     existing = _tables(conn)
     indexes = _indexes(conn)
     statements = []

@@ -206,3 +206,47 @@ def test_progress_rewrites_one_line_on_a_terminal_and_estimates_what_is_left():
     quiet.finish()
     assert piped.getvalue().splitlines() == [piped.getvalue().splitlines()[-1]]
     assert piped.getvalue().startswith("verify: 10/10 events (100%) in ")
+
+
+def test_postgres_swap_waits_out_a_long_read_without_queueing_readers(settings, service, staff, catch_up):
+    """A read transaction holding a view longer than the swap's lock timeout: the swap gives way and
+    tries again, and meanwhile other readers are not queued behind it for longer than that timeout."""
+    if settings.store.kind != "postgres":
+        return  # SQLite's readers never wait for a writer (write-ahead log)
+    head = _seed(service, staff["wati"], 2000, settings)
+    catch_up(batch_size=2000)
+    holder = ViewDB(settings.store).connect()
+    holder.execute("BEGIN")
+    holder.execute("SELECT count(*) FROM view_cases")  # holds its lock to the end of the transaction
+    waits: list[float] = []
+    done = threading.Event()
+
+    def read() -> None:
+        conn = ViewDB(settings.store).connect()
+        try:
+            while not done.is_set():
+                began = time.monotonic()
+                conn.one("SELECT count(*) FROM view_cases")
+                waits.append(time.monotonic() - began)
+                time.sleep(0.01)
+        finally:
+            conn.close()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    result: dict = {}
+    rebuilding = threading.Thread(target=lambda: result.setdefault("position", rebuild(settings)))
+    rebuilding.start()
+    try:
+        time.sleep(3)
+        assert "position" not in result  # still giving way to the long read
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        rebuilding.join(120)
+        done.set()
+        reader.join(30)
+    assert result["position"] == head
+    assert check(settings) == (head, [])
+    # Each try queues readers for at most the lock timeout (100 ms), with room for a loaded machine.
+    assert waits and max(waits) < 1.0, max(waits)
