@@ -183,6 +183,13 @@ def test_long_commands_print_progress_lines(settings, service, staff, catch_up, 
         lines = [line for line in done.stderr.splitlines() if line.startswith(label)]
         assert lines and "events (" in lines[0] and "%)" in lines[0], done.stderr
         assert lines[-1].endswith("s") and "(100%)" in lines[-1], lines[-1]
+    if settings.store.kind == "sqlite":  # pg_restore says nothing of how far it has got
+        backup = tmp_path / "the-backup.db"
+        assert subprocess.run([PILAR, "backup", str(backup)], env=env, timeout=120).returncode == 0
+        restored = subprocess.run([PILAR, "restore", "--yes", str(backup)], capture_output=True, text=True, env=env,
+                                  timeout=120)
+        assert restored.returncode == 0, restored.stderr
+        assert [line for line in restored.stderr.splitlines() if line.startswith("restore: ") and "pages (100%)" in line]
 
 
 def test_progress_rewrites_one_line_on_a_terminal_and_estimates_what_is_left():
