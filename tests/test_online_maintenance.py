@@ -257,3 +257,28 @@ def test_postgres_swap_waits_out_a_long_read_without_queueing_readers(settings, 
     assert check(settings) == (head, [])
     # Each try queues readers for at most the lock timeout (100 ms), with room for a loaded machine.
     assert waits and max(waits) < 1.0, max(waits)
+
+
+def test_db_init_after_rebuilds_adds_no_second_index(settings, service, staff, catch_up):
+    """SQLite keeps an index's name when its table is renamed: db init knows it by its ending."""
+    from bootstrap import init_store
+    from projections.schema import INDEXES, present_indexes
+
+    _seed(service, staff["wati"], 100, settings)
+    catch_up()
+    rebuild(settings)
+    rebuild(settings)
+    init_store(settings)
+    conn = ViewDB(settings.store).connect()
+    try:
+        assert present_indexes(conn) == {(table, name) for table, name, _ in INDEXES}
+        if conn.kind == "sqlite":
+            rows = conn.all("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'view%' "
+                            "AND name NOT LIKE 'sqlite_autoindex%'")
+        else:
+            rows = conn.all("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                            "AND tablename LIKE ? AND indexname NOT LIKE ?", ("view%", "%pkey"))
+        assert len(rows) == len(INDEXES), rows
+    finally:
+        conn.close()
+    assert check(settings)[1] == []
