@@ -32,8 +32,8 @@ def replay_into(app: PilarApplication, conn: Connection, prefix: str, *, stop: i
                 batch_size: int = 5000, skip: frozenset[int] = frozenset(),
                 found: list[DamagedEvent] | None = None, boundary: int | None = None) -> int:
     """Build the views of `prefix` from event zero up to `stop` (inclusive), in the caller's
-    transaction (the benchmarks' replay; the commands build in short transactions: scratch.py), without the events at `skip`. A damaged event (or, past `boundary`, one without a
-    MAC) raises DamagedEvent, unless `found` is given: then it is added there and left out."""
+    transaction, without the events at `skip` (the benchmarks' replay; the commands build in
+    short transactions: scratch.py). A damaged event (or, past `boundary`, one without a MAC) raises DamagedEvent, unless `found` is given: then it is added there and left out."""
     for statement in drop_statements(prefix) + create_statements(prefix):
         conn.execute(statement)
     projector = WorkloadProjector(conn, app.view_mapper, prefix)
@@ -65,8 +65,8 @@ def rebuild(settings: Settings, *, wait_seconds: float = 10.0, progress: Progres
     """Rebuild the views from event zero into scratch tables while servers and the projection
     process keep running, then swap them in for the live ones in one short transaction (readers
     see the old views until then). Returns the position the new views stand at; `timings` gets
-    `swap_seconds`, how long the swap held the views. LockBusy if
-    another rebuild or check runs; NotQuarantined (views unchanged) on a damaged event."""
+    `swap_seconds`, how long the swap held the views. LockBusy if another rebuild or check runs;
+    NotQuarantined (views unchanged) on a damaged event."""
     services = bootstrap(settings)
     conn = ViewDB(settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES)
     try:
