@@ -27,6 +27,7 @@ Progress = Callable[[int, int], None]  # (position reached, head)
 NEAR = 200  # events left before the swap: what its transaction still has to project
 SWAP_LOCK_TIMEOUT = "100ms"  # PostgreSQL: how long readers may queue behind the swap's locks per try
 SWAP_TRIES = 50
+GIVE_WAY = 0.02  # seconds, at least, between two pages' transactions on SQLite
 DROP_ROWS = 2000  # rows deleted per transaction when a retired table is emptied (SQLite)
 
 
@@ -85,8 +86,13 @@ class ScratchViews:
         if within:
             self.projector.write(batch)
         else:
+            began = time.monotonic()
             with self.conn.transaction():
                 self.projector.write(batch)
+            if self.conn.kind == "sqlite":
+                # A writer waiting for SQLite's lock polls, sleeping longer each time (up to 100 ms):
+                # pages back to back could keep it waiting for many. Give way as long as it was held.
+                time.sleep(min(max(time.monotonic() - began, GIVE_WAY), 0.1))
         self.position = notifications[-1].id
         return len(notifications)
 
@@ -214,6 +220,7 @@ def drop_tables(conn: Connection, prefix: str = SCRATCH) -> None:
                                         f"(SELECT rowid FROM {table} LIMIT {DROP_ROWS})").rowcount
                 if gone < DROP_ROWS:
                     break
+                time.sleep(GIVE_WAY)  # let waiting writers in between
         _drop(conn, table)
 
 
