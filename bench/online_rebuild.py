@@ -24,11 +24,11 @@ from pathlib import Path
 import click
 
 from bench.generate import ensure_staff, generate
-from bootstrap import bootstrap, init_store
-from cases.access import Actor
-from projections.maintenance import rebuild
-from projections.queries import CaseFilter
-from projections.runner import ProjectionProcess
+from pilar.bootstrap import bootstrap, init_store
+from pilar.cases.access import Actor
+from pilar.projections.maintenance import rebuild
+from pilar.projections.queries import CaseFilter
+from pilar.projections.runner import ProjectionProcess
 from testkit.bulk import copy_case_streams
 from testkit.fixtures import drop_store, new_store_url, settings_for
 from testkit.servers import pilar_env
@@ -164,7 +164,7 @@ def run_store(kind: str, events: int, writers: int, readers: int, directory: Pat
 
 
 def _wait_caught_up(settings, stop) -> None:
-    from store.connection import ViewDB
+    from pilar.store.connection import ViewDB
 
     conn = ViewDB(settings.store).connect()
     try:

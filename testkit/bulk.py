@@ -7,7 +7,7 @@ import uuid
 
 from eventsourcing.persistence import StoredEvent
 
-from cases import event_mac
+from pilar.cases import event_mac
 
 CASE_TOPIC = "cases.case:Case."
 

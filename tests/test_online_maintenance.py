@@ -10,11 +10,11 @@ import threading
 import time
 from datetime import date, timedelta
 
-from cli_progress import Progress
-from projections.maintenance import check, check_with_damage, rebuild
-from projections.queries import CaseFilter
-from projections.runner import ProjectionProcess
-from store.connection import ViewDB
+from pilar.cli_progress import Progress
+from pilar.projections.maintenance import check, check_with_damage, rebuild
+from pilar.projections.queries import CaseFilter
+from pilar.projections.runner import ProjectionProcess
+from pilar.store.connection import ViewDB
 from testkit import factories
 from testkit.bulk import copy_case_streams
 from testkit.servers import pilar_env
@@ -261,8 +261,8 @@ def test_postgres_swap_waits_out_a_long_read_without_queueing_readers(settings, 
 
 def test_db_init_after_rebuilds_adds_no_second_index(settings, service, staff, catch_up):
     """SQLite keeps an index's name when its table is renamed: db init knows it by its ending."""
-    from bootstrap import init_store
-    from projections.schema import INDEXES, present_indexes
+    from pilar.bootstrap import init_store
+    from pilar.projections.schema import INDEXES, present_indexes
 
     _seed(service, staff["wati"], 100, settings)
     catch_up()
