@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test setup postgres clean demo bench reliability projection-cost long-case translations screenshots
+.PHONY: run test setup postgres clean demo bench reliability projection-cost long-case translations screenshots online-rebuild
 
 # setuptools' notice on every editable install of a flat layout, which says nothing to act on.
 QUIET_SETUPTOOLS := ignore:Editable installation
@@ -77,6 +77,12 @@ projection-cost: $(BIN)/pilar postgres
 # What a 5,000-event case costs to write and read against a short one (docs/performance.md).
 long-case: $(BIN)/pilar postgres
 	$(BIN)/python -m bench.long_case
+
+# What writers and readers wait while `projections rebuild` and `check` run on a large store
+# (docs/performance.md). ONLINE_REBUILD_EVENTS sets the store's size.
+ONLINE_REBUILD_EVENTS ?= 1000000
+online-rebuild: $(BIN)/pilar postgres
+	$(BIN)/python -m bench.online_rebuild --events $(ONLINE_REBUILD_EVENTS) --store both
 
 # The full reliability suite (racing writers, faults under load, hostile input) on SQLite and
 # PostgreSQL; writes its figures to docs/reliability.md. `make test` runs it in a short form.

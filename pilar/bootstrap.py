@@ -17,12 +17,11 @@ from pilar.cases.users import ACCOUNT_INDEX
 from pilar.cases.wilayah import Wilayah
 from pilar.projections.heartbeat import HEARTBEAT_STATEMENTS
 from pilar.projections.queries import WorkloadQueries
-from pilar.projections.schema import LIVE, create_statements, drop_statements, views_outdated
+from pilar.projections.schema import LIVE, create_statements, drop_statements, present_indexes, views_outdated
 from pilar.projections.report_queries import ReportQueries
 from pilar.projections.reports import ReportService
 from pilar.projections.household_service import HouseholdService
 from pilar.projections.queries import WorkloadQueries
-from pilar.projections.schema import LIVE, create_statements, drop_statements, views_outdated
 from pilar.projections.service import WorkloadService
 from pilar.settings import Settings
 from pilar.store.connection import Readers, ViewDB
@@ -157,7 +156,7 @@ def _init_store(settings: Settings) -> None:
                 for statement in drop_statements(LIVE):
                     conn.execute(statement)
         with conn.transaction():
-            for statement in (create_statements() + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS
+            for statement in (create_statements(present=present_indexes(conn)) + SEAL_STATEMENTS + ACCESS_LOG_STATEMENTS + PERSONAL_KEY_STATEMENTS
                               + KEY_CHECK_STATEMENTS + RATE_LIMIT_STATEMENTS + SESSION_STATEMENTS
                               + HEARTBEAT_STATEMENTS + QUARANTINE_STATEMENTS + NAME_INDEX_STATEMENTS + [account_index]):
                 conn.execute(statement)

@@ -165,14 +165,19 @@ def audit_verify(against: str | None) -> None:
     from pathlib import Path
 
     from pilar.audit.seals import verify
+    from pilar.cli_progress import Progress
+
+    progress = Progress("verify")
 
     def run(services: Services):
         with services.readers.connection() as conn:
             check_audit_key(services.settings, conn)
             heads = Path(against) if against else services.settings.heads_path
-            return verify(services.cases.recorder, conn, services.settings.audit_key(), heads=heads)
+            return verify(services.cases.recorder, conn, services.settings.audit_key(), heads=heads,
+                          progress=progress)
 
     result = _run(run)
+    progress.finish()
     click.echo("\n".join(result.summary()))
     if not result.ok:
         click.echo("\n".join(result.break_lines()), err=True)
@@ -207,10 +212,24 @@ def audit_export(fmt: str, start: str | None, end: str | None, output: str, user
         os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
         opened = open(fd, "w", encoding="utf-8", newline="")
 
+    from pilar.cli_progress import Progress
+
+    progress = Progress("export")
+
     def run(services: Services) -> int:
         actor = _auditor_account(services, username)
+        first = bounds.get("from_position", 0)
+        last = bounds.get("to_position") or services.cases.recorder.max_notification_id() or 0
+
+        def counted(items):
+            for item in items:
+                progress(item["position"] - first, max(last - first, item["position"] - first))
+                yield item
+
         with services.readers.connection() as conn, opened as out:
-            count = write(entries(services.cases, conn, **bounds, in_clear=policy.feed_in_clear(actor)), out, fmt)
+            count = write(counted(entries(services.cases, conn, **bounds, in_clear=policy.feed_in_clear(actor))),
+                          out, fmt)
+        progress.finish()
         services.cases.access_log.record(actor, "export",
                                          detail=f"format={fmt} from={start} to={end} events={count}")
         return count

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from pilar.bootstrap import init_store
+from pilar.cli_progress import Progress
 from pilar.settings import Settings
 from pilar.store.backup import BackupError, backup, restore
 from pilar.store.connection import LockBusy
@@ -40,8 +41,10 @@ def restore_command(src: Path, yes: bool) -> None:
     if not yes:
         raise click.UsageError("restoring replaces the store's contents: add --yes if that is what you want")
     settings = Settings.from_env()
+    progress = Progress("restore", unit="pages")
     try:
-        restore(settings.store, src)
+        restore(settings.store, src, progress)
+        progress.finish()
         heads = settings.heads_path
         if heads.exists():
             # Heads published after the backup would report the restored store as truncated.

@@ -7,9 +7,11 @@ import sys
 import click
 
 from pilar.cases.errors import PilarError
+from pilar.cli_progress import Progress
 from pilar.projections.damage import quarantine_event, repair_event, status
-from pilar.projections.maintenance import LeaderBusy, NotQuarantined, check_with_damage, rebuild
+from pilar.projections.maintenance import NotQuarantined, check_with_damage, rebuild
 from pilar.settings import Settings
+from pilar.store.connection import LockBusy
 
 
 @click.group()
@@ -18,28 +20,41 @@ def projections() -> None:
 
 
 @projections.command("rebuild")
-@click.option("--wait", default=10.0, show_default=True, help="Seconds to wait for the projection lock.")
+@click.option("--wait", default=10.0, show_default=True,
+              help="Seconds to wait for another rebuild or check of this store to finish.")
 def projections_rebuild(wait: float) -> None:
-    """Rebuild every view from event zero (stop `pilar project` first); refused while a damaged event is
-    not quarantined."""
+    """Rebuild every view from event zero into scratch tables while servers and `pilar project` keep
+    running, then swap them in; refused while a damaged event is not quarantined."""
+    progress, timings = Progress("rebuild"), {}
     try:
-        position = rebuild(Settings.from_env(), wait_seconds=wait)
+        position = rebuild(Settings.from_env(), wait_seconds=wait, progress=progress, timings=timings)
     except NotQuarantined as e:
         for damage in e.damaged:
             click.echo(f"DAMAGED: {damage}", err=True)
         raise click.ClickException(f"rebuild refused: {len(e.damaged)} damaged event(s) not quarantined; the views "
                                    "are unchanged (pilar projections quarantine POSITION --reason ...)") from None
-    except LeaderBusy as e:
+    except LockBusy as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"views rebuilt up to position {position}")
+    progress.finish()
+    click.echo(f"views rebuilt up to position {position}; the swap held them for "
+               f"{1000 * timings['swap_seconds']:.0f} ms")
 
 
 @projections.command("check")
 @click.option("--show", default=10, show_default=True, help="Differing rows to print per table.")
-def projections_check(show: int) -> None:
+@click.option("--wait", default=10.0, show_default=True,
+              help="Seconds to wait for another rebuild or check of this store to finish.")
+def projections_check(show: int, wait: float) -> None:
     """Rebuild into scratch tables and print every difference from the live views, and every damaged
-    event of the store (exit 1 if any of either)."""
-    position, differences, damaged = check_with_damage(Settings.from_env())
+    event of the store (exit 1 if any of either). The live views are only read."""
+    scanning, replaying = Progress("check: reading every event"), Progress("check: rebuilding into scratch tables")
+    try:
+        position, differences, damaged = check_with_damage(Settings.from_env(), wait_seconds=wait,
+                                                           progress=replaying, scanning=scanning)
+    except LockBusy as e:
+        raise click.ClickException(str(e)) from None
+    scanning.finish()
+    replaying.finish()
     for damage in damaged:
         click.echo(f"DAMAGED: {damage}")
     if not differences and not damaged:

@@ -10,7 +10,7 @@ from pilar.settings import PROJECT_ROOT
 
 LAYERS = ("cases", "store", "projections", "audit", "api", "web")
 ENTRY_POINTS = ("bootstrap", "settings", "wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo",
-                "log_format", "gunicorn_conf", "gunicorn_worker", "cli_desil")
+                "log_format", "gunicorn_conf", "gunicorn_worker", "cli_desil", "cli_progress")
 TOP_LEVEL = (*LAYERS, *ENTRY_POINTS, "testkit", "tests", "bench", "reliability")
 PACKAGE = PROJECT_ROOT / "pilar"
 

@@ -16,7 +16,7 @@ cascade. Kinds, each at a position:
 - `truncated`: the published head names a position past the last stored event;
 - `head_mismatch`: the seal at the published head's position is not the one published."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
@@ -28,7 +28,8 @@ from pilar.store.connection import Connection
 
 
 def check_events(recorder: ApplicationRecorder, conn: Connection, key: bytes, result: Verification, *,
-                 boundary: int, head: Head | None, batch_size: int) -> None:
+                 boundary: int, head: Head | None, batch_size: int,
+                 progress: Callable[[int, int], None] | None = None) -> None:
     mac_key = event_mac.event_key(key)
     row = conn.one("SELECT MAX(position) FROM audit_seals")
     result.sealed_up_to = int(row[0]) if row and row[0] is not None else 0
@@ -48,7 +49,7 @@ def check_events(recorder: ApplicationRecorder, conn: Connection, key: bytes, re
                              "deleted", position=first, last_position=last if last != first else None))
             run.clear()
 
-    events, seals = _events(recorder, batch_size), _seals(conn, batch_size)
+    events, seals = _events(recorder, batch_size, progress), _seals(conn, batch_size)
     event, seal = next(events, None), next(seals, None)
     while event is not None or seal is not None:
         if seal is not None and (event is None or seal[0] <= event.id):
@@ -145,11 +146,15 @@ def _check_head(head: Head, result: Verification, at_head: dict, last_event: int
     # else: the event is there without its seal, reported as `missing_seals`
 
 
-def _events(recorder: ApplicationRecorder, batch_size: int) -> Iterator[Notification]:
+def _events(recorder: ApplicationRecorder, batch_size: int,
+            progress: Callable[[int, int], None] | None) -> Iterator[Notification]:
     position = 0
+    total = recorder.max_notification_id() or 0
     while batch := recorder.select_notifications(start=position, limit=batch_size, inclusive_of_start=False):
         yield from batch
         position = batch[-1].id
+        if progress is not None:
+            progress(position, max(total, position))
 
 
 def _seals(conn: Connection, batch_size: int) -> Iterator[tuple]:

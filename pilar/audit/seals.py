@@ -19,7 +19,7 @@ leave open to whoever can write the database:
 an event an operator quarantined, pilar/audit/quarantine.py); events newer than the sealed range are
 reported as unsealed, not as broken (but an unsealed event whose MAC fails is `forged`)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from uuid import UUID
 
@@ -103,7 +103,7 @@ def stream_hashes(conn: Connection, stream_id: UUID, versions: Sequence[int]) ->
 
 
 def verify(recorder: ApplicationRecorder, conn: Connection, key: bytes, batch_size: int = 10_000, *,
-           heads: Path | None = None) -> Verification:
+           heads: Path | None = None, progress: Callable[[int, int], None] | None = None) -> Verification:
     """Check every event and access-log entry against its seal (and every event against its MAC),
     and the store against the newest head in the heads file `heads` (if given); report every break."""
     result = Verification()
@@ -119,7 +119,8 @@ def verify(recorder: ApplicationRecorder, conn: Connection, key: bytes, batch_si
         result.add(Break("forged_boundary", f"the store's record of the events that may lack a MAC ({value[:40]!r}) "
                          "was not written under the audit key",
                          position=int(claimed) if claimed.isdigit() else None))
-    check_events(recorder, conn, key, result, boundary=boundary or 0, head=head, batch_size=batch_size)
+    check_events(recorder, conn, key, result, boundary=boundary or 0, head=head, batch_size=batch_size,
+                 progress=progress)
     check_access(conn, key, result, head, batch_size)
     _quarantined(conn, result)
     return result

@@ -3,6 +3,7 @@ or repair one from a backup (`pilar projections status|quarantine|repair`; docs/
 "When an event is damaged")."""
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from eventsourcing.persistence import Notification
@@ -28,11 +29,13 @@ class CannotRepair(PilarError):
     pass
 
 
-def scan(app: PilarApplication, boundary: int, batch_size: int = 5000) -> list[DamagedEvent]:
+def scan(app: PilarApplication, boundary: int, batch_size: int = 5000,
+         progress: Callable[[int, int], None] | None = None) -> list[DamagedEvent]:
     """Every event of the store that does not read, opened as a case read opens it (personal data
     decrypted): undecodable bytes, a MAC that does not hold (or none, after position `boundary`),
     an unknown topic, a failed decryption."""
     found, position = [], 0
+    head = app.recorder.max_notification_id() or 0
     while batch := app.recorder.select_notifications(start=position, limit=batch_size, inclusive_of_start=False):
         with app.mapper.key_scope():
             for notification in batch:
@@ -43,6 +46,8 @@ def scan(app: PilarApplication, boundary: int, batch_size: int = 5000) -> list[D
                 except DamagedEvent as damage:
                     found.append(damage)
         position = batch[-1].id
+        if progress is not None:
+            progress(position, max(head, position))
     return found
 
 

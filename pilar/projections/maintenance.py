@@ -1,20 +1,20 @@
-"""Rebuild and check the views (`pilar projections rebuild|check`). Neither stops at a damaged
-event: check lists every one, rebuild refuses while one is not quarantined."""
+"""Rebuild and check the views (`pilar projections rebuild|check`), online: both build into
+scratch tables (pilar/projections/scratch.py). Neither stops at a damaged event: check lists every
+one, rebuild refuses while one is not quarantined. One runs at a time per store."""
 
-import os
-import time
 from dataclasses import dataclass
 
-from pilar.audit.quarantine import mac_boundary, quarantined_between
+from pilar.audit.quarantine import mac_boundary
 from pilar.bootstrap import bootstrap
 from pilar.cases.application import PilarApplication
 from pilar.cases.errors import DamagedEvent
 from pilar.projections.damage import scan
-from pilar.projections.leader import Leadership
 from pilar.projections.schema import LIVE, create_statements, drop_statements
-from pilar.projections.workload import WorkloadProjector
+from pilar.projections.scratch import NEAR, NotQuarantined, Progress, ScratchViews, drop_tables
+from pilar.projections.workload import TRACKING_NAME, WorkloadProjector
 from pilar.settings import Settings
 from pilar.store.connection import Connection, ViewDB
+from pilar.store.sqlite import PROJECTION_CHECKPOINT_PAGES
 
 COMPARED = {
     "cases": "case_id",
@@ -36,8 +36,8 @@ def replay_into(app: PilarApplication, conn: Connection, prefix: str, *, stop: i
                 batch_size: int = 5000, skip: frozenset[int] = frozenset(),
                 found: list[DamagedEvent] | None = None, boundary: int | None = None) -> int:
     """Build the views of `prefix` from event zero up to `stop` (inclusive), in the caller's
-    transaction, without the events at `skip`. A damaged event (or, past `boundary`, one without a
-    MAC) raises DamagedEvent, unless `found` is given: then it is added there and left out."""
+    transaction, without the events at `skip` (the benchmarks' replay; the commands build in
+    short transactions: scratch.py). A damaged event (or, past `boundary`, one without a MAC) raises DamagedEvent, unless `found` is given: then it is added there and left out."""
     for statement in drop_statements(prefix) + create_statements(prefix):
         conn.execute(statement)
     projector = WorkloadProjector(conn, app.view_mapper, prefix, household_key=app.household_key_of)
@@ -60,39 +60,36 @@ def replay_into(app: PilarApplication, conn: Connection, prefix: str, *, stop: i
                 projector.skip |= {damage.position}
 
 
-class NotQuarantined(RuntimeError):
-    def __init__(self, damaged: list[DamagedEvent]):
-        self.damaged = damaged
-        super().__init__(f"{len(damaged)} damaged event(s) not quarantined; the views are unchanged: "
-                         + "; ".join(str(d) for d in damaged))
+MAINTENANCE_LOCK = "maintenance"
+BUSY = "another `pilar projections rebuild` or `check` is running on this store"
 
 
-class LeaderBusy(RuntimeError):
-    pass
-
-
-def rebuild(settings: Settings, *, wait_seconds: float = 10.0) -> int:
-    """Rebuild the live views from event zero in one transaction: readers see the old views
-    until the new ones are complete. Takes the projection lock, so no projector writes meanwhile."""
+def rebuild(settings: Settings, *, wait_seconds: float = 10.0, progress: Progress | None = None,
+            page: int = 1000, timings: dict | None = None) -> int:
+    """Rebuild the views from event zero into scratch tables while servers and the projection
+    process keep running, then swap them in for the live ones in one short transaction (readers
+    see the old views until then). Returns the position the new views stand at; `timings` gets
+    `swap_seconds`, how long the swap held the views. LockBusy if another rebuild or check runs;
+    NotQuarantined (views unchanged) on a damaged event."""
     services = bootstrap(settings)
-    conn = ViewDB(settings.store).connect()
-    leadership = Leadership(conn)
+    conn = ViewDB(settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES)
     try:
-        deadline = time.monotonic() + wait_seconds
-        while not leadership.try_acquire():
-            if time.monotonic() > deadline:
-                raise LeaderBusy("a projection process is active: stop `pilar project` first, then rebuild")
-            time.sleep(0.2)
-        try:
-            with conn.transaction():
-                found: list[DamagedEvent] = []
-                position = replay_into(services.cases, conn, LIVE, skip=quarantined_between(conn, 0), found=found,
-                                       boundary=mac_boundary(conn, settings.audit_key()))
+        with conn.exclusive(MAINTENANCE_LOCK, wait_seconds, BUSY):
+            drop_tables(conn)  # what a rebuild or check that was killed left
+            found: list[DamagedEvent] = []
+            scratch = ScratchViews(services.cases, conn, "rebuild", boundary=mac_boundary(conn, settings.audit_key()),
+                                   page=page, found=found, progress=progress)
+            try:
+                scratch.create()
+                scratch.catch_up()
                 if found:
-                    raise NotQuarantined(found)  # rolls the rebuild back
+                    raise NotQuarantined(found)
+                position = scratch.swap()
+                if timings is not None:
+                    timings["swap_seconds"] = scratch.held
                 return position
-        finally:
-            leadership.release()
+            finally:
+                drop_tables(conn)  # the scratch tables, or the old live ones after the swap
     finally:
         conn.close()
         services.close()
@@ -111,46 +108,49 @@ def check(settings: Settings) -> tuple[int, list[Difference]]:
     return position, differences
 
 
-def check_with_damage(settings: Settings) -> tuple[int, list[Difference], list[DamagedEvent]]:
-    """As check, and every damaged event of the store, quarantined or not (the rebuild leaves them out)."""
+def check_with_damage(settings: Settings, *, wait_seconds: float = 10.0, progress: Progress | None = None,
+                      scanning: Progress | None = None) -> tuple[int, list[Difference], list[DamagedEvent]]:
+    """As check, and every damaged event of the store, quarantined or not (the rebuild leaves them
+    out). The live views are only read, in one snapshot at the end, once the scratch tables stand
+    just behind them: no writer or reader waits for the replay."""
     services = bootstrap(settings)
     live = ViewDB(settings.store).connect()
-    scratch = ViewDB(settings.store).connect()
-    prefix = f"check{os.getpid()}"
+    conn = ViewDB(settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES)
     try:
-        with live.snapshot():
-            row = live.one(f"SELECT position FROM {LIVE}_tracking WHERE name = 'workload'")
-            position = int(row[0]) if row else 0
-            live_rows = {table: _rows(live, LIVE, table) for table in COMPARED}
-            quarantined = quarantined_between(live, 0)
-        boundary = mac_boundary(live, settings.audit_key())
-        damaged = scan(services.cases, boundary)
-        try:
-            with scratch.transaction():
-                if position:
-                    # As the projection process did: without the quarantined events; one damaged
-                    # since it passed is left out too (and so shows as a difference).
-                    replay_into(services.cases, scratch, prefix, stop=position,
-                                skip=quarantined, found=[], boundary=boundary)
-                else:
-                    for statement in create_statements(prefix):
-                        scratch.execute(statement)
-            differences = []
-            for table in COMPARED:
-                rebuilt = _rows(scratch, prefix, table)
-                only_live = sorted(live_rows[table] - rebuilt)
-                only_rebuilt = sorted(rebuilt - live_rows[table])
-                if only_live or only_rebuilt:
-                    differences.append(Difference(table, only_live, only_rebuilt))
-            return position, differences, damaged
-        finally:
-            with scratch.transaction():
-                for statement in drop_statements(prefix):
-                    scratch.execute(statement)
+        with conn.exclusive(MAINTENANCE_LOCK, wait_seconds, BUSY):
+            drop_tables(conn)
+            boundary = mac_boundary(live, settings.audit_key())
+            damaged = scan(services.cases, boundary, progress=scanning)
+            # As the projection process did: without the quarantined events; one damaged since it
+            # passed is left out too (and so shows as a difference).
+            scratch = ScratchViews(services.cases, conn, "check", boundary=boundary, found=[], progress=progress)
+            try:
+                scratch.create()
+                while scratch.catch_up(stop=_position(live)) > NEAR:
+                    pass
+                with live.snapshot():
+                    position = _position(live)
+                    scratch.catch_up(stop=position)
+                    live_rows = {table: _rows(live, LIVE, table) for table in COMPARED}
+                differences = []
+                for table in COMPARED:
+                    rebuilt = _rows(conn, scratch.prefix, table)
+                    only_live = sorted(live_rows[table] - rebuilt)
+                    only_rebuilt = sorted(rebuilt - live_rows[table])
+                    if only_live or only_rebuilt:
+                        differences.append(Difference(table, only_live, only_rebuilt))
+                return position, differences, damaged
+            finally:
+                scratch.drop()
     finally:
         live.close()
-        scratch.close()
+        conn.close()
         services.close()
+
+
+def _position(conn: Connection) -> int:
+    row = conn.one(f"SELECT position FROM {LIVE}_tracking WHERE name = ?", (TRACKING_NAME,))
+    return int(row[0]) if row else 0
 
 
 def _rows(conn: Connection, prefix: str, table: str) -> set[tuple]:

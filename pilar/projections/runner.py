@@ -285,20 +285,20 @@ class Follower:
         """Erased keys leave nothing in the live files; if readers hold that back, the next steps retry."""
         self.shred_pending = not (shred_quietly(self.conn, PERSONAL_KEYS) and shred_quietly(self.conn, NAME_TOKENS))
 
-    def _heads(self) -> tuple[int, tuple[int, str]]:
-        return self.projector.position(), self.sealer.last()
+    def _heads(self) -> tuple[tuple[int, str | None], tuple[int, str]]:
+        return self.projector.mark(), self.sealer.last()
 
     def _prepare(self, notifications: Sequence[Notification]) -> "_Plan":
         heads = self._heads()
         self.keeper.guard(heads[1])
-        unseen = [n for n in notifications if n.id > heads[0]]
+        unseen = [n for n in notifications if n.id > heads[0][0]]
         return _Plan(heads, self.projector.prepare(unseen) if unseen else None,
                      self.sealer.prepare(notifications, heads[1]))
 
 
 @dataclass(frozen=True)
 class _Plan:
-    heads: tuple[int, tuple[int, str]]
+    heads: tuple[tuple[int, str | None], tuple[int, str]]
     batch: Batch | None
     seals: list[tuple]
 

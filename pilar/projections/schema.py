@@ -73,15 +73,43 @@ HOUSEHOLD_TABLE = (("beneficiary_id", "TEXT PRIMARY KEY"), ("household_key", "TE
 DESIL_TABLE = (("beneficiary_id", "TEXT PRIMARY KEY"), ("desil", "INTEGER NOT NULL"), ("period", "TEXT NOT NULL"))
 
 
-def create_statements(prefix: str = LIVE) -> list[str]:
-    p = prefix
+# (table, name, columns). An index is named `<prefix>_<table>_<name>`; on SQLite, which cannot
+# rename an index, the live tables keep the names their rebuild gave them (pilar/projections/scratch.py),
+# so an index is known by its ending and created only when the table has none of that name.
+INDEXES = (
+    ("cases", "by_pillar", "pillar, priority_rank, opened_at, case_id"),
+    ("cases", "by_status", "status, priority_rank, opened_at, case_id"),
+    ("cases", "by_due", "pillar, next_follow_up_due"),
+    ("cases", "by_beneficiary", "beneficiary_id"),
+    ("cases", "by_pending", "pending_referral_to"),
+    ("follow_ups", "queue", "open, pillar, due_on"),
+    ("privacy_requests", "due", "status, deadline"),
+    ("privacy_requests", "person", "beneficiary_id, status"),
+    ("referrals", "by_status", "status, to_pillar, sent_at"),
+    ("households", "by_key", "household_key"),
+)
+
+
+def create_statements(prefix: str = LIVE, *, index_prefix: str | None = None,
+                      present: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
+    """`present`: the (table, index) pairs the tables have already (present_indexes)."""
+    return _table_statements(prefix) + [
+        f"CREATE INDEX IF NOT EXISTS {index_prefix or prefix}_{table}_{name} ON {prefix}_{table} ({columns})"
+        for table, name, columns in INDEXES if (table, name) not in present]
+
+
+def present_indexes(conn, prefix: str = LIVE) -> frozenset[tuple[str, str]]:
+    if conn.kind == "sqlite":
+        rows = conn.all("SELECT tbl_name, name FROM sqlite_master WHERE type = 'index'")
+    else:
+        rows = conn.all("SELECT tablename, indexname FROM pg_indexes WHERE schemaname = current_schema()")
+    return frozenset((table, name) for table, name, _ in INDEXES for on, index in rows
+                     if on == f"{prefix}_{table}" and index.endswith(f"_{table}_{name}"))
+
+
+def _table_statements(p: str) -> list[str]:
     return [
         f"CREATE TABLE IF NOT EXISTS {p}_cases ({', '.join(f'{name} {sql}' for name, sql in CASE_TABLE)})",
-        f"CREATE INDEX IF NOT EXISTS {p}_cases_by_pillar ON {p}_cases (pillar, priority_rank, opened_at, case_id)",
-        f"CREATE INDEX IF NOT EXISTS {p}_cases_by_status ON {p}_cases (status, priority_rank, opened_at, case_id)",
-        f"CREATE INDEX IF NOT EXISTS {p}_cases_by_due ON {p}_cases (pillar, next_follow_up_due)",
-        f"CREATE INDEX IF NOT EXISTS {p}_cases_by_beneficiary ON {p}_cases (beneficiary_id)",
-        f"CREATE INDEX IF NOT EXISTS {p}_cases_by_pending ON {p}_cases (pending_referral_to)",
         f"""CREATE TABLE IF NOT EXISTS {p}_follow_ups (
             case_id TEXT NOT NULL,
             follow_up_id TEXT NOT NULL,
@@ -90,7 +118,6 @@ def create_statements(prefix: str = LIVE) -> list[str]:
             purpose TEXT NOT NULL,
             open INTEGER NOT NULL,
             PRIMARY KEY (case_id, follow_up_id))""",
-        f"CREATE INDEX IF NOT EXISTS {p}_follow_ups_queue ON {p}_follow_ups (open, pillar, due_on)",
         # Every counter is kept per pillar and kecamatan (of the case's desa): a pillar's workload
         # sums its kecamatan, a kecamatan-scoped reader's only theirs.
         # Open cases counted along one dimension (status, worker); by kecamatan is the status rows' sum.
@@ -113,13 +140,9 @@ def create_statements(prefix: str = LIVE) -> list[str]:
             pillar TEXT NOT NULL, kecamatan TEXT NOT NULL, component TEXT NOT NULL, given_on TEXT NOT NULL,
             count BIGINT NOT NULL, value_idr BIGINT NOT NULL, PRIMARY KEY (pillar, kecamatan, component, given_on))""",
         f"CREATE TABLE IF NOT EXISTS {p}_referrals ({', '.join(f'{n} {sql}' for n, sql in REFERRAL_TABLE)})",
-        f"CREATE INDEX IF NOT EXISTS {p}_referrals_by_status ON {p}_referrals (status, to_pillar, sent_at)",
         f"CREATE TABLE IF NOT EXISTS {p}_privacy_requests ({', '.join(f'{n} {sql}' for n, sql in PRIVACY_TABLE)})",
-        f"CREATE INDEX IF NOT EXISTS {p}_privacy_requests_due ON {p}_privacy_requests (status, deadline)",
-        f"CREATE INDEX IF NOT EXISTS {p}_privacy_requests_person ON {p}_privacy_requests (beneficiary_id, status)",
         f"CREATE TABLE IF NOT EXISTS {p}_people ({', '.join(f'{n} {sql}' for n, sql in PEOPLE_TABLE)})",
         f"CREATE TABLE IF NOT EXISTS {p}_households ({', '.join(f'{n} {sql}' for n, sql in HOUSEHOLD_TABLE)})",
-        f"CREATE INDEX IF NOT EXISTS {p}_households_by_key ON {p}_households (household_key)",
         f"CREATE TABLE IF NOT EXISTS {p}_desil ({', '.join(f'{n} {sql}' for n, sql in DESIL_TABLE)})",
         f"""CREATE TABLE IF NOT EXISTS {p}_tracking (
             name TEXT PRIMARY KEY, position BIGINT NOT NULL, updated_at TEXT NOT NULL)""",

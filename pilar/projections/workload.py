@@ -62,6 +62,11 @@ class WorkloadProjector:
         row = self.conn.one(f"SELECT position FROM {self.prefix}_tracking WHERE name = ?", (TRACKING_NAME,))
         return int(row[0]) if row else 0
 
+    def mark(self) -> tuple[int, str | None]:
+        """The position and when it was written: a rebuild's swap changes the second, if not the first."""
+        row = self.conn.one(f"SELECT position, updated_at FROM {self.prefix}_tracking WHERE name = ?", (TRACKING_NAME,))
+        return (int(row[0]), row[1]) if row else (0, None)
+
     def process(self, notifications: Sequence[Notification]) -> int:
         """Apply one batch and record its last position, all in one transaction."""
         with self.conn.transaction():

@@ -8,6 +8,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -44,11 +45,12 @@ def backup(store: StoreConfig, dest: Path) -> Written:
     return Written(dest, dest.stat().st_size, digest, events)
 
 
-def restore(store: StoreConfig, src: Path) -> None:
-    """Replace the store's contents with the backup `src` (servers and `pilar project` stopped)."""
+def restore(store: StoreConfig, src: Path, progress: Callable[[int, int], None] | None = None) -> None:
+    """Replace the store's contents with the backup `src` (servers and `pilar project` stopped).
+    `progress(pages copied, pages)` on SQLite."""
     check_sha256(src)
     if store.kind == "sqlite":
-        _sqlite_restore(src, store)
+        _sqlite_restore(src, store, progress)
     else:
         _pg_restore(store, src)
 
@@ -88,7 +90,7 @@ def _sqlite_backup(path: Path, dest: Path) -> int:
         source.close()
 
 
-def _sqlite_restore(src: Path, store: StoreConfig) -> None:
+def _sqlite_restore(src: Path, store: StoreConfig, progress: Callable[[int, int], None] | None) -> None:
     source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
     try:
         if source.execute("PRAGMA quick_check").fetchone()[0] != "ok":
@@ -96,7 +98,11 @@ def _sqlite_restore(src: Path, store: StoreConfig) -> None:
         store.create_private_file()
         target = sqlite3.connect(store.sqlite_path, timeout=30)
         try:
-            source.backup(target)  # the live file, its -wal and -shm stay consistent: SQLite writes them
+            # The live file, its -wal and -shm stay consistent: SQLite writes them, and holds the
+            # store's write lock from the first step to the last. In steps (the backup file does not
+            # change meanwhile), to say how far it has got.
+            source.backup(target, pages=4096, progress=None if progress is None else
+                          lambda _status, remaining, total: progress(total - remaining, total))
             target.execute("PRAGMA journal_mode=WAL")
         finally:
             target.close()

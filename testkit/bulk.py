@@ -1,0 +1,39 @@
+"""A large store, quickly: the case streams already written (through the application service,
+so every rule applied) copied under new ids by the recorder, in large transactions, each copy's
+MAC made again under the store's audit key. The views read copies as they read the originals
+(a copy's personal data stays sealed under the original's key, which the views never open)."""
+
+import uuid
+
+from eventsourcing.persistence import StoredEvent
+
+from pilar.cases import event_mac
+
+CASE_TOPIC = "cases.case:Case."
+
+
+def copy_case_streams(app, audit_key: bytes, events: int, *, per_transaction: int = 20_000,
+                      said=lambda head: None) -> int:
+    """Copy the store's case streams until it holds about `events` events; returns its head."""
+    streams: dict = {}
+    for n in app.recorder.select_notifications(start=0, limit=10**9):
+        if n.topic.startswith(CASE_TOPIC):
+            streams.setdefault(n.originator_id, []).append(n)
+    if not streams:
+        raise ValueError("no case stream to copy: open a case first")
+    key = event_mac.event_key(audit_key)
+    head = app.recorder.max_notification_id() or 0
+    pending: list[StoredEvent] = []
+    while head < events:
+        for stream in streams.values():
+            copy = uuid.uuid4()
+            pending += [StoredEvent(copy, n.originator_version, n.topic,
+                                    event_mac.sign(key, copy, n.originator_version, n.topic, event_mac.payload(n.state)))
+                        for n in stream]
+            if len(pending) >= per_transaction or head + len(pending) >= events:
+                app.recorder.insert_events(pending)
+                head, pending = app.recorder.max_notification_id() or 0, []
+                said(head)
+                if head >= events:
+                    break
+    return head
