@@ -22,6 +22,7 @@ from projections.service import WorkloadService
 from settings import Settings
 from store.connection import Readers, ViewDB
 from store.erasure_ledger import ErasureLedger
+from store.imports import ImportTable
 from store.migrations import migrate
 from store import key_checks
 from store.kek import FileSource, KekError, KeyRing
@@ -52,6 +53,13 @@ class Services:
     def signin(self) -> SignIn:
         return SignIn(self.cases, Tokens(self.settings.token_secret()),
                       Sessions(SessionTable(self.readers), idle_timeout=self.settings.idle_timeout))
+
+    @cached_property
+    def imports(self) -> "Importer":
+        """Bulk imports (api/bulk/) and their reports."""
+        from api.bulk.importer import Importer  # here: the api package imports this module
+
+        return Importer(self.cases, ImportTable(self.readers))
 
     def close(self) -> None:
         self.cases.close()
