@@ -8,6 +8,7 @@ from bootstrap import Services, check_audit_key, init_store
 from cases import policy, vocab
 from cases.access import Actor
 from cli_backup import backup_command, restore_command
+from cli_import import export_command, import_command, template_command
 from cli_projections import projections
 from cli_users import run as _run
 from cli_users import users
@@ -48,6 +49,9 @@ def db_init() -> None:
 main.add_command(users)
 main.add_command(backup_command)
 main.add_command(restore_command)
+main.add_command(import_command)
+main.add_command(template_command)
+main.add_command(export_command)
 
 
 @main.group()

@@ -6,13 +6,13 @@ from flask import Flask
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from api import audit, auth, beneficiaries, cases, health, privacy, reference, users, workloads
+from api import audit, auth, beneficiaries, cases, health, imports, privacy, reference, users, workloads
 from api.limits import init_limits
 from api.readiness import init_readiness
 from cases.security_log import init_security_log
 
 BLUEPRINTS = (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, privacy.blp, audit.blp, users.blp, reference.blp,
-              health.blp)
+              health.blp, imports.blp)
 API_PREFIX = "/api/"
 JSON_PATHS = (API_PREFIX, "/healthz", "/readyz", "/metrics")
 

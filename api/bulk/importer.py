@@ -26,6 +26,10 @@ Progress = Callable[[dict[str, int]], None]
 class BadImport(ValueError):
     """The file or the request is refused whole (wrong kind, header, format): nothing is imported."""
 
+    def __init__(self, message: str, field: str = "file"):
+        super().__init__(message)
+        self.field = field
+
 
 def import_policy(actor: Actor) -> policy.Denial:
     return policy.import_rows(actor)
@@ -44,7 +48,7 @@ def prepare(kind: str, path: Path, source: str) -> Prepared:
     """Refuses what cannot be imported at all, before any row is read: the kind, the format, the header."""
     template = KINDS.get(kind)
     if template is None:
-        raise BadImport(f"kind must be one of: {', '.join(KINDS)}")
+        raise BadImport(f"kind must be one of: {', '.join(KINDS)}", "kind")
     source = source.strip()[:SOURCE_MAX] or "upload"
     try:
         with rows_of(path) as (header, _):
