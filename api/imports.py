@@ -133,6 +133,7 @@ class ImportReport(MethodView):
         """An import's report: status, counts and each reported row (row, field, outcome, message);
         `format=csv` for the rows as CSV"""
         actor = current_actor()
+        policy.require(policy.list_imports(actor))  # before the look-up: a worker learns nothing of any import
         try:
             report = services().imports.report(import_id)
         except KeyError:

@@ -9,8 +9,8 @@ import pytest
 from settings import PROJECT_ROOT
 
 LAYERS = ("cases", "store", "projections", "audit", "api", "web")
-ENTRY_POINTS = ("bootstrap", "settings", "wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "demo",
-                "log_format")
+ENTRY_POINTS = ("bootstrap", "settings", "wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "cli_import",
+                "demo", "log_format")
 TOP_LEVEL = (*LAYERS, *ENTRY_POINTS, "testkit", "tests", "bench", "reliability")
 
 # package -> what it must never import
@@ -21,11 +21,12 @@ FORBIDDEN = {
     "store": {"cases", "api", "web", "projections", "audit", *ENTRY_POINTS, "testkit", "tests"},
     # Auditing reads the events and seals; the read side may call it (seals), never the reverse.
     "audit": {"api", "web", "projections", *ENTRY_POINTS, "testkit", "tests"},
-    "projections": {"api", "web", "wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit",
-                    "tests"},
-    "api": {"web", "wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
+    "projections": {"api", "web", "wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "cli_import", "demo",
+                    "testkit", "tests"},
+    "api": {"web", "wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "cli_import", "demo", "testkit",
+            "tests"},
     # Pages reuse the API's HTTP plumbing (rate limits, security log), never the other way round.
-    "web": {"wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
+    "web": {"wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "cli_import", "demo", "testkit", "tests"},
     "bench": {"tests"},
     "reliability": {"tests"},
 }

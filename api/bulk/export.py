@@ -6,6 +6,7 @@ masked, name, phone and address left empty for a reader without the `pii` permis
 from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 from api.bulk.templates import EXTERNAL_ID, LIST_SEPARATOR, KINDS
 from bootstrap import Services
@@ -59,7 +60,7 @@ def _cases(services: Services, actor: Actor, pillar: str, why: str) -> Iterator[
     while True:
         listed = services.views.cases(actor, CaseFilter(pillars=(pillar,)), page, PAGE)
         for item in listed["items"]:
-            case = services.cases.readable_case(actor, item["id"])
+            case = services.cases.readable_case(actor, UUID(str(item["id"])))
             person = services.cases.readable_beneficiary(actor, case.beneficiary_id)
             services.access_log.record(actor, why, case_id=case.id, beneficiary_id=case.beneficiary_id)
             details = {f: getattr(person, f, None) for f in PERSON_FIELDS}
