@@ -40,15 +40,15 @@ class _Progress:
         self.tty = sys.stderr.isatty()
         self.started = self.last = time.monotonic()
 
-    def __call__(self, counts: dict[str, int]) -> None:
+    def __call__(self, counts: dict[str, int], done: bool) -> None:
         now = time.monotonic()
-        if not self.tty and now - self.last < PROGRESS_EVERY:
+        if not self.tty and not done and now - self.last < PROGRESS_EVERY:
             return
         self.last = now
         rate = counts["rows_read"] / max(now - self.started, 1e-6)
         line = (f"{counts['rows_read']} rows: {counts['imported']} imported, {counts['matched']} matched, "
                 f"{counts['already']} already imported, {counts['invalid']} invalid ({rate:.0f} rows/s)")
-        click.echo(("\r" + line) if self.tty else line, err=True, nl=not self.tty)
+        click.echo(("\r" + line) if self.tty else line, err=True, nl=done or not self.tty)
 
 
 @click.command("import")
@@ -75,8 +75,6 @@ def import_command(file: Path, kind: str, dry_run: bool, all_or_nothing: bool, u
         click.echo(f"import {import_id}: {kind} from {prepared.source}{' (dry run)' if dry_run else ''}", err=True)
         report = services.imports.run(import_id, actor, prepared, dry_run=dry_run, all_or_nothing=all_or_nothing,
                                       progress=_Progress())
-        if _Progress().tty:
-            click.echo("", err=True)
         if report["counts"]["invalid"]:
             target = report_path or file.with_name(file.name + ".report.csv")
             header, rows = fixable(prepared, report)

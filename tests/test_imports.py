@@ -170,3 +170,39 @@ def test_a_file_that_cannot_be_imported_is_refused_whole(tmp_path, content, kind
     path.write_bytes(content)
     with pytest.raises(BadImport, match=says):
         prepare(kind, path, "bad")
+
+
+def test_the_cli_reports_bad_rows_as_a_csv_to_fix_and_import_again_then_exports(settings, services, staff, tmp_path,
+                                                                                   catch_up):
+    import json
+    import subprocess
+    import sys
+
+    from testkit.servers import pilar_env
+
+    def pilar(*args):
+        return subprocess.run([str(Path(sys.executable).parent / "pilar"), *args], capture_output=True, text=True,
+                              env=pilar_env(settings), timeout=300)
+
+    rows, bad = case_rows(6, bad_every=3, first_serial=1500)
+    listed = write_csv(tmp_path / "tksk.csv", HEADER, rows)
+    done = pilar("import", str(listed), "--kind", "cases", "--as", "sri")
+    assert done.returncode == 1 and "6 rows: 4 imported" in done.stderr, done.stderr
+    assert json.loads(done.stdout)["counts"]["invalid"] == 2
+    with open(tmp_path / "tksk.csv.report.csv", encoding="utf-8") as report:
+        to_fix = list(csv.DictReader(report))
+    assert [int(r["row"]) for r in to_fix] == sorted(bad) and all(r["problems"] for r in to_fix)
+    good, _ = case_rows(6, first_serial=1500)
+    fixed = [{**r, **good[int(r["row"]) - 2]} for r in to_fix]
+    again = pilar("import", str(write_csv(tmp_path / "fixed.csv", list(to_fix[0]), fixed)), "--kind", "cases",
+                  "--as", "sri")
+    assert again.returncode == 0 and json.loads(again.stdout)["counts"]["imported"] == 2, again.stderr
+
+    catch_up()
+    exported = pilar("export", "--pillar", "pkh", "--as", "inspektur", "-o", str(tmp_path / "out.csv"))
+    assert exported.returncode == 0 and "6 rows" in exported.stdout, exported.stderr
+    with open(tmp_path / "out.csv", encoding="utf-8") as out:
+        niks = [r["nik"] for r in csv.DictReader(out)]
+    assert len(niks) == 6 and all("*" in n for n in niks)  # the auditor has no pii: masked
+    template = pilar("import-template", "aid", "--format", "xlsx", "-o", str(tmp_path / "aid.xlsx"))
+    assert template.returncode == 0 and (tmp_path / "aid.xlsx").stat().st_size > 0

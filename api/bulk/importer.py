@@ -20,7 +20,7 @@ from store.imports import COUNTS, Entry, ImportTable
 
 BATCH = 500
 SOURCE_MAX = 200
-Progress = Callable[[dict[str, int]], None]
+Progress = Callable[[dict[str, int], bool], None]  # (counts so far, whether the pass is done)
 
 
 class BadImport(ValueError):
@@ -105,10 +105,10 @@ class Importer:
                     self.table.add(import_id, pending, counts)
                     pending = []
                     if progress:
-                        progress(counts)
+                        progress(counts, False)
         self.table.add(import_id, pending, counts)
         if progress:
-            progress(counts)
+            progress(counts, True)
         return counts
 
     def _finish(self, import_id: str, status: str, counts: dict[str, int]) -> dict[str, Any]:
