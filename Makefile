@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test setup postgres clean demo bench reliability projection-cost long-case translations screenshots
+.PHONY: run test setup postgres clean demo bench reliability projection-cost long-case import-bench translations screenshots
 
 $(BIN)/pilar: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ projection-cost: $(BIN)/pilar postgres
 # What a 5,000-event case costs to write and read against a short one (docs/performance.md).
 long-case: $(BIN)/pilar postgres
 	$(BIN)/python -m bench.long_case
+
+# How fast `pilar import` brings 50,000 rows in on SQLite, and its peak memory (docs/performance.md).
+import-bench: $(BIN)/pilar
+	$(BIN)/python -m bench.import_bench
 
 # The full reliability suite (racing writers, faults under load, hostile input) on SQLite and
 # PostgreSQL; writes its figures to docs/reliability.md. `make test` runs it in a short form.

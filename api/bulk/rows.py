@@ -111,14 +111,10 @@ class RowImporter:
         return outcome
 
     def _person(self, outcome: Outcome, key: str, person: dict[str, Any]) -> UUID | None:
-        holder = self.service.nik_holder(self.actor, person["nik"])
-        if holder is not None:
-            outcome.matched = True
-            return holder
         try:
             written = self.service.register_beneficiary(
                 self.actor, **person, options=self._options(key, "person", {"person": person}))
-        except DuplicateNik as duplicate:  # registered meanwhile (another row, another writer)
+        except DuplicateNik as duplicate:  # registered before (elsewhere, by another row or writer): matched
             outcome.matched = True
             return duplicate.existing_id
         if self.template.kind == "beneficiaries":

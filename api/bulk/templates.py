@@ -4,6 +4,7 @@ except which schema, and which of its fields, each kind takes; the cells of a ro
 same request body the API would get, checked by the same schema (types) and then by the same
 input rules (cases/inputs.py). A list (`categories`) is written in one cell, separated by `;`."""
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ class Column:
         return "; ".join(said)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Part:
     """One request body of a row: the schema and which of its fields the kind takes."""
 
@@ -61,11 +62,22 @@ class Part:
     exclude: tuple[str, ...] = ()
 
     def columns(self) -> list[Column]:
-        return list(_flatten(self.name, self.schema(), ()))
+        return list(_flatten(self.name, self.loader, ()))
 
-    def chosen(self) -> set[str]:
-        declared = self.schema().fields
-        return {n for n in declared if (self.only is None or n in self.only) and n not in self.exclude}
+    @functools.cached_property
+    def loader(self) -> Schema:
+        # One instance serves every row: marshmallow schemas keep no state between loads (as api/blueprint.py).
+        return self.schema()
+
+    @functools.cached_property
+    def chosen(self) -> frozenset[str]:
+        return frozenset(n for n in self.loader.fields
+                         if (self.only is None or n in self.only) and n not in self.exclude)
+
+    @functools.cached_property
+    def unchosen(self) -> tuple[str, ...]:
+        """Required fields a kind does not take (a case's beneficiary_id: the row names the person by NIK)."""
+        return tuple(n for n in self.loader.fields if n not in self.chosen)
 
 
 @dataclass(frozen=True)
@@ -76,7 +88,7 @@ class Template:
     columns: tuple[Column, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        chosen = [c for p in self.parts for c in p.columns() if c.path[0] in p.chosen()]
+        chosen = [c for p in self.parts for c in p.columns() if c.path[0] in p.chosen]
         object.__setattr__(self, "columns", tuple(chosen))
 
     @property
@@ -106,16 +118,11 @@ class Template:
                 if column.part == part.name and (value := _cell(cells.get(column.name), column)) is not None:
                     _put(raw, column.path, value)
             try:
-                bodies[part.name] = part.schema().load(raw, partial=_unchosen(part))
+                bodies[part.name] = part.loader.load(raw, partial=part.unchosen)
             except ValidationError as error:
                 for name, messages in _flat(error.messages):
                     problems.setdefault(name, []).extend(messages)
         return bodies, problems
-
-
-def _unchosen(part: Part) -> tuple[str, ...]:
-    # Required fields a kind does not take (a case's beneficiary_id: the row names the person by NIK).
-    return tuple(n for n in part.schema().fields if n not in part.chosen())
 
 
 def _flatten(part: str, schema: Schema, at: tuple[str, ...], required: bool = True) -> Iterator[Column]:
