@@ -164,6 +164,7 @@ def test_a_pkh_coordinator_cannot_import_another_pillars_cases_and_a_worker_cann
     (b"nik\n", "households", "kind must be one of"),
     (b"PK\x03\x04broken zip", "cases", "not a readable XLSX"),
     (b"", "cases", "header"),
+    (b"nik,nik,name\n", "beneficiaries", "columns named twice: nik"),
 ])
 def test_a_file_that_cannot_be_imported_is_refused_whole(tmp_path, content, kind, says):
     path = tmp_path / "bad"
@@ -206,3 +207,19 @@ def test_the_cli_reports_bad_rows_as_a_csv_to_fix_and_import_again_then_exports(
     assert len(niks) == 6 and all("*" in n for n in niks)  # the auditor has no pii: masked
     template = pilar("import-template", "aid", "--format", "xlsx", "-o", str(tmp_path / "aid.xlsx"))
     assert template.returncode == 0 and (tmp_path / "aid.xlsx").stat().st_size > 0
+
+
+def test_a_row_imported_before_with_other_values_is_reported_not_written_and_a_bom_is_read(
+        services, service, staff, tmp_path):
+    rows, _ = case_rows(2, first_serial=1700)
+    path = tmp_path / "bom.csv"
+    with open(path, "w", newline="", encoding="utf-8-sig") as out:  # as Excel saves "CSV UTF-8"
+        writer = csv.DictWriter(out, HEADER)
+        writer.writeheader()
+        writer.writerows(rows)
+    assert run(services, staff["sri"], path)["counts"]["imported"] == 2
+    before = event_count(service)
+    changed = write_csv(tmp_path / "bom.csv", HEADER, [{**rows[0], "priority": "low"}, rows[1]])
+    again = run(services, staff["sri"], changed)
+    assert [(e["row"], e["field"]) for e in again["rows"] if e["outcome"] == "invalid"] == [(2, "external_id")]
+    assert again["counts"]["already"] == 1 and event_count(service) == before
