@@ -1,8 +1,8 @@
 """The reports of bulk imports (api/bulk/): one row per import (who, what kind, which file, how it
 ended, its counts) and one per reported row (the spreadsheet's row number, the field, the message
 or outcome). Never rebuilt from the events (a dry run writes no event), so its tables are made by a
-numbered migration (store/migrations.py). No cell's value is kept here: only row numbers, field
-names and the messages the input rules give."""
+numbered migration (store/migrations.py). No cell is copied here: only row numbers, field names and
+the messages the input rules give (which may quote part of a value, as the API's 422 does)."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
