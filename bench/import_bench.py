@@ -54,9 +54,13 @@ def _one(rows: int, workdir: Path) -> dict:
             raise SystemExit(f"the import failed:\n{done.stderr[-2000:]}")
         counts = json.loads(done.stdout)["counts"]
         # ru_maxrss of children is the largest child so far: each length runs in its own bench process.
-        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        peak_mib = used.ru_maxrss / 1024
+        # CPU apart from the wall clock: on a shared machine the wall clock mostly measures the others.
+        cpu_ms = (used.ru_utime + used.ru_stime) * 1000 / rows
         return {"rows": rows, "imported": counts["imported"], "seconds": round(seconds, 1),
-                "rows_per_second": round(rows / seconds, 1), "peak_rss_mib": round(peak_mib, 1),
+                "rows_per_second": round(rows / seconds, 1), "cpu_ms_per_row": round(cpu_ms, 2),
+                "load_average": round(os.getloadavg()[0], 1), "peak_rss_mib": round(peak_mib, 1),
                 "file_mib": round(listed.stat().st_size / 2**20, 1)}
     finally:
         drop(settings)
@@ -73,7 +77,8 @@ def main() -> None:
                                   capture_output=True, text=True, check=True)
         result = json.loads(measured.stdout.strip().splitlines()[-1])
         print(f"{result['rows']:>7} rows ({result['file_mib']} MiB): {result['seconds']} s, "
-              f"{result['rows_per_second']} rows/s, peak RSS {result['peak_rss_mib']} MiB", flush=True)
+              f"{result['rows_per_second']} rows/s ({result.get('cpu_ms_per_row')} ms CPU a row, load average "
+              f"{result.get('load_average')}), peak RSS {result['peak_rss_mib']} MiB", flush=True)
         results.append(result)
     RESULTS.write_text(json.dumps({"store": "sqlite", "kind": "cases", "runs": results}, indent=1) + "\n")
 
