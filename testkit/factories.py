@@ -79,10 +79,11 @@ def case_rows(count: int, *, bad_every: int = 0, pillar: str = "pkh", first_seri
     `bad_every`-th row (0: none) carries one mistake. Row numbers are a spreadsheet's (header = 1)."""
     rows, bad = [], {}
     for i in range(count):
-        birth = date(1940 + i % 40, 1 + i % 12, 1 + i % 28)
-        sex = "P" if i % 2 else "L"
+        k = first_serial + i  # the person's number across files: NIKs stay unique however files are cut
+        birth = date(1940 + k % 40, 1 + k % 12, 1 + k % 28)
+        sex = "P" if k % 2 else "L"
         row = {
-            "nik": nik_for(birth, sex, (first_serial + i) % 10000), "kk": "3501041203040005",
+            "nik": nik_for(birth, sex, (k - 1) % 9999 + 1), "kk": "3501041203040005",
             "name": f"Warga Contoh {i}", "birth_date": birth.isoformat(), "sex": sex, "desa_code": DESA[i % len(DESA)],
             "address": f"RT {i % 9 + 1:02d} RW 01", "phone": "", "pillar": pillar, "referral.source": "musdes",
             "referral.referred_by": "Kepala Desa", "referral.reason": "tinggal sendiri",
