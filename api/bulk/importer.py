@@ -31,10 +31,6 @@ class BadImport(ValueError):
         self.field = field
 
 
-def import_policy(actor: Actor) -> policy.Denial:
-    return policy.import_rows(actor)
-
-
 @dataclass
 class Prepared:
     """A file checked enough to start: its kind's template and its header."""
@@ -66,7 +62,7 @@ class Importer:
 
     def start(self, actor: Actor, prepared: Prepared, *, dry_run: bool, all_or_nothing: bool) -> str:
         """Records the import as running and answers its id (run() then does the work)."""
-        policy.require(import_policy(actor))
+        policy.require(policy.import_rows(actor))
         import_id = str(uuid.uuid4())
         self.table.start(import_id=import_id, kind=prepared.template.kind, source=prepared.source,
                          actor=actor.username, dry_run=dry_run, all_or_nothing=all_or_nothing, at=_now())

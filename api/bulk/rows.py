@@ -13,8 +13,7 @@ from cases.access import Actor
 from cases.application import PilarApplication
 from cases.beneficiary import Beneficiary
 from cases.case import Case
-from cases.errors import (Contention, DuplicateNik, IdempotencyKeyReused, InvalidInput, NotAllowed, NotFound,
-                          PilarError, RuleBroken)
+from cases.errors import DuplicateNik, IdempotencyKeyReused, InvalidInput, PilarError, RuleBroken
 from cases.wilayah import kecamatan_code_of
 from cases.write_path import Idempotency, WriteOptions, WriteResult
 
@@ -181,10 +180,9 @@ def _flat(errors: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
 
 
 def _problems_of(error: PilarError) -> list[tuple[str, str]]:
+    """A command's refusal as the row's problems: each field named, or the rule broken, or the reason."""
     if isinstance(error, InvalidInput):
         return _flat(error.errors)
     if isinstance(error, RuleBroken):
         return [("row", f"{error.rule}: {error.message}")]
-    if isinstance(error, (NotAllowed, NotFound, Contention)):
-        return [("row", str(error))]
     return [("row", str(error))]
