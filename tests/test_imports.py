@@ -223,3 +223,16 @@ def test_a_row_imported_before_with_other_values_is_reported_not_written_and_a_b
     again = run(services, staff["sri"], changed)
     assert [(e["row"], e["field"]) for e in again["rows"] if e["outcome"] == "invalid"] == [(2, "external_id")]
     assert again["counts"]["already"] == 1 and event_count(service) == before
+
+
+def test_rows_are_numbered_as_the_spreadsheet_shows_them_blank_rows_included(tmp_path):
+    from api.bulk.sheets import rows_of
+
+    book = Workbook()
+    sheet = book.active
+    sheet["A1"], sheet["A2"], sheet["A5"] = "nik", "3501044507510001", "3501044507510002"
+    book.save(tmp_path / "gaps.xlsx")
+    (tmp_path / "gaps.csv").write_text("nik\n3501044507510001\n\n,\n3501044507510002\n")
+    for name in ("gaps.xlsx", "gaps.csv"):
+        with rows_of(tmp_path / name) as (header, rows):
+            assert header == ["nik"] and [number for number, _ in rows] == [2, 5], name
