@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from api.bulk.templates import KINDS
+from pilar.api.bulk.templates import KINDS
 from bench.run import drop, fresh_settings
-from bootstrap import bootstrap
-from cases.access import SYSTEM
-from settings import PROJECT_ROOT
+from pilar.bootstrap import bootstrap
+from pilar.cases.access import SYSTEM
+from pilar.settings import PROJECT_ROOT
 from testkit.factories import case_rows
 from testkit.servers import pilar_env
 

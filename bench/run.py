@@ -23,18 +23,18 @@ from pathlib import Path
 import psycopg
 
 from bench.generate import BENCH_PASSWORD, ensure_staff, generate, generate_into, generate_parallel
-from cases.access import SYSTEM
-from cases.errors import RuleBroken
-from bootstrap import bootstrap, init_store
-from settings import PROJECT_ROOT, Settings
-from store.config import StoreConfig
-from cases.wilayah import DEFAULT_WILAYAH_CSV
-from store.connection import ViewDB
-from projections.maintenance import replay_into
-from projections.schema import drop_statements
-from projections.queries import WorkloadQueries
-from store.connection import Readers
-from projections.runner import Follower
+from pilar.cases.access import SYSTEM
+from pilar.cases.errors import RuleBroken
+from pilar.bootstrap import bootstrap, init_store
+from pilar.settings import PROJECT_ROOT, Settings
+from pilar.store.config import StoreConfig
+from pilar.cases.wilayah import DEFAULT_WILAYAH_CSV
+from pilar.store.connection import ViewDB
+from pilar.projections.maintenance import replay_into
+from pilar.projections.schema import drop_statements
+from pilar.projections.queries import WorkloadQueries
+from pilar.store.connection import Readers
+from pilar.projections.runner import Follower
 from testkit.servers import Gunicorn, token
 
 SMALL = int(os.environ.get("BENCH_SMALL_EVENTS", "10000"))
@@ -232,7 +232,7 @@ def lag_under_write_load(settings: Settings, server: Gunicorn, bearer: str, case
 
 
 def verify_rate(settings: Settings) -> dict:
-    from audit.seals import verify
+    from pilar.audit.seals import verify
 
     services = bootstrap(settings)
 
@@ -338,7 +338,7 @@ def bench_store(kind: str) -> dict:
                 result["lag"] = lag_under_write_load(settings, server, writer, targets)
                 result["rss_mb"] = {"master": rss_mb(server.pids()[0]),
                                     "workers": [rss_mb(pid) for pid in server.pids()[1:]]}
-                projector = subprocess.run(["pgrep", "-f", "pilar_cli project"], capture_output=True, text=True)
+                projector = subprocess.run(["pgrep", "-f", "pilar.cli project"], capture_output=True, text=True)
                 result["rss_mb"]["projector"] = max((rss_mb(int(p)) for p in projector.stdout.split()), default=0)
             services = bootstrap(settings)
             app = services.cases

@@ -61,7 +61,7 @@ def follow_up(**overrides) -> dict:
     return body
 
 
-# Bulk import files (api/bulk/): rows in the `cases` template's columns, made up, never real people.
+# Bulk import files (pilar/api/bulk/): rows in the `cases` template's columns, made up, never real people.
 DESA = ("35.01.04.1001", "35.01.04.1002", "35.01.01.2001")
 # Each deliberate mistake: (the column it breaks, the broken value, the field the report must name).
 ROW_MISTAKES = (

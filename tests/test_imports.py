@@ -1,4 +1,4 @@
-"""Bulk import (api/bulk/, `pilar import`): a generated 1,000-row file with deliberate mistakes
+"""Bulk import (pilar/api/bulk/, `pilar import`): a generated 1,000-row file with deliberate mistakes
 round-trips on both stores: the dry run reports exactly the bad rows, a real import writes the
 good ones, the fixed file imports the rest, a second import changes nothing, the views equal a
 rebuild, and every imported event names its import."""
@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from api.bulk.importer import BadImport, prepare
-from api.bulk.templates import KINDS
-from cases import event_origin
-from cases.errors import NotAllowed
-from projections.maintenance import check
+from pilar.api.bulk.importer import BadImport, prepare
+from pilar.api.bulk.templates import KINDS
+from pilar.cases import event_origin
+from pilar.cases.errors import NotAllowed
+from pilar.projections.maintenance import check
 from testkit.factories import aid, case_rows, person
 
 
@@ -226,7 +226,7 @@ def test_a_row_imported_before_with_other_values_is_reported_not_written_and_a_b
 
 
 def test_rows_are_numbered_as_the_spreadsheet_shows_them_blank_rows_included(tmp_path):
-    from api.bulk.sheets import rows_of
+    from pilar.api.bulk.sheets import rows_of
 
     book = Workbook()
     sheet = book.active

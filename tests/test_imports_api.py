@@ -1,4 +1,4 @@
-"""The import and export API (api/imports.py): a supervisor uploads, gets an id at once, reads the
+"""The import and export API (pilar/api/imports.py): a supervisor uploads, gets an id at once, reads the
 report; workers are refused; a PKH coordinator's FK-LKSA rows are refused row by row; bad files
 are a clear 4xx; exports keep scope and masking and guard against spreadsheet formulas."""
 
@@ -9,7 +9,7 @@ import time
 import pytest
 from openpyxl import load_workbook
 
-from api.bulk.templates import KINDS
+from pilar.api.bulk.templates import KINDS
 from testkit.factories import case_rows
 
 HEADER = KINDS["cases"].header

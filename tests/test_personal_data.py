@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from cases.beneficiary import Beneficiary
+from pilar.cases.beneficiary import Beneficiary
 from testkit import factories
 
 API = "/api/v1"
