@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test setup postgres clean demo bench reliability projection-cost long-case translations screenshots online-rebuild
+.PHONY: run test setup postgres clean demo bench reliability projection-cost long-case translations screenshots online-rebuild import-bench
 
 # setuptools' notice on every editable install of a flat layout, which says nothing to act on.
 QUIET_SETUPTOOLS := ignore:Editable installation
@@ -83,6 +83,10 @@ long-case: $(BIN)/pilar postgres
 ONLINE_REBUILD_EVENTS ?= 1000000
 online-rebuild: $(BIN)/pilar postgres
 	$(BIN)/python -m bench.online_rebuild --events $(ONLINE_REBUILD_EVENTS) --store both
+
+# How fast `pilar import` brings 50,000 rows in on SQLite, and its peak memory (docs/performance.md).
+import-bench: $(BIN)/pilar
+	$(BIN)/python -m bench.import_bench
 
 # The full reliability suite (racing writers, faults under load, hostile input) on SQLite and
 # PostgreSQL; writes its figures to docs/reliability.md. `make test` runs it in a short form.

@@ -26,6 +26,7 @@ from pilar.projections.service import WorkloadService
 from pilar.settings import Settings
 from pilar.store.connection import Readers, ViewDB
 from pilar.store.erasure_ledger import ErasureLedger
+from pilar.store.imports import ImportTable
 from pilar.store.migrations import migrate
 from pilar.store import key_checks
 from pilar.store.kek import FileSource, KekError, KeyRing
@@ -67,6 +68,13 @@ class Services:
     def signin(self) -> SignIn:
         return SignIn(self.cases, Tokens(self.settings.token_secret()),
                       Sessions(SessionTable(self.readers), idle_timeout=self.settings.idle_timeout))
+
+    @cached_property
+    def imports(self) -> "Importer":
+        """Bulk imports (pilar/api/bulk/) and their reports."""
+        from pilar.api.bulk.importer import Importer  # here: the api package imports this module
+
+        return Importer(self.cases, ImportTable(self.readers))
 
     def close(self) -> None:
         self.cases.close()

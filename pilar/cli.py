@@ -9,6 +9,7 @@ from pilar.cases import policy, vocab
 from pilar.cases.access import Actor
 from pilar.cli_backup import backup_command, restore_command
 from pilar.cli_desil import desil
+from pilar.cli_import import export_command, import_command, template_command
 from pilar.cli_projections import projections
 from pilar.cli_users import run as _run
 from pilar.cli_users import users
@@ -50,6 +51,9 @@ main.add_command(users)
 main.add_command(desil)
 main.add_command(backup_command)
 main.add_command(restore_command)
+main.add_command(import_command)
+main.add_command(template_command)
+main.add_command(export_command)
 
 
 @main.group()

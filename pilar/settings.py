@@ -35,6 +35,7 @@ class Settings:
     erasure_ledger: Path | None = None  # PILAR_ERASURE_LEDGER: ids of destroyed keys, re-applied after a restore
     trusted_proxies: int = 0  # PILAR_TRUSTED_PROXIES: how many proxies in front set X-Forwarded-*; 0 trusts none
     cors_origins: tuple[str, ...] = ()  # PILAR_CORS_ORIGINS: the browser origins the API answers; none by default
+    import_max_bytes: int = 20 * 1024 * 1024  # PILAR_IMPORT_MAX_BYTES: the largest file POST /imports takes
     idle_timeout: int = 0  # PILAR_IDLE_TIMEOUT: seconds a token may go unused before it is refused; 0: off
     # PILAR_LAWFUL_BASIS: (pillar, basis) pairs, each pillar's default basis for new cases; others public_task
     lawful_bases: tuple[tuple[str, str], ...] = ()
@@ -67,6 +68,7 @@ class Settings:
             wilayah_csv=Path(env.get("PILAR_WILAYAH_CSV") or DEFAULT_WILAYAH_CSV),
             secret_key=env.get("PILAR_SECRET_KEY") or None,
             max_body_bytes=int(env.get("PILAR_MAX_BODY_BYTES") or 64 * 1024),
+            import_max_bytes=int(env.get("PILAR_IMPORT_MAX_BYTES") or 20 * 1024 * 1024),
             audit_secret=env.get("PILAR_AUDIT_KEY") or None,
             kek=env.get("PILAR_KEK") or None,
             kek_file=Path(env["PILAR_KEK_FILE"]) if env.get("PILAR_KEK_FILE") else None,

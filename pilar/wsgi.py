@@ -26,6 +26,7 @@ from pilar.api import init_api, is_api_request
 from pilar.api.compression import init_compression
 from pilar.api.conditional import init_conditional
 from pilar.api.errors import http_error
+from pilar.api.imports import UPLOAD_PATH
 from pilar.api.unavailable import unavailable_app
 from pilar.api.metrics import init_metrics
 from pilar.bootstrap import Services, bootstrap
@@ -83,7 +84,8 @@ def create_app(services: Services | None = None) -> Flask:
     app.before_request(_note_route)
     if settings.cors_origins:
         _open_cors(app, frozenset(settings.cors_origins))
-    app.wsgi_app = _RequestIds(_SizedBodies(app.wsgi_app, settings.max_body_bytes))
+    app.wsgi_app = _RequestIds(_SizedBodies(app.wsgi_app, settings.max_body_bytes,
+                                            {UPLOAD_PATH: settings.import_max_bytes}))
     if settings.trusted_proxies:
         # Only then is X-Forwarded-Proto (and -For, -Host, -Port) believed, and only as many
         # hops as there are proxies; gunicorn itself trusts no forwarded header (pilar/gunicorn_conf.py).
@@ -193,13 +195,15 @@ class _SizedBodies:
     would otherwise cut it at the limit without a word (its JSON then fails to parse: a 400), where
     a body over the limit is a 413 however it is sent."""
 
-    def __init__(self, app: Callable, limit: int):
+    def __init__(self, app: Callable, limit: int, larger: dict[str, int] | None = None):
         self.app = app
         self.limit = limit
+        self.larger = larger or {}  # path -> its own limit (an import's upload)
 
     def __call__(self, environ, start_response):
         if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-            body = environ["wsgi.input"].read(self.limit + 1)
+            limit = self.larger.get(environ.get("PATH_INFO", ""), self.limit)
+            body = environ["wsgi.input"].read(limit + 1)
             del environ["HTTP_TRANSFER_ENCODING"]  # werkzeug ignores a chunked body's CONTENT_LENGTH
             environ.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
         return self.app(environ, start_response)

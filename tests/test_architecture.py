@@ -9,8 +9,8 @@ import pytest
 from pilar.settings import PROJECT_ROOT
 
 LAYERS = ("cases", "store", "projections", "audit", "api", "web")
-ENTRY_POINTS = ("bootstrap", "settings", "wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo",
-                "log_format", "gunicorn_conf", "gunicorn_worker", "cli_desil", "cli_progress")
+ENTRY_POINTS = ("bootstrap", "settings", "wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "cli_import",
+                "demo", "log_format", "gunicorn_conf", "gunicorn_worker", "cli_desil", "cli_progress")
 TOP_LEVEL = (*LAYERS, *ENTRY_POINTS, "testkit", "tests", "bench", "reliability")
 PACKAGE = PROJECT_ROOT / "pilar"
 
@@ -22,11 +22,12 @@ FORBIDDEN = {
     "store": {"cases", "api", "web", "projections", "audit", *ENTRY_POINTS, "testkit", "tests"},
     # Auditing reads the events and seals; the read side may call it (seals), never the reverse.
     "audit": {"api", "web", "projections", *ENTRY_POINTS, "testkit", "tests"},
-    "projections": {"api", "web", "wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit",
-                    "tests"},
-    "api": {"web", "wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
+    "projections": {"api", "web", "wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "cli_import", "demo",
+                    "testkit", "tests"},
+    "api": {"web", "wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "cli_import", "demo", "testkit",
+            "tests"},
     # Pages reuse the API's HTTP plumbing (rate limits, security log), never the other way round.
-    "web": {"wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
+    "web": {"wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "cli_import", "demo", "testkit", "tests"},
     "bench": {"tests"},
     "reliability": {"tests"},
 }

@@ -146,6 +146,17 @@ ROWS = {
     # Reference data: nothing personal, so every signed-in user (the admin setting scopes too).
     ("GET", "/api/v1/wilayah"): [("every kecamatan and desa", {}, None, {}, 200, "++++++++++")],
     ("GET", "/api/v1/vocabularies"): [("every code list", {}, None, {}, 200, "++++++++++")],
+    # Bulk import (supervisors; the body here is no file, so a supervisor gets past the policy to a 422)
+    # and export (a pillar's readers, masked without pii, only the kecamatan they read).
+    ("POST", "/api/v1/imports"): [("no file", {}, {"kind": "cases"}, {}, 422, "----++---+")],
+    ("GET", "/api/v1/imports"): [("every import", {}, None, {}, 200, "----++++-+")],
+    ("GET", "/api/v1/imports/<import_id>"): [("an unknown import", {"import_id": "nope"}, None, {}, 200, "----nnnn-n")],
+    ("GET", "/api/v1/imports/templates/<kind>"): [
+        ("the cases template", {"kind": "cases", "?": {"format": "csv"}}, None, {}, 200, "++++++++++")],
+    ("GET", "/api/v1/exports/<what>"): [
+        ("PKH's cases", {"what": "cases", "?": {"pillar": "pkh"}}, None, {}, 200, "+++-++++--"),
+        ("PKH's aid", {"what": "aid", "?": {"pillar": "pkh", "format": "csv"}}, None, {}, 200, "+++-++++--"),
+        ("FK-LKSA's cases", {"what": "cases", "?": {"pillar": "fk_lksa"}}, None, {}, 200, "-----+++-+")],
     # Each user's own session: tested per user in test_each_user_signs_out_their_own_session.
     ("POST", "/api/v1/auth/sign-out"): "own session",
     ("DELETE", "/api/v1/auth/token"): "own session",

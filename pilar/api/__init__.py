@@ -6,13 +6,13 @@ from flask import Flask
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from pilar.api import audit, auth, beneficiaries, cases, health, households, privacy, reference, users, workloads
+from pilar.api import audit, auth, beneficiaries, cases, health, households, imports, privacy, reference, users, workloads
 from pilar.api.limits import init_limits
 from pilar.api.readiness import init_readiness
 from pilar.cases.security_log import init_security_log
 
 BLUEPRINTS = (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, privacy.blp, audit.blp, users.blp, reference.blp,
-              health.blp, households.blp)
+              health.blp, households.blp, imports.blp)
 API_PREFIX = "/api/"
 JSON_PATHS = (API_PREFIX, "/healthz", "/readyz", "/metrics")
 

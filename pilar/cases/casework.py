@@ -35,17 +35,8 @@ class CaseCommands:
         lawful_basis: str | None = None,
         options: WriteOptions = NO_OPTIONS,
     ) -> WriteResult:
-        problems = inputs.Problems()
-        problems.choice("pillar", pillar, vocab.PILLARS)
-        if lawful_basis is not None:
-            problems.choice("lawful_basis", lawful_basis, vocab.LAWFUL_BASES)
-        problems.choice("priority", priority, vocab.PRIORITIES)
-        inputs.check_referral_in(problems, referral)
-        problems.choices("categories", categories, vocab.PPKS_CATEGORIES, at_most=len(vocab.PPKS_CATEGORIES),
-                         what="PPKS category")
-        if desa_code is not None:
-            inputs.check_desa(problems, "desa_code", desa_code, self.wilayah)
-        problems.check()
+        inputs.check_case_opening(pillar=pillar, lawful_basis=lawful_basis, priority=priority, referral=referral,
+                                  categories=categories, desa_code=desa_code, wilayah=self.wilayah)
         policy.require(policy.open_case(actor, pillar))
         basis = lawful_basis or lawful_basis_of.default_for(pillar, self.lawful_bases)
 

@@ -177,6 +177,21 @@ def check_referral_in(problems: Problems, referral: dict[str, Any]) -> None:
     problems.text(("referral", "reason"), referral.get("reason", ""))
 
 
+def check_case_opening(*, pillar: str, lawful_basis: str | None, priority: str, referral: dict[str, Any],
+                       categories: list[str], desa_code: str | None, wilayah: Wilayah) -> None:
+    problems = Problems()
+    problems.choice("pillar", pillar, vocab.PILLARS)
+    if lawful_basis is not None:
+        problems.choice("lawful_basis", lawful_basis, vocab.LAWFUL_BASES)
+    problems.choice("priority", priority, vocab.PRIORITIES)
+    check_referral_in(problems, referral)
+    problems.choices("categories", categories, vocab.PPKS_CATEGORIES, at_most=len(vocab.PPKS_CATEGORIES),
+                     what="PPKS category")
+    if desa_code is not None:
+        check_desa(problems, "desa_code", desa_code, wilayah)
+    problems.check()
+
+
 def check_assessment(needs: list[str], risk: str, summary: str, desil: dict[str, Any] | None) -> None:
     problems = Problems()
     # A need named twice is recorded once (the command keeps the first), as before.

@@ -70,6 +70,13 @@ class BeneficiaryCommands:
                                detail="found" if found else f"not found; nik_key={self.lookup.nik_claim_id(nik)}")
         return None if found is None else self._load(Beneficiary, found)
 
+    def nik_holder(self, actor: Actor, nik: str) -> UUID | None:
+        """Who holds this NIK, for a writer about to register it (a bulk import matching its rows):
+        what registering would answer with its 409, so no read of the person is recorded."""
+        policy.require(policy.register_beneficiary(actor))
+        claim = self._nik_claim(nik)
+        return None if claim is None else claim.beneficiary_id
+
     def get_beneficiary(self, actor: Actor, beneficiary_id: UUID) -> Beneficiary:
         person = self.readable_beneficiary(actor, beneficiary_id)
         self.access_log.record(actor, "read_beneficiary", beneficiary_id=beneficiary_id)

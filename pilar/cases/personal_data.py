@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
 from eventsourcing.utils import TopicError
 
-from pilar.cases import event_mac
+from pilar.cases import event_mac, event_origin
 from pilar.cases.errors import DamagedEvent
 from pilar.cases.personal_fields import key_id, made_on_demand, paths_of, put, take
 
@@ -85,6 +85,8 @@ class PersonalDataMapper(Mapper):
         return cache[subject_id]
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        if (import_id := event_origin.current()) is not None:
+            domain_event = _with_field(domain_event, event_origin.FIELD, import_id)
         stored = self._encrypted(domain_event)
         return replace(stored, state=event_mac.sign(self._event_key(), stored.originator_id,
                                                     stored.originator_version, stored.topic, stored.state))
@@ -162,6 +164,12 @@ def _reason(error: Exception) -> str:
 def _damaged(stored_event: StoredEvent, reason: str) -> DamagedEvent:
     return DamagedEvent(stored_event.originator_id, stored_event.originator_version,
                         getattr(stored_event, "id", None), reason)
+
+
+def _with_field(domain_event: Any, name: str, value: Any) -> Any:
+    copied = object.__new__(type(domain_event))
+    object.__setattr__(copied, "__dict__", {**vars(domain_event), name: value})
+    return copied
 
 
 def _key_id(key: bytes) -> str:

@@ -267,6 +267,22 @@ def privacy_request_pillars(actor: Actor) -> tuple[str, ...] | None:
     raise NotAllowed("only coordinators and auditors read privacy requests")
 
 
+# ---------------------------------------------------------------- bulk import and export
+def import_rows(actor: Actor) -> Denial:
+    """Bulk imports are a coordinator's (or Dinas Sosial's): each row is then judged by the rules of
+    its command, within the importer's own pillar and kecamatan."""
+    return _unless(actor.role == "supervisor", "only supervisors import lists")
+
+
+def read_import(actor: Actor, importer: str) -> Denial:
+    """An import's report: its importer's, and every auditor's (who list every import)."""
+    return _unless(reads_everything(actor) or actor.username == importer, "this import is not yours to read")
+
+
+def list_imports(actor: Actor) -> Denial:
+    return _unless(reads_everything(actor) or actor.role == "supervisor", "only supervisors and auditors list imports")
+
+
 # ---------------------------------------------------------------- users and auditing
 def manage_users(actor: Actor) -> Denial:
     return _unless(actor.role == "admin", "only admins manage users")

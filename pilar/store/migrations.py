@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pilar.store.connection import Connection
+from pilar.store.imports import IMPORT_STATEMENTS
 
 MIGRATIONS_TABLE = "pilar_schema_migrations"
 MIGRATION_STATEMENTS = [
@@ -41,9 +42,15 @@ def _rate_limits_by_expiry(conn: Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS pilar_rate_limits_by_expiry ON pilar_rate_limits (expires_at)")
 
 
+def _import_reports(conn: Connection) -> None:
+    for statement in IMPORT_STATEMENTS:
+        conn.execute(statement)
+
+
 MIGRATIONS = (
     Migration(1, "baseline", _baseline),
     Migration(2, "rate_limits_by_expiry", _rate_limits_by_expiry),
+    Migration(3, "import_reports", _import_reports),
 )
 
 
