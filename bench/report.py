@@ -1,7 +1,6 @@
 """docs/benchmarks.md and its chart from `make bench`'s results: each target as a ratio to a
 baseline measured in turns with it, pass or fail, and the absolute figures behind it."""
 
-import os
 import re
 import time
 from pathlib import Path
@@ -71,16 +70,15 @@ def _setups(r: dict) -> str:
 
 
 def report(results: list[dict]) -> str:
-    seconds, rounds = os.environ.get("BENCH_SECONDS", "8"), os.environ.get("BENCH_ROUNDS", "3")
     lines = ["# Benchmarks", "",
              f"Written by `make bench` ({time.strftime('%Y-%m-%d')}) on this project's 2-core machine, which other "
              "work shares (the load average at the start and end of each store's run is given: absolute figures are "
              "noisy, the ratios are what the targets ask). Load comes from `wrk` (threads × connections in each "
-             f"section), {seconds} s per load; wrk's own CPU use is shown beside each figure. Pilar runs as the "
+             f"section); wrk's own CPU use is shown beside each figure. Pilar runs as the "
              "README deploys it: `gunicorn -c gunicorn.conf.py` (2 workers × 4 threads), access log on, projection "
              "process following the store. Each baseline runs under plain gunicorn in the worker setup that was "
              "fastest for it in the same run (each setup tried twice in turns). Every compared pair or triple takes "
-             f"{rounds} turns each, alternately, on the same cases: every write adds a follow-up, so cases grow "
+             "turns (as many as each section says), alternately, on the same cases: every write adds a follow-up, so cases grow "
              "as the run goes on. Store size is compared on a twin of the small store, writes to both in turns. "
              "Baselines: (a) a hello-world Flask JSON endpoint; (b) the thinnest endpoint doing a write's store "
              "work (load a case, append one follow-up, save; no validation, auth or extras); (c) eventsourcing's "
@@ -90,7 +88,8 @@ def report(results: list[dict]) -> str:
     for r in results:
         passed = sum(met for *_, met in targets(r))
         lines += [f"## {r['store']}, {r['small']:,} and {r['head']:,} events", "",
-                  f"wrk -t{r['wrk']['threads']} -c{r['wrk']['connections']}; load average "
+                  f"wrk -t{r['wrk']['threads']} -c{r['wrk']['connections']}, {r['seconds']:g} s per load, {r['rounds']} "
+                  f"turns each ({r['size_rounds']} for store size); load average "
                   f"{' / '.join(f'{x:.1f}' for x in r['load_average_start'])} at the start, "
                   f"{' / '.join(f'{x:.1f}' for x in r['load_average_end'])} at the end (1 / 5 / 15 min). "
                   f"{_setups(r)}. {passed} of {len(targets(r))} targets met.", "",

@@ -9,6 +9,7 @@ Sizes come from the environment: BENCH_EVENTS (the large store, default 100,000;
 are stated for 1,000,000), BENCH_SECONDS per load (8), BENCH_ROUNDS turns (3), BENCH_STORES
 (sqlite,postgres)."""
 
+import contextlib
 import json
 import os
 import statistics
@@ -132,11 +133,13 @@ def alternate(loads: dict[str, tuple], rounds: int = ROUNDS, seconds: float = SE
 def best_setup(settings: Settings, app: str, ready_path: str, mode: str, targets: list[str]) -> dict:
     """Each worker setup of baselines.SETUPS under the same load, twice in turns; the fastest
     (by its slower turn) is the baseline's own best setup on this machine."""
-    tried: dict[str, list[float]] = {}
-    for _ in range(2):
-        for setup in SETUPS:
-            with PlainGunicorn(settings, app, ready_path, setup) as server:
-                tried.setdefault(describe(setup), []).append(load(server.url, "-", mode, targets, TUNE_SECONDS)["ok_per_s"])
+    tried: dict[str, list[float]] = {describe(setup): [] for setup in SETUPS}
+    with contextlib.ExitStack() as servers:
+        # All started first, so that the turns follow each other closely.
+        started = [(setup, servers.enter_context(PlainGunicorn(settings, app, ready_path, setup))) for setup in SETUPS]
+        for _ in range(2):
+            for setup, server in started:
+                tried[describe(setup)].append(load(server.url, "-", mode, targets, TUNE_SECONDS)["ok_per_s"])
     best = max(SETUPS, key=lambda setup: min(tried[describe(setup)]))
     return {"setup": list(best), "name": describe(best), "tried": tried}
 
@@ -327,7 +330,8 @@ def pilar_server(settings: Settings, log: Path) -> Gunicorn:
 
 def bench_store(kind: str) -> dict:
     result: dict = {"store": kind, "small": SMALL, "large": LARGE, "load_average_start": os.getloadavg(),
-                    "wrk": {"threads": wrk.THREADS, "connections": wrk.CONNECTIONS}}
+                    "wrk": {"threads": wrk.THREADS, "connections": wrk.CONNECTIONS},
+                    "seconds": SECONDS, "rounds": ROUNDS, "size_rounds": SIZE_ROUNDS}
     with tempfile.TemporaryDirectory() as tmp:
         settings = fresh_settings(kind, Path(tmp))
         # The small store's twin (same seed, so cases of the same shapes) stays small while the
@@ -423,7 +427,10 @@ def bench_store(kind: str) -> dict:
 
 def main() -> None:
     kinds = os.environ.get("BENCH_STORES", "sqlite,postgres").split(",")
-    fresh = [bench_store(kind) for kind in kinds]
+    publish([bench_store(kind) for kind in kinds])
+
+
+def publish(fresh: list[dict]) -> None:
     # Runs at other sizes (e.g. a long 1,000,000-event run of one store) are kept beside these.
     path = PROJECT_ROOT / "bench" / "results.json"
     earlier = json.loads(path.read_text()) if path.exists() else []
