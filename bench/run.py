@@ -51,6 +51,9 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SIZE_ROUNDS = int(os.environ.get("BENCH_SIZE_ROUNDS", str(2 * ROUNDS)))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))  # Python clients: bench.several_servers only
 TUNE_SECONDS = float(os.environ.get("BENCH_TUNE_SECONDS", "3"))
+# Cases the writes spread over; the large store needs as many untouched cases of the same shapes
+# twice over (about 100,000 events for 200).
+TARGET_CASES = int(os.environ.get("BENCH_TARGET_CASES", "200"))
 GENERATORS = int(os.environ.get("BENCH_GENERATORS", "2"))
 POSTGRES_URL = os.environ.get("PILAR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PILLARS = ["pkh", "tksk", "psm", "pendamping_sosial"]
@@ -331,7 +334,7 @@ def pilar_server(settings: Settings, log: Path) -> Gunicorn:
 def bench_store(kind: str) -> dict:
     result: dict = {"store": kind, "small": SMALL, "large": LARGE, "load_average_start": os.getloadavg(),
                     "wrk": {"threads": wrk.THREADS, "connections": wrk.CONNECTIONS},
-                    "seconds": SECONDS, "rounds": ROUNDS, "size_rounds": SIZE_ROUNDS}
+                    "seconds": SECONDS, "rounds": ROUNDS, "size_rounds": SIZE_ROUNDS, "target_cases": TARGET_CASES}
     with tempfile.TemporaryDirectory() as tmp:
         settings = fresh_settings(kind, Path(tmp))
         # The small store's twin (same seed, so cases of the same shapes) stays small while the
@@ -353,7 +356,7 @@ def bench_store(kind: str) -> dict:
             catch_up(settings)
             generate_into(twin, SMALL, seed=1, show_progress=False)
             catch_up(twin)
-            shapes = open_case_shapes(settings)[:200]
+            shapes = open_case_shapes(settings)[:TARGET_CASES]
             targets = [case_id for case_id, _, _ in shapes]
             # Tuned on cases of another pillar, so that the tuning's writes do not grow the targets.
             print(f"[{kind}] choosing the baselines' worker setups", flush=True)
