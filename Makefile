@@ -20,7 +20,7 @@ run: export PILAR_LOG_FORMAT ?= text
 run: $(BIN)/pilar
 	$(BIN)/pilar db init
 	$(BIN)/pilar users ensure-admin
-	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	$(BIN)/gunicorn -c python:pilar.gunicorn_conf pilar.wsgi:app
 
 demo: $(BIN)/pilar
 	$(BIN)/pilar db init
@@ -45,11 +45,11 @@ test: $(BIN)/pilar $(VENV)/.reliability-deps postgres /usr/bin/chromium
 # The pages' messages: extract them, merge new ones into the Indonesian catalogue (translate the
 # empty msgstr lines it gains), compile it. tests/test_translations.py fails until both agree.
 translations: $(BIN)/pilar
-	$(BIN)/pybabel extract -F web/babel.cfg -k _l --no-location --omit-header -o web/translations/messages.pot .
-	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations -l id --no-fuzzy-matching \
+	$(BIN)/pybabel extract -F pilar/web/babel.cfg -k _l --no-location --omit-header -o pilar/web/translations/messages.pot pilar
+	$(BIN)/pybabel update -i pilar/web/translations/messages.pot -d pilar/web/translations -l id --no-fuzzy-matching \
 		--ignore-obsolete -w 100
-	$(BIN)/pybabel compile -d web/translations -l id
-	rm web/translations/messages.pot
+	$(BIN)/pybabel compile -d pilar/web/translations -l id
+	rm pilar/web/translations/messages.pot
 
 # Screenshots of the main pages at 360 px and desktop width, for README (docs/screenshots/).
 screenshots: $(BIN)/pilar /usr/bin/chromium

@@ -3,14 +3,14 @@
 (a) `hello`: a hello-world Flask JSON endpoint.
 (b) `thin`: the thinnest endpoint doing a write's store work: load a case, append one
     FollowUpScheduled, save; no validation, authentication, idempotency or logging.
-Both build their state per worker after the fork, like wsgi.py."""
+Both build their state per worker after the fork, like pilar/wsgi.py."""
 
 from datetime import date, timedelta
 from uuid import UUID
 
 from flask import Flask, jsonify
 
-from wsgi import PerProcessApp
+from pilar.wsgi import PerProcessApp
 
 
 def _hello() -> Flask:
@@ -24,7 +24,7 @@ def _hello() -> Flask:
 
 
 def _thin() -> Flask:
-    from bootstrap import bootstrap
+    from pilar.bootstrap import bootstrap
 
     service = bootstrap().cases
     app = Flask("thin")
@@ -51,7 +51,7 @@ READY_SECONDS = 120  # workers import Flask and build their app on a machine oth
 
 
 class PlainGunicorn:
-    """A baseline under plain gunicorn (no gunicorn.conf.py: no access log, no JSON logger, no
+    """A baseline under plain gunicorn (no pilar/gunicorn_conf.py: no access log, no JSON logger, no
     projection process), `kind` workers × threads."""
 
     def __init__(self, settings, app: str, ready_path: str, setup: tuple[str, int, int]):
@@ -69,7 +69,7 @@ class PlainGunicorn:
 
         import requests
 
-        from settings import PROJECT_ROOT
+        from pilar.settings import PROJECT_ROOT
         from testkit.servers import pilar_env
 
         kind, workers, threads = self.setup

@@ -8,11 +8,11 @@ from datetime import date, timedelta
 
 import click
 
-from cases import vocab
-from cases.access import SYSTEM, Actor
-from cases.application import PilarApplication
-from cases.clock import today_in_jakarta
-from cases.errors import PilarError, RuleBroken
+from pilar.cases import vocab
+from pilar.cases.access import SYSTEM, Actor
+from pilar.cases.application import PilarApplication
+from pilar.cases.clock import today_in_jakarta
+from pilar.cases.errors import PilarError, RuleBroken
 
 # How often each pillar takes a new case, and what people it serves (rough field proportions).
 PILLAR_WEIGHTS = {"pkh": 30, "tksk": 20, "psm": 15, "pendamping_sosial": 12, "tagana": 8, "karang_taruna": 6,
@@ -55,7 +55,7 @@ def generate_parallel(settings, events: int, *, seed: int = 1, processes: int = 
 
 def generate_into(settings, events: int, seed: int, show_progress: bool) -> None:
     """`generate` in an application of its own, closed afterwards."""
-    from bootstrap import bootstrap
+    from pilar.bootstrap import bootstrap
 
     services = bootstrap(settings)
 

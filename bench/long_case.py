@@ -17,11 +17,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bench.run import drop, fresh_settings
-from bootstrap import bootstrap
-from cases.access import SYSTEM, Actor
-from settings import PROJECT_ROOT
+from pilar.bootstrap import bootstrap
+from pilar.cases.access import SYSTEM, Actor
+from pilar.settings import PROJECT_ROOT
 from testkit import factories
-from wsgi import create_app
+from pilar.wsgi import create_app
 
 EVENTS = int(os.environ.get("BENCH_LONG_EVENTS", "5000"))
 ROUNDS = int(os.environ.get("BENCH_LONG_ROUNDS", "200"))

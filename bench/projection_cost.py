@@ -21,11 +21,11 @@ from pathlib import Path
 
 from bench.generate import generate_into, generate_parallel
 from bench.run import GENERATORS, LARGE, SMALL, cases_shaped_like, catch_up, drop, fresh_settings, open_case_shapes
-from cases.access import Actor
-from bootstrap import bootstrap
-from store.connection import ViewDB
-from store.sqlite import PROJECTION_CHECKPOINT_PAGES
-from projections.runner import Follower
+from pilar.cases.access import Actor
+from pilar.bootstrap import bootstrap
+from pilar.store.connection import ViewDB
+from pilar.store.sqlite import PROJECTION_CHECKPOINT_PAGES
+from pilar.projections.runner import Follower
 
 WRITES = int(os.environ.get("BENCH_PROJECTION_WRITES", "3000"))
 BATCH = 100

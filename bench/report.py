@@ -75,7 +75,7 @@ def report(results: list[dict]) -> str:
              "work shares (the load average at the start and end of each store's run is given: absolute figures are "
              "noisy, the ratios are what the targets ask). Load comes from `wrk` (threads × connections in each "
              f"section); wrk's own CPU use is shown beside each figure. Pilar runs as the "
-             "README deploys it: `gunicorn -c gunicorn.conf.py` (2 workers × 4 threads), access log on, projection "
+             "README deploys it: `gunicorn -c pilar/gunicorn_conf.py` (2 workers × 4 threads), access log on, projection "
              "process following the store. Each baseline runs under plain gunicorn in the worker setup that was "
              "fastest for it in the same run (each setup tried twice in turns). Every compared pair or triple takes "
              "turns (as many as each section says), alternately, on the same cases: every write adds a follow-up, so cases grow "

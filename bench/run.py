@@ -1,7 +1,7 @@
 """`make bench`: Pilar's speed and memory targets on SQLite and PostgreSQL, each reported as an
 absolute figure and as a ratio to a baseline measured in turns with it in the same run. Load
 comes from `wrk` (bench/wrk.py), whose own CPU use is reported beside each figure. Pilar runs as
-the README deploys it (`gunicorn -c gunicorn.conf.py`, access log on, projection process); each
+the README deploys it (`gunicorn -c pilar/gunicorn_conf.py`, access log on, projection process); each
 baseline under the plain gunicorn worker setup found fastest for it on this machine in the same
 run. Writes docs/benchmarks.md, docs/benchmarks.png and bench/results.json.
 
@@ -28,18 +28,18 @@ from bench import wrk
 from bench.baselines import SETUPS, PlainGunicorn, describe
 from bench.report import chart, report
 from bench.generate import BENCH_PASSWORD, ensure_staff, generate, generate_into, generate_parallel
-from cases.access import SYSTEM
-from cases.errors import RuleBroken
-from bootstrap import bootstrap, init_store
-from settings import PROJECT_ROOT, Settings
-from store.config import StoreConfig
-from cases.wilayah import DEFAULT_WILAYAH_CSV
-from store.connection import ViewDB
-from projections.maintenance import replay_into
-from projections.schema import drop_statements
-from projections.queries import WorkloadQueries
-from store.connection import Readers
-from projections.runner import Follower
+from pilar.cases.access import SYSTEM
+from pilar.cases.errors import RuleBroken
+from pilar.bootstrap import bootstrap, init_store
+from pilar.settings import PROJECT_ROOT, Settings
+from pilar.store.config import StoreConfig
+from pilar.cases.wilayah import DEFAULT_WILAYAH_CSV
+from pilar.store.connection import ViewDB
+from pilar.projections.maintenance import replay_into
+from pilar.projections.schema import drop_statements
+from pilar.projections.queries import WorkloadQueries
+from pilar.store.connection import Readers
+from pilar.projections.runner import Follower
 from testkit.servers import Gunicorn, token
 
 SMALL = int(os.environ.get("BENCH_SMALL_EVENTS", "10000"))
@@ -252,7 +252,7 @@ def lag_under_write_load(settings: Settings, server: Gunicorn, bearer: str, case
 
 
 def verify_rate(settings: Settings) -> dict:
-    from audit.seals import verify
+    from pilar.audit.seals import verify
 
     services = bootstrap(settings)
 
@@ -325,7 +325,7 @@ def compare_reads(hello_url: str, server_url: str, reader: str) -> dict[str, dic
 
 
 def pilar_server(settings: Settings, log: Path) -> Gunicorn:
-    """Pilar as the README deploys it: gunicorn.conf.py's workers and threads, the access log
+    """Pilar as the README deploys it: pilar/gunicorn_conf.py's workers and threads, the access log
     on (to a file here, as to a journal in production), the projection process beside it."""
     return Gunicorn(settings, workers=int(os.environ.get("PILAR_WORKERS", "2")), projector=True, log=log,
                     env={"PILAR_ACCESS_LOG": "-"})
@@ -382,7 +382,7 @@ def bench_store(kind: str) -> dict:
                 result["lag"] = lag_under_write_load(settings, server, writer, targets)
                 result["rss_mb"] = {"master": rss_mb(server.pids()[0]),
                                     "workers": [rss_mb(pid) for pid in server.pids()[1:]]}
-                projector = subprocess.run(["pgrep", "-f", "pilar_cli project"], capture_output=True, text=True)
+                projector = subprocess.run(["pgrep", "-f", "pilar.cli project"], capture_output=True, text=True)
                 result["rss_mb"]["projector"] = max((rss_mb(int(p)) for p in projector.stdout.split()), default=0)
             services = bootstrap(settings)
             app = services.cases

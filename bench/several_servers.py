@@ -16,8 +16,8 @@ from pathlib import Path
 
 from bench.generate import BENCH_PASSWORD, ensure_staff
 from bench.run import _clients, _summary, drop, fresh_settings
-from bootstrap import bootstrap
-from settings import PROJECT_ROOT
+from pilar.bootstrap import bootstrap
+from pilar.settings import PROJECT_ROOT
 from testkit import factories
 from testkit.servers import Gunicorn, token
 

@@ -16,15 +16,15 @@ from uuid import UUID
 import psycopg
 import requests
 
-from cases.access import Actor
-from cases.case import Case
-from cases.idempotency import IdempotencyRecord
+from pilar.cases.access import Actor
+from pilar.cases.case import Case
+from pilar.cases.idempotency import IdempotencyRecord
 from eventsourcing.application import AggregateNotFoundError
-from bootstrap import bootstrap
-from settings import PROJECT_ROOT, Settings
-from projections.maintenance import check
-from projections.queries import WorkloadQueries
-from store.connection import Readers
+from pilar.bootstrap import bootstrap
+from pilar.settings import PROJECT_ROOT, Settings
+from pilar.projections.maintenance import check
+from pilar.projections.queries import WorkloadQueries
+from pilar.store.connection import Readers
 from testkit import factories
 from testkit.fixtures import POSTGRES_URL
 from testkit.servers import pilar_env
@@ -130,7 +130,7 @@ def cmdline(pid: int) -> str:
 
 
 def projector_pids(master: int) -> list[int]:
-    return [p for p in children(master) if "pilar_cli" in cmdline(p) and " project" in cmdline(p)]
+    return [p for p in children(master) if "pilar.cli" in cmdline(p) and " project" in cmdline(p)]
 
 
 def worker_pids(master: int) -> list[int]:

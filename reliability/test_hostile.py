@@ -163,7 +163,7 @@ def test_rate_limits_answer_below_500_under_bursts_and_without_their_table(setti
                                                                             tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from store.connection import ViewDB
+    from pilar.store.connection import ViewDB
 
     # More failures than the address limit (30) plus every request a server can hold at once (2
     # workers x 4 threads): checked before and counted after, those in flight all pass.

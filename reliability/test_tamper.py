@@ -14,9 +14,9 @@ import psycopg
 import pytest
 import requests
 
-from audit.heads import HeadsFile
+from pilar.audit.heads import HeadsFile
 from reliability import harness
-from store.connection import ViewDB
+from pilar.store.connection import ViewDB
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.servers import Gunicorn, pilar_env, token

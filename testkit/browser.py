@@ -12,9 +12,9 @@ import pytest
 from argon2 import PasswordHasher
 from playwright.sync_api import Page, expect, sync_playwright
 
-from bootstrap import bootstrap, init_store
-from cases import passwords
-from cases.access import SYSTEM
+from pilar.bootstrap import bootstrap, init_store
+from pilar.cases import passwords
+from pilar.cases.access import SYSTEM
 from testkit.fixtures import PASSWORD, new_store_url, settings_for
 from testkit.servers import Gunicorn
 

@@ -11,15 +11,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bootstrap import Services, bootstrap, init_store
-from cases.access import SYSTEM, Actor
-from cases.account import default_pii
-from cases.wilayah import DEFAULT_WILAYAH_CSV
-from projections.runner import Follower
-from settings import Settings
-from store.config import StoreConfig
-from store.connection import ViewDB
-from wsgi import create_app
+from pilar.bootstrap import Services, bootstrap, init_store
+from pilar.cases.access import SYSTEM, Actor
+from pilar.cases.account import default_pii
+from pilar.cases.wilayah import DEFAULT_WILAYAH_CSV
+from pilar.projections.runner import Follower
+from pilar.settings import Settings
+from pilar.store.config import StoreConfig
+from pilar.store.connection import ViewDB
+from pilar.wsgi import create_app
 
 POSTGRES_URL = os.environ.get("PILAR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct-horse-battery"

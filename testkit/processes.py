@@ -3,7 +3,7 @@
 import threading
 import time
 
-from projections.runner import ProjectionProcess
+from pilar.projections.runner import ProjectionProcess
 
 
 def run_projection_until(settings, state: str, timeout: float = 20) -> str:

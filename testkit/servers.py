@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from settings import PROJECT_ROOT, Settings
+from pilar.settings import PROJECT_ROOT, Settings
 
 
 def free_port() -> int:
@@ -49,7 +49,7 @@ def pilar_env(settings: Settings) -> dict[str, str]:
 
 class Gunicorn:
     def __init__(self, settings: Settings, *, workers: int = 3, log: Path | None = None, projector: bool = False,
-                 app: str = "wsgi:app", ready_path: str = "/healthz", env: dict[str, str] | None = None):
+                 app: str = "pilar.wsgi:app", ready_path: str = "/healthz", env: dict[str, str] | None = None):
         self.settings = settings
         self.env = env or {}
         self.projector = projector
@@ -85,7 +85,7 @@ class Gunicorn:
 
     def _spawn(self, env: dict[str, str], out) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{self.port}", self.app],
+            [sys.executable, "-m", "gunicorn", "-c", "python:pilar.gunicorn_conf", "-b", f"127.0.0.1:{self.port}", self.app],
             cwd=PROJECT_ROOT, env=env, stdout=out, stderr=out,
         )
 

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 
-from bootstrap import Services, bootstrap, init_store
-from cases import passwords
-from cases.access import SYSTEM, Actor
-from projections.runner import Follower
-from store.connection import ViewDB
+from pilar.bootstrap import Services, bootstrap, init_store
+from pilar.cases import passwords
+from pilar.cases.access import SYSTEM, Actor
+from pilar.projections.runner import Follower
+from pilar.store.connection import ViewDB
 from testkit import factories
 from testkit.fixtures import PASSWORD, drop_store, new_store_url, settings_for
 from testkit.pages import Pages
-from wsgi import create_app
+from pilar.wsgi import create_app
 
 HOME = "35.01.04"  # Pacitan: where most of the cases are
 AWAY = "35.01.01"  # Donorojo
@@ -57,7 +57,7 @@ class World:
     tokens: dict[str, str]
     people: dict[str, Person] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
-    # Each column's browser session on the pages (web/), signed in through the sign-in page.
+    # Each column's browser session on the pages (pilar/web/), signed in through the sign-in page.
     browsers: dict[str, Any] = field(default_factory=dict)
 
     def browser(self, column: str) -> Any:

@@ -3,8 +3,8 @@ personal data in clear, from the account to the Actor behind every token."""
 
 import pytest
 
-from cases.access import SYSTEM
-from cases.errors import InvalidInput
+from pilar.cases.access import SYSTEM
+from pilar.cases.errors import InvalidInput
 from testkit.fixtures import PASSWORD
 
 

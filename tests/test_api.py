@@ -12,8 +12,8 @@ import pytest
 from argon2 import PasswordHasher
 from itsdangerous import URLSafeTimedSerializer
 
-from api import is_api_request
-from cases import passwords
+from pilar.api import is_api_request
+from pilar.cases import passwords
 from testkit import factories
 
 API = "/api/v1"
@@ -1000,7 +1000,7 @@ def test_openapi_document_lists_every_path(client, app):
                     "/static/<path:filename>"}
     routes = {}
     for rule in app.url_map.iter_rules():
-        if rule.rule in undocumented or not is_api_request(rule.rule):  # pages (web/) are not the API
+        if rule.rule in undocumented or not is_api_request(rule.rule):  # pages (pilar/web/) are not the API
             continue
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
         routes.setdefault(path, set()).update(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})

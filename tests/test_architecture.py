@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from settings import PROJECT_ROOT
+from pilar.settings import PROJECT_ROOT
 
 LAYERS = ("cases", "store", "projections", "audit", "api", "web")
-ENTRY_POINTS = ("bootstrap", "settings", "wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "demo",
+ENTRY_POINTS = ("bootstrap", "settings", "wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo",
                 "log_format")
 TOP_LEVEL = (*LAYERS, *ENTRY_POINTS, "testkit", "tests", "bench", "reliability")
 
@@ -21,11 +21,11 @@ FORBIDDEN = {
     "store": {"cases", "api", "web", "projections", "audit", *ENTRY_POINTS, "testkit", "tests"},
     # Auditing reads the events and seals; the read side may call it (seals), never the reverse.
     "audit": {"api", "web", "projections", *ENTRY_POINTS, "testkit", "tests"},
-    "projections": {"api", "web", "wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit",
+    "projections": {"api", "web", "wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit",
                     "tests"},
-    "api": {"web", "wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
+    "api": {"web", "wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
     # Pages reuse the API's HTTP plumbing (rate limits, security log), never the other way round.
-    "web": {"wsgi", "pilar_cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
+    "web": {"wsgi", "cli", "cli_users", "cli_projections", "cli_backup", "demo", "testkit", "tests"},
     "bench": {"tests"},
     "reliability": {"tests"},
 }
@@ -90,10 +90,10 @@ def test_stored_event_topics_keep_their_module_paths():
     register_topic for the old path (and a test loading an old event), not just a move."""
     from eventsourcing.utils import get_topic
 
-    from cases.account import UserAccount
-    from cases.beneficiary import Beneficiary, NikClaim
-    from cases.case import Case
-    from cases.idempotency import IdempotencyRecord
+    from pilar.cases.account import UserAccount
+    from pilar.cases.beneficiary import Beneficiary, NikClaim
+    from pilar.cases.case import Case
+    from pilar.cases.idempotency import IdempotencyRecord
 
     assert get_topic(Case.AidGiven) == "cases.case:Case.AidGiven"
     assert get_topic(Beneficiary.BeneficiaryRegistered) == "cases.beneficiary:Beneficiary.BeneficiaryRegistered"

@@ -8,9 +8,9 @@ from uuid import UUID
 
 import pytest
 
-from audit.export import entries, read_csv, write
-from audit.seals import verify
-from store.connection import ViewDB
+from pilar.audit.export import entries, read_csv, write
+from pilar.audit.seals import verify
+from pilar.store.connection import ViewDB
 from testkit import factories
 
 API = "/api/v1"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap import bootstrap, init_store
-from store.backup import BackupError, restore
+from pilar.bootstrap import bootstrap, init_store
+from pilar.store.backup import BackupError, restore
 from testkit import factories
 from testkit.servers import pilar_env
 
@@ -120,8 +120,8 @@ def test_an_erasure_the_server_did_not_finish_reaches_the_ledger_through_the_pro
 
 
 def test_backup_on_postgresql_without_pg_dump_says_what_to_do(monkeypatch, tmp_path):
-    from store import backup as backups
-    from store.config import StoreConfig
+    from pilar.store import backup as backups
+    from pilar.store.config import StoreConfig
 
     monkeypatch.setattr(backups.shutil, "which", lambda name: None)
     with pytest.raises(BackupError, match="pg_dump is not installed here: install the PostgreSQL client"):

@@ -7,12 +7,12 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import pytest
 
-from audit import export
-from bootstrap import bootstrap, init_store
-from cases.beneficiary import NikClaim
-from cases.domain import PILAR_NAMESPACE
-from cases.lookup import LookupKey
-from store.key_checks import KeyMismatch
+from pilar.audit import export
+from pilar.bootstrap import bootstrap, init_store
+from pilar.cases.beneficiary import NikClaim
+from pilar.cases.domain import PILAR_NAMESPACE
+from pilar.cases.lookup import LookupKey
+from pilar.store.key_checks import KeyMismatch
 from testkit import factories
 from tests.test_erasure_files import _live_files
 from tests.test_kek import _database_bytes
@@ -181,9 +181,9 @@ CLEAR_TEXT = {"actor", "pillar", "desa_code", "kecamatan_code", "priority", "wor
 def test_every_free_text_field_of_an_event_is_listed_as_personal():
     from typing import get_type_hints
 
-    from cases.beneficiary import Beneficiary
-    from cases.case import Case
-    from cases.personal_fields import PERSONAL_PATHS
+    from pilar.cases.beneficiary import Beneficiary
+    from pilar.cases.case import Case
+    from pilar.cases.personal_fields import PERSONAL_PATHS
 
     unlisted = []
     for aggregate in (Case, Beneficiary):

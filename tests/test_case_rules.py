@@ -10,8 +10,8 @@ from datetime import date, timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from cases import passwords
-from cases.errors import InvalidInput, NotAllowed, NotFound, RuleBroken
+from pilar.cases import passwords
+from pilar.cases.errors import InvalidInput, NotAllowed, NotFound, RuleBroken
 from testkit import factories
 
 TODAY = date.today()
@@ -441,7 +441,7 @@ def test_rejected_registrations_name_the_field(service, staff):
 
 
 def test_the_same_nik_is_registered_once(service, staff):
-    from cases.errors import DuplicateNik
+    from pilar.cases.errors import DuplicateNik
 
     wati = staff["wati"]
     body = factories.person()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from settings import PROJECT_ROOT
+from pilar.settings import PROJECT_ROOT
 from testkit.servers import free_port, pilar_env
 
 PILAR = str(Path(sys.executable).parent / "pilar")
@@ -139,8 +139,8 @@ def test_commands_that_need_no_signing_key_run_without_one(settings):
 def test_user_administration_is_recorded_as_the_os_user(settings, app):
     import getpass
 
-    from bootstrap import bootstrap
-    from cases.account import UserAccount
+    from pilar.bootstrap import bootstrap
+    from pilar.cases.account import UserAccount
 
     assert run(settings, "db", "init").returncode == 0
     me = f"os:{getpass.getuser()}"

@@ -4,7 +4,7 @@ are scoped to its blueprints, so pages beside it keep cookie sessions and HTML e
 import pytest
 from flask import Blueprint, abort, session
 
-from wsgi import create_app
+from pilar.wsgi import create_app
 
 API = "/api/v1"
 
@@ -64,10 +64,10 @@ def test_the_composition_root_takes_its_dependencies(settings, tmp_path):
     wilayah) reaches the rules of the application service."""
     from datetime import date
 
-    from bootstrap import bootstrap, init_store
-    from cases.access import Actor
-    from cases.errors import InvalidInput
-    from cases.wilayah import Wilayah
+    from pilar.bootstrap import bootstrap, init_store
+    from pilar.cases.access import Actor
+    from pilar.cases.errors import InvalidInput
+    from pilar.cases.wilayah import Wilayah
     from testkit import factories
 
     csv = tmp_path / "other.csv"
@@ -90,8 +90,8 @@ def test_the_composition_root_takes_its_dependencies(settings, tmp_path):
 
 
 def test_an_input_rule_answers_the_api_with_the_services_own_message(client, auth, service, staff):
-    """Each rule has one home (cases/inputs.py): the API's 422 carries the service's message."""
-    from cases.errors import InvalidInput
+    """Each rule has one home (pilar/cases/inputs.py): the API's 422 carries the service's message."""
+    from pilar.cases.errors import InvalidInput
     from testkit import factories
 
     person = client.post(f"{API}/beneficiaries", json=factories.person(), headers=auth("wati")).json["id"]

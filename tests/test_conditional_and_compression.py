@@ -12,11 +12,11 @@ import brotli
 import pytest
 import requests
 
-from api.compression import uncompressed
+from pilar.api.compression import uncompressed
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.servers import Gunicorn, token
-from wsgi import create_app
+from pilar.wsgi import create_app
 
 API = "/api/v1"
 

@@ -18,14 +18,14 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 
-from audit.export import entries, read_csv, write
-from audit.quarantine import damaged
-from audit.seals import verify
-from cases import event_mac
-from projections.damage import CannotRepair, NothingToQuarantine, quarantine_event, repair_event, status
-from projections.maintenance import NotQuarantined, check_with_damage, rebuild
-from projections.runner import ProjectionProcess
-from store.connection import ViewDB
+from pilar.audit.export import entries, read_csv, write
+from pilar.audit.quarantine import damaged
+from pilar.audit.seals import verify
+from pilar.cases import event_mac
+from pilar.projections.damage import CannotRepair, NothingToQuarantine, quarantine_event, repair_event, status
+from pilar.projections.maintenance import NotQuarantined, check_with_damage, rebuild
+from pilar.projections.runner import ProjectionProcess
+from pilar.store.connection import ViewDB
 from testkit import factories
 from testkit.fixtures import POSTGRES_URL, drop_store
 from testkit.servers import pilar_env

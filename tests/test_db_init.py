@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
-from bootstrap import bootstrap
-from cases.access import SYSTEM
-from store import key_checks
-from store.connection import LockBusy, ViewDB
+from pilar.bootstrap import bootstrap
+from pilar.cases.access import SYSTEM
+from pilar.store import key_checks
+from pilar.store.connection import LockBusy, ViewDB
 from testkit.fixtures import PASSWORD
 from testkit.servers import pilar_env
 from tests.test_cli import PILAR
@@ -39,7 +39,7 @@ def test_several_db_inits_at_once_all_succeed_and_agree(settings):
 
 
 def test_a_db_init_that_cannot_get_the_lock_in_time_says_so(settings, monkeypatch):
-    import bootstrap as root
+    import pilar.bootstrap as root
 
     conn = ViewDB(settings.store).connect()
     try:
@@ -57,8 +57,8 @@ def test_views_laid_out_by_an_older_pilar_are_rebuilt_after_db_init(settings, se
     """Before kecamatan scopes the workload counters had no kecamatan column, and there was no
     privacy-request view: `pilar db init` drops such views and the projection process builds them
     again from event zero, equal to a rebuild."""
-    from bootstrap import init_store
-    from projections.maintenance import check
+    from pilar.bootstrap import init_store
+    from pilar.projections.maintenance import check
     from testkit import factories
 
     wati = staff["wati"]

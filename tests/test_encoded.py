@@ -6,8 +6,8 @@ import pytest
 from flask import Flask
 from marshmallow import Schema, fields
 
-from api.encoded import EncodedParts, fresh_response
-from projections.service import Freshness
+from pilar.api.encoded import EncodedParts, fresh_response
+from pilar.projections.service import Freshness
 
 
 class Part(Schema):

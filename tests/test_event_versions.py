@@ -1,9 +1,9 @@
 """An event's shape changes by a class_version and an upcast_vX_vY method (docs/operations.md,
 Upgrades): events stored in the old shape are read in the new one, on SQLite and PostgreSQL."""
 
-from cases.access import SYSTEM
-from cases.account import UserAccount
-from cases.passwords import hash_password
+from pilar.cases.access import SYSTEM
+from pilar.cases.account import UserAccount
+from pilar.cases.passwords import hash_password
 from testkit.fixtures import PASSWORD
 
 API = "/api/v1"

@@ -13,7 +13,7 @@ from uuid import UUID
 import pytest
 import requests
 
-from settings import PROJECT_ROOT
+from pilar.settings import PROJECT_ROOT
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.servers import Gunicorn, token

@@ -17,7 +17,7 @@ import pytest
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.servers import Gunicorn, token
-from wsgi import PAGES_CSP, create_app
+from pilar.wsgi import PAGES_CSP, create_app
 
 API = "/api/v1"
 SAME_EVERYWHERE = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
@@ -244,7 +244,7 @@ def test_a_write_that_keeps_colliding_answers_503_with_retry_after_and_writes_no
         client, auth, service, monkeypatch):
     from eventsourcing.persistence import IntegrityError
 
-    from cases import write_path
+    from pilar.cases import write_path
 
     beneficiary = client.post("/api/v1/beneficiaries", json=factories.person(), headers=auth("wati")).json["id"]
     case_id = client.post("/api/v1/cases", json=factories.case(beneficiary), headers=auth("wati")).json["id"]

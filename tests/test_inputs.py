@@ -1,4 +1,4 @@
-"""Input rules (cases/inputs.py) as the API and any other caller of the service meet them:
+"""Input rules (pilar/cases/inputs.py) as the API and any other caller of the service meet them:
 where an error is named, what is refused before the role is judged, and inputs of the wrong
 shape from callers that pass no schema (pages, the CLI, imports)."""
 
@@ -6,7 +6,7 @@ from uuid import UUID
 
 import pytest
 
-from cases.errors import InvalidInput
+from pilar.cases.errors import InvalidInput
 from testkit import factories
 
 API = "/api/v1"

@@ -13,14 +13,14 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from bootstrap import bootstrap
-from cases import event_mac
-from store.kek import FileSource, KekError, KeyRing
+from pilar.bootstrap import bootstrap
+from pilar.cases import event_mac
+from pilar.store.kek import FileSource, KekError, KeyRing
 from testkit import factories
 from testkit.fixtures import POSTGRES_URL
 from testkit.servers import pilar_env
 from tests.test_cli import PILAR, run
-from wsgi import create_app
+from pilar.wsgi import create_app
 
 
 def _register(service, worker, **overrides):
@@ -85,7 +85,7 @@ def test_the_kek_file_is_made_private_and_a_server_without_one_refuses_to_start(
 def test_keks_from_the_environment(services, staff, settings):
     from dataclasses import replace
 
-    from store.kek import new_entry
+    from pilar.store.kek import new_entry
 
     current, old = new_entry(), new_entry()
     configured = bootstrap(replace(settings, kek=f"{current},{old}"))
@@ -151,8 +151,8 @@ def test_retire_waits_until_every_key_is_rewrapped_and_unwrapped_keys_are_wrappe
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_late_key_under_a_retiring_kek_is_rewrapped_and_a_retired_kek_wraps_nothing(service, staff, settings):
-    from store.kek import StaticSource
-    from store.personal_keys import PersonalKeys
+    from pilar.store.kek import StaticSource
+    from pilar.store.personal_keys import PersonalKeys
 
     keys = service.personal_keys
     _register(service, staff["wati"])
@@ -209,8 +209,7 @@ def _pause_in(monkeypatch, module, name: str, thread: str, *, after: bool = Fals
 
 def _cli(monkeypatch, settings):
     """The `pilar keys` commands as the CLI runs them, callable in a thread of this process."""
-    import pilar_cli
-
+    from pilar import cli as pilar_cli
     for name, value in pilar_env(settings).items():
         monkeypatch.setenv(name, value)
     return pilar_cli
@@ -272,8 +271,8 @@ def test_a_rotation_during_a_retirement_waits_and_its_kek_is_not_destroyed(servi
 
 def test_a_key_made_while_its_kek_is_retired_is_rewrapped_or_refused(service, staff, settings, monkeypatch):
     import store.personal_keys
-    from store.kek import StaticSource
-    from store.personal_keys import PersonalKeys
+    from pilar.store.kek import StaticSource
+    from pilar.store.personal_keys import PersonalKeys
 
     cli = _cli(monkeypatch, settings)
     _register(service, staff["wati"])
@@ -294,8 +293,8 @@ def test_a_key_made_while_its_kek_is_retired_is_rewrapped_or_refused(service, st
 
 def test_a_retirement_that_dies_half_way_destroys_no_kek_a_key_needs_and_can_be_run_again(service, staff, settings,
                                                                                          monkeypatch):
-    from store.kek import StaticSource
-    from store.personal_keys import PersonalKeys
+    from pilar.store.kek import StaticSource
+    from pilar.store.personal_keys import PersonalKeys
 
     cli = _cli(monkeypatch, settings)
     _register(service, staff["wati"])
@@ -375,7 +374,7 @@ def test_concurrent_writers_of_the_key_file_lose_no_entry_and_leave_no_copy(tmp_
 @pytest.mark.parametrize("dies_in", ["prepend", "rewrap"])
 def test_a_rotation_that_dies_half_way_loses_no_key_and_can_be_run_again(service, staff, settings, monkeypatch,
                                                                          dies_in):
-    from store.personal_keys import PersonalKeys
+    from pilar.store.personal_keys import PersonalKeys
 
     cli = _cli(monkeypatch, settings)
     person_id = _register(service, staff["wati"])

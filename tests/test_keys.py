@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from bootstrap import bootstrap, check_audit_key, init_store
-from cases import event_mac
-from cases.access import SYSTEM
-from store.key_checks import KeyMismatch
+from pilar.bootstrap import bootstrap, check_audit_key, init_store
+from pilar.cases import event_mac
+from pilar.cases.access import SYSTEM
+from pilar.store.key_checks import KeyMismatch
 from testkit.fixtures import PASSWORD
 from testkit.processes import run_projection_until
 from tests.test_cli import run
@@ -28,8 +28,8 @@ def _sealed_history(settings) -> None:
                stdin=PASSWORD + "\n").returncode == 0
     services = bootstrap(settings)
     try:
-        from projections.runner import Follower
-        from store.connection import ViewDB
+        from pilar.projections.runner import Follower
+        from pilar.store.connection import ViewDB
 
         conn = ViewDB(settings.store).connect()
         try:
@@ -92,7 +92,7 @@ def test_a_wrong_audit_key_is_refused_not_reported_as_a_break(settings, tmp_path
     answer = run(wrong, "audit", "verify")
     assert answer.returncode != 0 and "BROKEN" not in answer.stderr
     assert "not the one this store was set up with" in answer.stderr
-    from store.connection import ViewDB
+    from pilar.store.connection import ViewDB
 
     conn = ViewDB(settings.store).connect()
     try:
@@ -123,8 +123,8 @@ def test_a_store_sealed_before_audit_keys_had_files_keeps_verifying(settings):
     legacy = replace(settings, audit_secret=None)
     services = bootstrap(legacy)
     try:
-        from projections.runner import Follower
-        from store.connection import ViewDB
+        from pilar.projections.runner import Follower
+        from pilar.store.connection import ViewDB
 
         conn = ViewDB(settings.store).connect()
         try:
@@ -140,7 +140,7 @@ def test_a_store_sealed_before_audit_keys_had_files_keeps_verifying(settings):
 
 
 def test_with_a_wrong_audit_key_nothing_is_sealed_and_verify_answers_503(services, staff, settings, catch_up):
-    from wsgi import create_app
+    from pilar.wsgi import create_app
 
     catch_up()
     wrong = replace(settings, audit_secret="not-the-stores-audit-key")
@@ -180,9 +180,9 @@ def test_a_store_set_up_before_check_values_gets_no_new_signing_key_and_no_wrong
 
 
 def test_a_foreign_kek_is_refused_by_db_init_and_wraps_nothing(services, staff, settings, auth):
-    from store.kek import new_entry
+    from pilar.store.kek import new_entry
     from testkit import factories
-    from wsgi import create_app
+    from pilar.wsgi import create_app
 
     foreign = replace(settings, kek=new_entry())
     refused = run(foreign, "db", "init")

@@ -10,11 +10,11 @@ import pytest
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import StoredEvent
 
-from bootstrap import bootstrap
-from cases import event_mac, lawful_basis
-from cases.case import Case
-from cases.presenters import case_view
-from settings import Settings
+from pilar.bootstrap import bootstrap
+from pilar.cases import event_mac, lawful_basis
+from pilar.cases.case import Case
+from pilar.cases.presenters import case_view
+from pilar.settings import Settings
 from testkit import factories
 
 API = "/api/v1"

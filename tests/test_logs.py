@@ -7,9 +7,9 @@ import logging
 import pytest
 import requests
 
-from cases import log_context
-from log_format import JsonFormatter, TextFormatter, chosen, configure
-from settings import Settings
+from pilar.cases import log_context
+from pilar.log_format import JsonFormatter, TextFormatter, chosen, configure
+from pilar.settings import Settings
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.servers import Gunicorn, token
@@ -88,7 +88,7 @@ def test_the_log_format_is_json_or_text_and_nothing_else():
 
 
 def test_a_security_event_masks_a_number_in_its_path(caplog):
-    from cases.security_log import security_event
+    from pilar.cases.security_log import security_event
 
     with caplog.at_level(logging.INFO, logger="pilar.security"):
         security_event("forbidden", user="wati", client="10.0.0.1", path=f"/api/v1/beneficiaries/{NIK_IN_A_URL}/x")
@@ -113,7 +113,7 @@ def test_a_logging_configuration_of_the_operators_wins():
 def test_make_run_logs_text_for_a_person_and_leaves_an_operators_choice():
     import subprocess
 
-    from settings import PROJECT_ROOT
+    from pilar.settings import PROJECT_ROOT
 
     def database(**env):
         done = subprocess.run(["make", "-pn", "run"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,

@@ -1,11 +1,11 @@
-"""Numbered schema migrations (store/migrations.py), applied by `pilar db init` on SQLite and
+"""Numbered schema migrations (pilar/store/migrations.py), applied by `pilar db init` on SQLite and
 PostgreSQL: a test per step, each on a store shaped as before it."""
 
 import pytest
 
-from bootstrap import init_store
-from store.connection import ViewDB
-from store.migrations import MIGRATIONS, Migration, NewerStore, applied, migrate
+from pilar.bootstrap import init_store
+from pilar.store.connection import ViewDB
+from pilar.store.migrations import MIGRATIONS, Migration, NewerStore, applied, migrate
 
 
 @pytest.fixture

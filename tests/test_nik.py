@@ -1,10 +1,10 @@
-"""cases/nik.py: the structure of NIK and KK numbers (SPEC §3), as plain functions."""
+"""pilar/cases/nik.py: the structure of NIK and KK numbers (SPEC §3), as plain functions."""
 
 from datetime import date
 
 import pytest
 
-from cases.nik import kk_problems, nik_birth_problems, nik_problems, nik_sex
+from pilar.cases.nik import kk_problems, nik_birth_problems, nik_problems, nik_sex
 
 # 35 Jawa Timur, 01 Pacitan, 04 Pacitan kecamatan; 14-03-1950; serial 0001.
 MALE = "3501041403500001"

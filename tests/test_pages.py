@@ -1,4 +1,4 @@
-"""The pages (web/) in Flask's test client, on SQLite and PostgreSQL: signing in and out with a
+"""The pages (pilar/web/) in Flask's test client, on SQLite and PostgreSQL: signing in and out with a
 session, CSRF, the case worker's journey, validation next to the field in the reader's language,
 stale forms and double submits, lists with names and wilayah names, and errors as pages."""
 
@@ -9,8 +9,8 @@ from uuid import UUID
 import pytest
 from argon2 import PasswordHasher
 
-from cases import passwords
-from cases.access import SYSTEM
+from pilar.cases import passwords
+from pilar.cases.access import SYSTEM
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.pages import Forms, Pages
@@ -126,7 +126,7 @@ def test_sign_out_ends_the_token_behind_the_session_everywhere(app, staff):
 @pytest.mark.parametrize("change", ["revoke_sessions", "deactivate_user"])
 def test_a_revoked_or_deactivated_user_is_signed_out_of_the_pages(wati, client, service, change):
     assert client.get("/cases").status_code == 200
-    getattr(service, change)(SYSTEM, "wati")  # in this process the change is seen at once (cases/users.py)
+    getattr(service, change)(SYSTEM, "wati")  # in this process the change is seen at once (pilar/cases/users.py)
     answer = client.get("/cases")
     assert answer.status_code == 303 and answer.headers["Location"].startswith("/sign-in")
 
@@ -200,7 +200,7 @@ def test_rupiah_may_be_typed_with_thousands_dots_but_never_a_decimal(wati, servi
 
 
 def test_a_long_case_shows_its_latest_steps_and_counts_all_its_aid(wati, client, service, staff, monkeypatch):
-    from web import case_pages
+    from pilar.web import case_pages
 
     monkeypatch.setattr(case_pages, "TIMELINE", 3)
     case_id = _open(wati, _register(wati))
@@ -369,7 +369,7 @@ def test_pages_get_a_policy_that_allows_their_stylesheet_and_nothing_else(client
 
 
 def test_failed_sign_ins_on_the_page_and_the_api_count_together(client, pages):
-    """The same limits and the same counters as the API's (api/limits.py): 5 failures per username."""
+    """The same limits and the same counters as the API's (pilar/api/limits.py): 5 failures per username."""
     for _ in range(3):
         assert client.post("/api/v1/auth/token", json={"username": "wati", "password": "wrong"}).status_code == 401
     for _ in range(2):
@@ -433,8 +433,8 @@ def test_an_auditor_is_not_offered_forms_it_could_not_send(wati, app, client):
 def test_behind_a_trusted_tls_proxy_cookies_are_secure_and_forms_must_come_from_this_host(settings, staff):
     import dataclasses
 
-    from bootstrap import bootstrap
-    from wsgi import create_app
+    from pilar.bootstrap import bootstrap
+    from pilar.wsgi import create_app
 
     proxied = bootstrap(dataclasses.replace(settings, trusted_proxies=1))
     try:
@@ -455,8 +455,8 @@ def test_behind_a_trusted_tls_proxy_cookies_are_secure_and_forms_must_come_from_
 def test_nik_look_ups_on_the_page_and_the_api_count_together(settings, staff):
     import dataclasses
 
-    from bootstrap import bootstrap
-    from wsgi import create_app
+    from pilar.bootstrap import bootstrap
+    from pilar.wsgi import create_app
 
     limited = bootstrap(dataclasses.replace(settings, lookup_limit="2 per minute"))
     try:

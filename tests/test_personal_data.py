@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from cases.beneficiary import Beneficiary
+from pilar.cases.beneficiary import Beneficiary
 from testkit import factories
 
 API = "/api/v1"
@@ -66,8 +66,8 @@ def test_the_projection_process_finishes_an_interrupted_erasure(service, staff, 
 
 def test_taking_personal_fields_from_a_detached_copy_leaves_the_event_as_it_was():
     """Encryption takes the personal fields out of a copy of the event's state; the copy shares
-    what take() never writes to (cases/personal_fields.py detached), so nothing else may move."""
-    from cases.personal_fields import detached, take
+    what take() never writes to (pilar/cases/personal_fields.py detached), so nothing else may move."""
+    from pilar.cases.personal_fields import detached, take
 
     state = {"state": {"follow_ups": [{"purpose": "visit Bu Sri", "due_on": "2027-01-03"}, {"purpose": None}],
                        "referral": {"reason": "lansia", "source": "musdes"}, "pillar": "pkh"}, "id": "x"}

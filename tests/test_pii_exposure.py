@@ -11,9 +11,9 @@ from uuid import UUID
 import pytest
 import requests
 
-from cases.idempotency import IdempotencyRecord
-from cases.lookup import FINGERPRINT_PREFIX
-from cases.write_path import Idempotency
+from pilar.cases.idempotency import IdempotencyRecord
+from pilar.cases.lookup import FINGERPRINT_PREFIX
+from pilar.cases.write_path import Idempotency
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.servers import Gunicorn, token

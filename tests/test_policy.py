@@ -1,14 +1,14 @@
-"""The access policy (cases/policy.py) for every role and scope, without HTTP: one row per rule
+"""The access policy (pilar/cases/policy.py) for every role and scope, without HTTP: one row per rule
 and target, one column per actor. `+` allowed, `-` refused."""
 
 from uuid import uuid4
 
 import pytest
 
-from cases import policy, vocab
-from cases.access import Actor
-from cases.case import Case
-from cases.errors import NotAllowed, RuleBroken
+from pilar.cases import policy, vocab
+from pilar.cases.access import Actor
+from pilar.cases.case import Case
+from pilar.cases.errors import NotAllowed, RuleBroken
 
 ACTORS = {
     "W": Actor("wati", "worker", "pkh"),  # a PKH facilitator
@@ -54,7 +54,7 @@ def _declined(from_pillar: str, to_pillar: str) -> Case:
     return case
 
 
-# A change to a person (cases/people.py asks these with the pillars of the person's stored cases).
+# A change to a person (pilar/cases/people.py asks these with the pillars of the person's stored cases).
 PERSON_ACTIONS = ("correct", "consent", "erase")
 PERSON_ROWS = [
     # whose (seen from PKH's side)          involved pillars                     correct   consent   erase

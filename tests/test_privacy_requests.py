@@ -4,9 +4,9 @@ was fulfilled; from a view that a rebuild reproduces, scoped like the people's c
 
 from datetime import datetime, timedelta
 
-from cases import clock
-from projections.maintenance import check
-from store.connection import ViewDB
+from pilar.cases import clock
+from pilar.projections.maintenance import check
+from pilar.store.connection import ViewDB
 from testkit import factories
 from tests.test_cli import run
 
@@ -133,7 +133,7 @@ def test_a_kecamatan_scoped_coordinator_lists_the_people_of_their_kecamatan(clie
     """Donorojo's PKH coordinator sees the requests of people who live in Donorojo (a move there by
     a correction included) or have a case there, not those of Pacitan's people; the unscoped PKH
     coordinator sees them all."""
-    from cases.access import SYSTEM
+    from pilar.cases.access import SYSTEM
     from testkit.fixtures import PASSWORD
 
     service.add_user(SYSTEM, "rina", "supervisor", "pkh", PASSWORD, kecamatan=("35.01.01",))

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from projections.maintenance import check
-from projections.queries import WorkloadQueries
-from store.connection import Readers
+from pilar.projections.maintenance import check
+from pilar.projections.queries import WorkloadQueries
+from pilar.store.connection import Readers
 from testkit import factories
 from testkit.servers import pilar_env
 
@@ -121,7 +121,7 @@ def test_only_one_instance_is_active_and_a_standby_takes_over(settings, service,
 def test_a_burst_of_writes_is_gathered_into_one_step_after_a_notification(settings, service, staff):
     import threading
 
-    from projections.waiting import Waiter
+    from pilar.projections.waiting import Waiter
 
     waiter = Waiter(settings, service, poll_interval=1.5, gather=0.5)
     stop = threading.Event()

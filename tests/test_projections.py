@@ -5,10 +5,10 @@ from uuid import UUID
 
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from api.workloads import PillarDetail, PillarSummary, WorkloadSummary
-from cases.errors import PilarError
-from projections import service as read_service
-from projections.maintenance import check, rebuild
+from pilar.api.workloads import PillarDetail, PillarSummary, WorkloadSummary
+from pilar.cases.errors import PilarError
+from pilar.projections import service as read_service
+from pilar.projections.maintenance import check, rebuild
 from testkit import factories
 
 
@@ -133,8 +133,8 @@ def test_min_position_waits_then_answers_503(service, staff, catch_up, client, a
 
 def test_reads_in_one_moment_share_the_views_position_unless_a_newer_one_is_asked_for(service, staff, catch_up,
                                                                                       settings):
-    from projections.queries import WorkloadQueries
-    from store.connection import Readers
+    from pilar.projections.queries import WorkloadQueries
+    from pilar.store.connection import Readers
 
     readers = Readers(settings.store)
     try:
@@ -216,8 +216,8 @@ def test_live_views_equal_a_rebuild_after_random_commands(service, staff, settin
     assert position == service.recorder.max_notification_id()
     assert differences == []
     # And against the aggregates themselves, an oracle the projector shares no code with.
-    from projections.queries import CaseFilter, WorkloadQueries
-    from store.connection import Readers
+    from pilar.projections.queries import CaseFilter, WorkloadQueries
+    from pilar.store.connection import Readers
 
     readers = Readers(settings.store)
     try:
@@ -282,7 +282,7 @@ def test_case_list_filters_sorts_and_pages_from_the_views(service, staff, catch_
 
 
 def test_cli_check_prints_differences_and_exits_1(service, staff, settings, catch_up):
-    from store.connection import ViewDB
+    from pilar.store.connection import ViewDB
     from tests.test_cli import run
 
     wati = staff["wati"]
@@ -319,9 +319,9 @@ def test_a_step_whose_views_moved_while_it_prepared_prepares_again_under_the_loc
     """A step works its batch out before it takes the write lock. Were anything else to move the
     views or seals meanwhile, writing that work would count the batch twice and break the seal
     chain; the step sees the moved heads and prepares again on what is stored."""
-    from audit.seals import verify
-    from store.connection import ViewDB
-    from projections.runner import Follower
+    from pilar.audit.seals import verify
+    from pilar.store.connection import ViewDB
+    from pilar.projections.runner import Follower
 
     wati = staff["wati"]
     for n in range(3):
@@ -357,7 +357,7 @@ def test_under_a_steady_write_load_the_projection_process_gathers_between_steps(
     (a transaction per event or two, each holding SQLite's write lock), nor by the idle poll."""
     import threading
 
-    from projections import runner, waiting
+    from pilar.projections import runner, waiting
 
     waits = []
     monkeypatch.setattr(waiting.Waiter, "wait", lambda self, stop, busy=False: (waits.append(busy), stop.set()))
@@ -372,7 +372,7 @@ def test_the_waiter_after_a_busy_step_sleeps_the_gather_not_the_poll_interval(se
     import threading
     import time
 
-    from projections.waiting import Waiter
+    from pilar.projections.waiting import Waiter
 
     waiter = Waiter(settings, service, poll_interval=30, gather=0.05)
     try:

@@ -1,5 +1,5 @@
-"""Rate limits on failed sign-ins and NIK look-ups (api/limits.py) and their counters in the store
-(store/rate_limits.py), on SQLite and PostgreSQL. Across gunicorn workers: tests/test_gunicorn.py."""
+"""Rate limits on failed sign-ins and NIK look-ups (pilar/api/limits.py) and their counters in the store
+(pilar/store/rate_limits.py), on SQLite and PostgreSQL. Across gunicorn workers: tests/test_gunicorn.py."""
 
 import logging
 import subprocess
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from cases import passwords
-from settings import Settings
-from store import rate_limits
-from store.rate_limits import StoreRateLimits
+from pilar.cases import passwords
+from pilar.settings import Settings
+from pilar.store import rate_limits
+from pilar.store.rate_limits import StoreRateLimits
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.servers import pilar_env
@@ -145,7 +145,7 @@ def test_failed_sign_ins_are_limited_per_address_across_usernames(client, staff,
 def test_limits_are_configurable(services, staff):
     from dataclasses import replace
 
-    from wsgi import create_app
+    from pilar.wsgi import create_app
 
     services.settings = replace(services.settings, signin_limit_user="2 per hour")
     client = create_app(services).test_client()

@@ -11,16 +11,16 @@ from datetime import date
 
 import pytest
 
-from bootstrap import bootstrap, init_store
-from projections.heartbeat import read_beat
-from settings import Settings
-from store.config import StoreConfig
-from store.connection import ViewDB
+from pilar.bootstrap import bootstrap, init_store
+from pilar.projections.heartbeat import read_beat
+from pilar.settings import Settings
+from pilar.store.config import StoreConfig
+from pilar.store.connection import ViewDB
 from testkit import factories
 from testkit.fixtures import POSTGRES_URL, drop_store, new_store_url, settings_for
 from testkit.processes import ProjectionThread
 from testkit.tcp_proxy import TcpProxy
-from wsgi import create_app
+from pilar.wsgi import create_app
 
 
 @pytest.fixture

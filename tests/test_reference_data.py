@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from bootstrap import bootstrap
-from cases import vocab
-from cases.vocabularies import LABELS_CSV, read_labels
-from cases.wilayah import DEFAULT_WILAYAH_CSV
-from wsgi import create_app
+from pilar.bootstrap import bootstrap
+from pilar.cases import vocab
+from pilar.cases.vocabularies import LABELS_CSV, read_labels
+from pilar.cases.wilayah import DEFAULT_WILAYAH_CSV
+from pilar.wsgi import create_app
 
 API = "/api/v1"
 PACITAN_KECAMATAN = {
@@ -42,7 +42,7 @@ def test_wilayah_names_every_kecamatan_of_pacitan_with_its_desa(client, auth):
     assert {"code": "35.01.04.1001", "name": villages["35.01.04.1001"][0], "level": "kelurahan"} in pacitan["desa"]
 
 
-# Every code list of cases/vocab.py, by the name the answer gives it.
+# Every code list of pilar/cases/vocab.py, by the name the answer gives it.
 EXPECTED = {
     "pillars": vocab.PILLARS, "ppks_categories": vocab.PPKS_CATEGORIES, "aid_components": vocab.AID_COMPONENTS,
     "case_statuses": vocab.CASE_STATUSES, "priorities": vocab.PRIORITIES, "risks": vocab.RISKS,

@@ -10,7 +10,7 @@ Donorojo only · T TKSK worker · S PKH coordinator · D Dinas Sosial · A audit
 pii · X admin · M coordinator of TKSK and FK-LKSA (two pillars, neither PKH); then G deactivated and U no token (401 wherever a token is needed).
 Cells: + the row's success status, - 403, b 400, n 404.
 
-Pages (web/) are rows too, called in each column's browser session (signed in through the sign-in
+Pages (pilar/web/) are rows too, called in each column's browser session (signed in through the sign-in
 page) with form bodies and a CSRF token: a column that may not is shown a 403 page, and a
 deactivated user or no session is sent to the sign-in page (303). A page write is sent with a
 stale case version, so an allowed one is answered 409 (the form again, saying so) and appends
@@ -21,9 +21,9 @@ import uuid
 
 import pytest
 
-from api import is_api_request
-from cases import vocab
-from cases.vocabularies import CODES as VOCABULARIES
+from pilar.api import is_api_request
+from pilar.cases import vocab
+from pilar.cases.vocabularies import CODES as VOCABULARIES
 from testkit.pages import Forms
 from testkit import factories
 from testkit.fixtures import PASSWORD

@@ -9,10 +9,10 @@ import sys
 import uuid
 from pathlib import Path
 
-from cases import policy
-from cases.access import Actor
-from cases.errors import InvalidInput, NotAllowed
-from cases.masking import mask_number, masked
+from pilar.cases import policy
+from pilar.cases.access import Actor
+from pilar.cases.errors import InvalidInput, NotAllowed
+from pilar.cases.masking import mask_number, masked
 from testkit.servers import pilar_env
 from tests.scope_world import AWAY, HOME, world  # noqa: F401 (the fixture)
 

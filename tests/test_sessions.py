@@ -7,13 +7,13 @@ import logging
 import pytest
 from argon2 import PasswordHasher
 
-from bootstrap import bootstrap
-from cases import passwords, sessions, users
-from cases.access import SYSTEM
-from cases.account import UserAccount
-from cases.passwords import hash_password
+from pilar.bootstrap import bootstrap
+from pilar.cases import passwords, sessions, users
+from pilar.cases.access import SYSTEM
+from pilar.cases.account import UserAccount
+from pilar.cases.passwords import hash_password
 from testkit.fixtures import PASSWORD
-from wsgi import create_app
+from pilar.wsgi import create_app
 
 
 @pytest.fixture(autouse=True)
@@ -199,7 +199,7 @@ def test_old_passwords_and_tokens_from_before_still_work(client, service, servic
     service.save(legacy)
     assert client.post("/api/v1/auth/token", json={"username": "lama", "password": "1234567890"}).status_code == 200
     # A token issued before tokens had ids (and with no session row) holds, and can be signed out.
-    from cases.signin import password_stamp
+    from pilar.cases.signin import password_stamp
 
     old = services.signin.tokens.issue({"u": "wati", "p": password_stamp(service.user("wati").password_hash)})
     headers = {"Authorization": f"Bearer {old}"}

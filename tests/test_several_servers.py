@@ -17,10 +17,10 @@ from uuid import UUID
 import pytest
 import requests
 
-from cases.case import Case
-from projections.heartbeat import read_beat
-from projections.maintenance import check
-from store.connection import ViewDB
+from pilar.cases.case import Case
+from pilar.projections.heartbeat import read_beat
+from pilar.projections.maintenance import check
+from pilar.store.connection import ViewDB
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.servers import Gunicorn, pilar_env, token, wait_until

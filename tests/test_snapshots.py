@@ -1,6 +1,6 @@
 """Long cases load from their newest snapshot (the only one kept); the state and every past version
 stay exactly the same. A case keeps the latest aid and completed follow-ups in full and counts of
-everything (cases/case_record.py), so its state, snapshots and answer stay small; snapshots taken
+everything (pilar/cases/case_record.py), so its state, snapshots and answer stay small; snapshots taken
 when it kept everything load upcast."""
 
 import dataclasses
@@ -10,9 +10,9 @@ from datetime import date, timedelta
 import pytest
 from eventsourcing.application import project_aggregate
 
-from cases import case_record
-from cases.application import SNAPSHOT_INTERVAL
-from cases.errors import NotFound, RuleBroken
+from pilar.cases import case_record
+from pilar.cases.application import SNAPSHOT_INTERVAL
+from pilar.cases.errors import NotFound, RuleBroken
 from testkit import factories
 
 

@@ -4,9 +4,9 @@ import threading
 
 import pytest
 
-from store.sqlite import PROJECTION_CHECKPOINT_PAGES, STORE_CHECKPOINT_PAGES
-from projections import runner, waiting
-from store.connection import ViewDB
+from pilar.store.sqlite import PROJECTION_CHECKPOINT_PAGES, STORE_CHECKPOINT_PAGES
+from pilar.projections import runner, waiting
+from pilar.store.connection import ViewDB
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
@@ -42,6 +42,6 @@ def test_the_projection_process_checkpoints_first(service, settings, monkeypatch
 
 
 def test_the_application_stores_through_pilars_sqlite_persistence(service):
-    from store.sqlite import PilarSQLiteFactory
+    from pilar.store.sqlite import PilarSQLiteFactory
 
     assert isinstance(service.factory, PilarSQLiteFactory)

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from bootstrap import init_store
-from projections.heartbeat import read_beat
-from store.config import StoreConfig
-from store.connection import ViewDB
+from pilar.bootstrap import init_store
+from pilar.projections.heartbeat import read_beat
+from pilar.store.config import StoreConfig
+from pilar.store.connection import ViewDB
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.servers import Gunicorn, pilar_env, token, wait_until
@@ -140,7 +140,7 @@ def test_a_master_killed_outright_leaves_no_orphan_acknowledging_writes(settings
     headers = {"Authorization": f"Bearer {token(server.url, 'wati', PASSWORD)}"}
     master, *workers = server.pids()
     companion = _wait(lambda: [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()
-                               if b"pilar_cli" in Path(f"/proc/{pid}/cmdline").read_bytes()], what="the projector")
+                               if b"pilar.cli" in Path(f"/proc/{pid}/cmdline").read_bytes()], what="the projector")
     # Writers on kept-alive connections, as busy clients would be when the master is killed.
     sessions = [requests.Session() for _ in range(4)]
     acknowledged_after_kill = []

@@ -11,16 +11,16 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from audit.access_log import BOUNDARY_NAME as ACCESS_BOUNDARY
-from audit.access_log import COLUMNS, AccessLog, entry_mac, mac_key
-from audit.heads import Head, HeadsFile, SealsCutBack
-from audit.seals import verify
-from bootstrap import init_store
-from cases import event_mac
-from cases.access import Actor
-from cases.errors import DamagedEvent
-from projections.runner import Follower
-from store.connection import ViewDB
+from pilar.audit.access_log import BOUNDARY_NAME as ACCESS_BOUNDARY
+from pilar.audit.access_log import COLUMNS, AccessLog, entry_mac, mac_key
+from pilar.audit.heads import Head, HeadsFile, SealsCutBack
+from pilar.audit.seals import verify
+from pilar.bootstrap import init_store
+from pilar.cases import event_mac
+from pilar.cases.access import Actor
+from pilar.cases.errors import DamagedEvent
+from pilar.projections.runner import Follower
+from pilar.store.connection import ViewDB
 from testkit import factories
 from testkit.processes import run_projection_until
 

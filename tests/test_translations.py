@@ -1,5 +1,5 @@
 """Every message of the pages in both languages: English (the message ids) and Bahasa Indonesia
-(web/translations/id), the compiled catalogue the same as its source, every vocabulary code
+(pilar/web/translations/id), the compiled catalogue the same as its source, every vocabulary code
 labelled, the input rules' messages translated; and dates and rupiah in Indonesian form."""
 
 import re
@@ -11,15 +11,15 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask_babel import force_locale
 
-from cases import inputs, vocab
-from cases.errors import InvalidInput
-from settings import PROJECT_ROOT
-from web import i18n
-from web.forms import MESSAGES, field_errors, translated
-from cases.vocabularies import CODES
-from web import labels
+from pilar.cases import inputs, vocab
+from pilar.cases.errors import InvalidInput
+from pilar.settings import PROJECT_ROOT
+from pilar.web import i18n
+from pilar.web.forms import MESSAGES, field_errors, translated
+from pilar.cases.vocabularies import CODES
+from pilar.web import labels
 
-CATALOGUE = PROJECT_ROOT / "web" / "translations" / "id" / "LC_MESSAGES"
+CATALOGUE = PROJECT_ROOT / "pilar" / "web" / "translations" / "id" / "LC_MESSAGES"
 METHODS = [("**.py", "python"), ("templates/**.html", "jinja2")]
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
@@ -27,7 +27,7 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 def _used() -> set:
     keywords = {**DEFAULT_KEYWORDS, "_l": None}
     found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(PROJECT_ROOT / "web", METHODS, keywords=keywords):
+    for _file, _line, message, _comments, _context in extract_from_dir(PROJECT_ROOT / "pilar" / "web", METHODS, keywords=keywords):
         found.add(message if isinstance(message, str) else tuple(message))
     return found
 
@@ -66,7 +66,7 @@ def test_the_compiled_catalogue_is_the_source_catalogue():
     with open(CATALOGUE / "messages.mo", "rb") as f:
         compiled = {_key(m.id): _key(m.string) for m in read_mo(f) if m.id}
     source = {_key(m.id): _key(m.string) for m in _catalogue() if m.id}
-    assert compiled == source, "web/translations/id/LC_MESSAGES/messages.mo is stale: run make translations"
+    assert compiled == source, "pilar/web/translations/id/LC_MESSAGES/messages.mo is stale: run make translations"
 
 
 def _key(value):
@@ -74,7 +74,7 @@ def _key(value):
 
 
 def test_every_vocabulary_code_has_a_label_in_both_languages_from_the_one_label_file(app):
-    """The pages label codes from cases/vocabularies.py (what GET /api/v1/vocabularies answers), in
+    """The pages label codes from pilar/cases/vocabularies.py (what GET /api/v1/vocabularies answers), in
     the reader's language; every page kind names a vocabulary there."""
     assert set(labels.VOCABULARY_OF.values()) <= set(CODES)
     for language, expected in (("id", "Lanjut usia terlantar"), ("en", "Neglected older person")):

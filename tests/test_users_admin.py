@@ -7,8 +7,8 @@ import logging
 import pytest
 from argon2 import PasswordHasher
 
-from cases import passwords
-from cases.account import UserAccount
+from pilar.cases import passwords
+from pilar.cases.account import UserAccount
 from testkit.fixtures import PASSWORD
 
 NEW_PASSWORD = "tanah-liat-hujan-47"
@@ -168,8 +168,8 @@ def test_rules_are_409_naming_the_rule(client, auth):
 
 
 def test_last_active_admin_stays(service, staff):
-    from cases.access import Actor
-    from cases.errors import RuleBroken
+    from pilar.cases.access import Actor
+    from pilar.cases.errors import RuleBroken
 
     shell = Actor("os:root", "admin", None)
     with pytest.raises(RuleBroken) as refused:
@@ -221,7 +221,7 @@ def test_admin_changes_are_security_events(client, auth, caplog):
 
 
 def test_racing_changes_to_one_account_are_both_kept(service, staff):
-    from cases.access import Actor
+    from pilar.cases.access import Actor
 
     admin = Actor("root", "admin", None)
     stale = service.repository.get(UserAccount.id_for("wati"))  # read before the other change lands
@@ -238,8 +238,8 @@ def test_two_admins_removing_each_other_at_once_leave_one_active(service, staff)
     """root deactivates admin2 while admin2 deactivates root: each checked that another admin was
     active before either saved. The admin roster both removals write to makes the later save
     conflict; decided again on fresh accounts it is refused, and one admin stays."""
-    from cases.access import Actor
-    from cases.errors import RuleBroken
+    from pilar.cases.access import Actor
+    from pilar.cases.errors import RuleBroken
 
     service.add_user(Actor("root", "admin", None), "admin2", "admin", None, NEW_PASSWORD)
     root, admin2 = Actor("root", "admin", None), Actor("admin2", "admin", None)

@@ -1,0 +1,173 @@
+"""The read service behind /workloads, /cases (list), /follow-ups and /audit/views: scope (asked of
+pilar/cases/policy.py), freshness, paging."""
+
+import time
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from pilar.cases import clock, policy, vocab
+from pilar.cases.access import Actor
+from pilar.cases.application import PilarApplication
+from pilar.cases.clock import today_in_jakarta
+from pilar.cases.errors import InvalidInput, NotFound
+from pilar.cases.presenters import privacy_request_view
+from pilar.audit.quarantine import quarantined_between
+from pilar.projections.as_of import views_as_of
+from pilar.projections.queries import CaseFilter, WorkloadQueries
+
+MAX_WAIT_SECONDS = 2.0
+# Under load every read asked the database where the views stand: on PostgreSQL that round
+# trip was a third of a workload GET. Reads within this many seconds share one answer; a
+# reader who needs its own write passes min_position, which always asks afresh.
+POSITIONS_TTL = 0.025
+
+
+class ViewBehind(Exception):
+    """The views have not reached the position the reader asked for."""
+
+    def __init__(self, wanted: int, position: int):
+        self.wanted = wanted
+        self.position = position
+        super().__init__(f"the views are at position {position}, not yet {wanted}; retry shortly")
+
+
+class BeyondHead(Exception):
+    """No stored event has the position the reader asked for: no wait would bring the views there."""
+
+    def __init__(self, wanted: int, head: int):
+        self.wanted = wanted
+        self.head = head
+        super().__init__(f"is beyond the newest stored event (position {head}): send a position a write answered")
+
+
+@dataclass(frozen=True)
+class Freshness:
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.head - self.position, 0)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"position": self.position, "lag": self.lag}
+
+
+class WorkloadService:
+    def __init__(self, queries: WorkloadQueries, positions_ttl: float = POSITIONS_TTL,
+                 history: PilarApplication | None = None):
+        self.queries = queries
+        self.history = history  # the events, replayed for the views at a past moment
+        self.positions_ttl = positions_ttl
+        self._positions: tuple[float, int, int] = (float("-inf"), 0, 0)  # (read at, position, head)
+        # A pillar's workload changes only when the views move or the day turns, so answers are
+        # kept per (pillar, position, day); an idle store serves repeated reads without queries.
+        self._workloads: dict[tuple[str, int, date, bool, tuple[str, ...] | None], dict[str, Any]] = {}
+
+    def freshness(self, min_position: int | None = None) -> Freshness:
+        read_at, position, head = self._positions
+        if time.monotonic() - read_at >= self.positions_ttl or (min_position is not None and position < min_position):
+            position, head = self._read_positions()
+        if min_position is not None and min_position > head:  # the head just read from the store
+            raise BeyondHead(min_position, head)
+        if min_position is not None and position < min_position:
+            deadline = time.monotonic() + MAX_WAIT_SECONDS
+            while position < min_position and time.monotonic() < deadline:
+                time.sleep(0.05)
+                position, head = self._read_positions()
+            if position < min_position:
+                raise ViewBehind(min_position, position)
+        return Freshness(position, head)
+
+    def _read_positions(self) -> tuple[int, int]:
+        """Ask the database, and share the answer with the reads of the next moment."""
+        read_at = time.monotonic()
+        position, head = self.queries.positions()
+        self._positions = (read_at, position, head)
+        return position, head
+
+    def summary(self, actor: Actor, min_position: int | None = None) -> tuple[Freshness, list[dict[str, Any]]]:
+        """Where the views stand, and each visible pillar's brief workload. The workloads are the
+        kept answers themselves (the same objects until the views move), not copies."""
+        pillars, kecamatan = policy.visible_pillars(actor), policy.visible_kecamatan(actor)
+        fresh = self.freshness(min_position)
+        return fresh, [self._workload(p, fresh.position, brief=True, kecamatan=kecamatan) for p in pillars]
+
+    def detail(self, actor: Actor, pillar: str, min_position: int | None = None) -> tuple[Freshness, dict[str, Any]]:
+        """Where the views stand, and the pillar's detailed workload (the kept answer itself)."""
+        if pillar not in vocab.PILLARS:
+            raise NotFound("pillar", pillar)
+        policy.require(policy.read_pillar(actor, pillar))
+        kecamatan = policy.visible_kecamatan(actor)
+        fresh = self.freshness(min_position)
+        return fresh, self._workload(pillar, fresh.position, brief=False, kecamatan=kecamatan)
+
+    def _workload(self, pillar: str, position: int, *, brief: bool, kecamatan: tuple[str, ...] | None) -> dict[str, Any]:
+        """`kecamatan`: a kecamatan-scoped reader's, whose workload counts only theirs; None: all."""
+        today = today_in_jakarta()
+        key = (pillar, position, today, brief, kecamatan)
+        answer = self._workloads.get(key)
+        if answer is None:
+            # Read at `position` or later: a newer answer under an older key is still correct to
+            # serve, since min_position only ever asks for at least a position.
+            answer = self.queries.detail(pillar, today, brief=brief, kecamatan=kecamatan)
+            if len(self._workloads) > 256:
+                self._workloads.clear()
+            self._workloads[key] = answer
+        return answer
+
+    def cases(self, actor: Actor, where: CaseFilter, page: int, per_page: int,
+              min_position: int | None = None) -> dict[str, Any]:
+        visible = policy.visible_pillars(actor)
+        for pillar in where.pillars or ():
+            policy.require(policy.read_pillar(actor, pillar))
+        if where.kecamatan is not None:
+            policy.require(policy.read_kecamatan(actor, where.kecamatan))
+        where = replace(where, scope_pillars=visible if len(visible) < len(vocab.PILLARS) else None,
+                        scope_kecamatan=policy.visible_kecamatan(actor))
+        fresh = self.freshness(min_position)
+        items, total = self.queries.cases(where, today_in_jakarta(), page, per_page)
+        return {**fresh.as_dict(), "page": page, "per_page": per_page, "total": total, "items": items}
+
+    def follow_up_queue(self, actor: Actor, pillar: str | None, days_ahead: int, page: int, per_page: int,
+                        min_position: int | None = None) -> dict[str, Any]:
+        visible = policy.visible_pillars(actor)
+        if pillar is not None:
+            policy.require(policy.read_pillar(actor, pillar))
+        pillars = (pillar,) if pillar else (None if len(visible) == len(vocab.PILLARS) else visible)
+        kecamatan = policy.visible_kecamatan(actor)
+        fresh = self.freshness(min_position)
+        today = today_in_jakarta()
+        items, total = self.queries.follow_up_queue(pillars, today, today + timedelta(days=days_ahead), page,
+                                                    per_page, kecamatan)
+        return {**fresh.as_dict(), "today": today.isoformat(), "page": page, "per_page": per_page,
+                "total": total, "items": items}
+
+    def privacy_requests(self, actor: Actor, *, status: str | None = None, overdue: bool | None = None,
+                         page: int = 1, per_page: int = 50, min_position: int | None = None,
+                         now: datetime | None = None) -> dict[str, Any]:
+        """Consent withdrawals and erasure requests against their 3×24 h deadline, overdue first
+        (policy.privacy_request_pillars, in the actor's kecamatan); the people's names only for a
+        reader of personal data."""
+        pillars = policy.privacy_request_pillars(actor)
+        kecamatan = policy.visible_kecamatan(actor)
+        fresh = self.freshness(min_position)
+        now = now or clock.now_utc()
+        rows, total = self.queries.privacy_requests(pillars, kecamatan, status, overdue, clock.utc_text(now), page,
+                                                    per_page)
+        names: dict[Any, str | None] = {}
+        if policy.names_in_lists(actor) and rows and self.history is not None:
+            names = self.history.names_of(actor, [UUID(r["beneficiary_id"]) for r in rows], "list_privacy_requests")
+        items = [privacy_request_view(r, names.get(UUID(r["beneficiary_id"])), now) for r in rows]
+        return {**fresh.as_dict(), "now": now, "page": page, "per_page": per_page, "total": total, "items": items}
+
+    def as_of(self, actor: Actor, as_of: datetime) -> dict[str, Any]:
+        """Every pillar's workload as it was at `as_of`, replayed without touching the live views."""
+        policy.require(policy.audit(actor))
+        if as_of.tzinfo is None:
+            raise InvalidInput.one("as_of", "needs a UTC offset, e.g. 2026-09-30T23:59:59+07:00")
+        with self.queries.readers.connection() as conn:
+            quarantined = quarantined_between(conn, 0)  # left out, as the live views leave them out
+        return views_as_of(self.history, as_of, skip=quarantined)

@@ -1,0 +1,170 @@
+"""The embedded store: eventsourcing's SQLite persistence with the write-ahead log checkpointed
+where requests do not pay for it, the read side's connections, and the stream queries.
+
+A commit that leaves the log longer than a connection's `wal_autocheckpoint` pages copies the
+log back into the database file, then and there. With a million events the pages a batch of
+events dirties are scattered over the file (case ids are random), so a checkpoint is costly;
+the longer the log between checkpoints, the more often one page was written several times and
+is copied once. The projection process checkpoints every PROJECTION_CHECKPOINT_PAGES; every
+other connection only at STORE_CHECKPOINT_PAGES, a backstop for when no projection process
+runs, so that a request is not the one that pays."""
+
+import fcntl
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+from eventsourcing.sqlite import SQLiteConnection as EventsourcingConnection
+from eventsourcing.sqlite import SQLiteConnectionPool, SQLiteFactory
+
+from pilar.store.connection import Connection
+from pilar.store.streams import StreamQueries
+
+PROJECTION_CHECKPOINT_PAGES = 10_000  # 4 KiB pages: about 40 MB of log
+STORE_CHECKPOINT_PAGES = 4 * PROJECTION_CHECKPOINT_PAGES
+
+
+def checkpoint_pragma(pages: int) -> str:
+    return f"PRAGMA wal_autocheckpoint = {int(pages)}"
+
+
+class _Pool(SQLiteConnectionPool):
+    def _create_connection(self) -> EventsourcingConnection:
+        connection = super()._create_connection()
+        connection.cursor().execute(checkpoint_pragma(STORE_CHECKPOINT_PAGES))
+        return connection
+
+
+class PilarSQLiteFactory(SQLiteFactory):
+    def __init__(self, env):
+        super().__init__(env)
+        made = self.datastore.pool
+        self.datastore.pool = _Pool(db_name=made.db_name, lock_timeout=made.lock_timeout, pool_size=made.pool_size,
+                                    max_overflow=made.max_overflow, pool_timeout=made.pool_timeout,
+                                    max_age=made.max_age, pre_ping=made.pre_ping)
+        made.close()
+
+
+class SQLiteConnection(Connection):
+    kind = "sqlite"
+
+    def __init__(self, raw: sqlite3.Connection, path: Path | None = None):
+        super().__init__(raw)
+        self.path = path
+        self._locks: dict[str, int] = {}
+
+    @classmethod
+    def open(cls, path: Path, checkpoint_pages: int | None = None) -> "SQLiteConnection":
+        raw = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.execute(checkpoint_pragma(checkpoint_pages or STORE_CHECKPOINT_PAGES))
+        raw.execute("PRAGMA secure_delete = ON")  # a deleted row's bytes are overwritten, not left in free space
+        return cls(raw, path)
+
+    @classmethod
+    def in_memory(cls) -> "SQLiteConnection":
+        return cls(sqlite3.connect(":memory:", isolation_level=None))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        # BEGIN IMMEDIATE takes the write lock at once, so a transaction never fails half-way
+        # to upgrade its lock.
+        self.raw.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.raw.execute("ROLLBACK")
+            raise
+        self.raw.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        self.raw.execute("BEGIN")
+        try:
+            yield self
+        finally:
+            self.raw.execute("ROLLBACK")
+
+    def shred(self, table: str, wait: float = 5.0) -> None:
+        # secure_delete overwrote the row in its page, but earlier images of that page are still
+        # in the write-ahead log: copy the log into the database file and empty it. A reader in
+        # the middle of the log holds the checkpoint back, so it is retried for a moment.
+        # Each attempt gives up at once rather than wait on the busy handler while holding the
+        # write lock (which would stall every writer); the attempts are spaced out here instead.
+        deadline = time.monotonic() + wait
+        timeout = self.raw.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    busy, _, _ = self.raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                except sqlite3.OperationalError:
+                    busy = 1
+                if not busy:
+                    return
+                if time.monotonic() > deadline:
+                    raise sqlite3.OperationalError(f"could not empty the write-ahead log after deleting from {table}")
+                time.sleep(0.05)
+        finally:
+            self.raw.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+
+    def try_exclusive(self, name: str) -> bool:
+        # SQLite is one machine's store, so a file lock beside the database file is enough.
+        fd = os.open(f"{self.path}.{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._locks[name] = fd
+        return True
+
+    def release_exclusive(self, name: str) -> None:
+        fd = self._locks.pop(name, None)
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+class SQLiteStreams(StreamQueries):
+    def head_sql(self) -> str:
+        return f"SELECT MAX(rowid) FROM {self.table}"
+
+    def position_of(self, originator_id: UUID, version: int) -> int | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(f"SELECT rowid FROM {self.table} WHERE originator_id = ? AND originator_version = ?",
+                         (originator_id.hex, version))
+            row = curs.fetchone()
+            return row[0] if row else None
+
+    def _stream_rows(self, originator_id: UUID, after_version: int, limit: int) -> list[tuple]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT rowid, originator_version, topic, state FROM {self.table} "
+                "WHERE originator_id = ? AND originator_version > ? ORDER BY originator_version LIMIT ?",
+                (originator_id.hex, after_version, limit),
+            )
+            return [tuple(r) for r in curs.fetchall()]
+
+    def drop_snapshots(self, table: str, originator_id: UUID, before_version: int) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(f"DELETE FROM {table} WHERE originator_id = ? AND originator_version < ?",
+                         (originator_id.hex, before_version))
+
+    def restore(self, event: Notification) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(f"UPDATE {self.table} SET originator_id = ?, originator_version = ?, topic = ?, state = ? "
+                         "WHERE rowid = ?", (UUID(str(event.originator_id)).hex, event.originator_version,
+                                             event.topic, bytes(event.state), event.id))
+
+    def originators(self, topic: str) -> list[UUID]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._by_topic(topic))
+            return [UUID(row[0]) for row in curs.fetchall()]
