@@ -65,7 +65,12 @@ screenshots: $(BIN)/pilar /usr/bin/chromium
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis *.egg-info
 
-bench: $(BIN)/pilar postgres
+# Load comes from Debian's wrk (a compiled generator, so the client is not the bottleneck);
+# installed only when missing.
+/usr/bin/wrk:
+	apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+
+bench: $(BIN)/pilar postgres /usr/bin/wrk
 	$(BIN)/pip install -q -e ".[test,bench]"
 	$(BIN)/python -m bench.run
 

@@ -42,3 +42,59 @@ def _thin() -> Flask:
 
 hello = PerProcessApp(_hello)
 thin = PerProcessApp(_thin)
+
+
+# Worker setups tried for each baseline; the fastest on this machine is the one measured (a
+# baseline in its own best setup, not in Pilar's). Sync workers hold one connection at a time.
+SETUPS = [("sync", 2, 1), ("sync", 4, 1), ("gthread", 2, 1), ("gthread", 2, 4)]
+READY_SECONDS = 120  # workers import Flask and build their app on a machine other work may load
+
+
+class PlainGunicorn:
+    """A baseline under plain gunicorn (no pilar/gunicorn_conf.py: no access log, no JSON logger, no
+    projection process), `kind` workers × threads."""
+
+    def __init__(self, settings, app: str, ready_path: str, setup: tuple[str, int, int]):
+        from testkit.servers import free_port
+
+        self.settings, self.app, self.ready_path, self.setup = settings, app, ready_path, setup
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = None
+
+    def __enter__(self) -> "PlainGunicorn":
+        import subprocess
+        import sys
+        import time
+
+        import requests
+
+        from pilar.settings import PROJECT_ROOT
+        from testkit.servers import pilar_env
+
+        kind, workers, threads = self.setup
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "bench/plain_gunicorn.conf.py", "-k", kind, "-w", str(workers), "--threads", str(threads),
+             "-b", f"127.0.0.1:{self.port}", self.app],
+            cwd=PROJECT_ROOT, env=pilar_env(self.settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + READY_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                # Every worker builds its app on its first request: warm them all up.
+                if all(requests.get(f"{self.url}{self.ready_path}", timeout=10).status_code < 500
+                       for _ in range(4 * workers)):
+                    return self
+            except requests.RequestException:
+                time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError(f"{self.app} under gunicorn {self.setup} did not become ready in {READY_SECONDS} s")
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def describe(setup: tuple[str, int, int]) -> str:
+    kind, workers, threads = setup
+    return f"{kind}, {workers} workers" + (f" × {threads} threads" if kind == "gthread" else "")

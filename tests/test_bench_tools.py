@@ -1,5 +1,7 @@
 """The profiling tool behind the store-size target runs, and measures what it says it does."""
 
+
+import pytest
 from bench import projection_cost
 from bench.generate import generate_into
 from bench.run import catch_up, open_cases
@@ -13,3 +15,41 @@ def test_projection_cost_projects_exactly_the_follow_ups_it_wrote(settings, serv
     assert figures["events"] == 25
     assert 0 < figures["us_held_per_event"] <= figures["us_per_event"]
     assert catch_up(settings) == service.recorder.max_notification_id()
+
+
+def test_wrk_summary_is_parsed_among_wrks_own_text_and_failures_are_counted_out():
+    from bench import wrk
+
+    out = ("Running 8s test @ http://127.0.0.1:1\n  2 threads and 8 connections\n"
+           'BENCH_JSON {"requests":1000,"duration_us":2000000,"connect":0,"read":1,"write":0,"status":100,'
+           '"timeout":2,"p50_us":1500,"p90_us":4000,"p99_us":12345,"max_us":50000}\n')
+    figures = wrk.summary(wrk.parse(out), cpu_seconds=0.5)
+    assert figures["per_s"] == 500.0 and figures["ok_per_s"] == 450.0
+    assert figures["failed"] == 103
+    assert (figures["p50_ms"], figures["p99_ms"], figures["max_ms"]) == (1.5, 12.35, 50.0)
+    assert figures["wrk_cpu_share"] == 0.25
+    with pytest.raises(RuntimeError, match="no summary"):
+        wrk.parse("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+def test_wrk_turns_merge_over_their_summed_time():
+    from bench import wrk
+
+    turn = {"requests": 100, "failed": 0, "seconds": 1.0, "wrk_cpu_s": 0.1, "ok_per_s": 100.0,
+            "p50_ms": 1.0, "p90_ms": 2.0, "p99_ms": 4.0, "max_ms": 9.0}
+    merged = wrk.merge([turn, turn | {"requests": 300, "seconds": 3.0, "ok_per_s": 90.0, "p99_ms": 8.0, "max_ms": 20.0}])
+    assert merged["per_s"] == 100.0 and merged["ok_per_s"] == 92.5
+    assert merged["p99_ms"] == 7.0 and merged["max_ms"] == 20.0
+
+
+def test_wrk_scripts_sign_in_write_json_and_spread_over_every_case():
+    from bench import wrk
+
+    write = wrk.script("write", "tok.en", ["c1", "c2"])
+    assert 'wrk.headers["Authorization"] = "Bearer tok.en"' in write
+    assert 'wrk.headers["Content-Type"] = "application/json"' in write
+    assert 'wrk.method = "POST"' in write and 'purpose\\": \\"bench' in write
+    assert 'local targets = {"c1", "c2"}' in write
+    assert '"/api/v1/cases/" .. targets[math.random(#targets)] .. "/follow-ups"' in write
+    hello = wrk.script("hello", "-", ["-"])
+    assert "Authorization" not in hello and 'local path = "/hello"\n' in hello and "local body = nil" in hello

@@ -62,3 +62,20 @@ def test_the_projection_process_finishes_an_interrupted_erasure(service, staff, 
     assert service.repository.get(person_id).nik is None
     registered = next(e for e in service.events.get(person_id) if isinstance(e, Beneficiary.BeneficiaryRegistered))
     assert registered.name is None
+
+
+def test_taking_personal_fields_from_a_detached_copy_leaves_the_event_as_it_was():
+    """Encryption takes the personal fields out of a copy of the event's state; the copy shares
+    what take() never writes to (pilar/cases/personal_fields.py detached), so nothing else may move."""
+    from pilar.cases.personal_fields import detached, take
+
+    state = {"state": {"follow_ups": [{"purpose": "visit Bu Sri", "due_on": "2027-01-03"}, {"purpose": None}],
+                       "referral": {"reason": "lansia", "source": "musdes"}, "pillar": "pkh"}, "id": "x"}
+    before = repr(state)
+    paths = [("state", "follow_ups", "*", "purpose"), ("state", "referral", "reason"), ("state", "closure_note",)]
+    copy = detached(state, paths)
+    assert take(copy, paths) == {"state.follow_ups.0.purpose": "visit Bu Sri", "state.referral.reason": "lansia"}
+    assert repr(state) == before
+    assert copy["state"]["follow_ups"][0] == {"purpose": None, "due_on": "2027-01-03"}
+    assert copy["state"]["referral"] == {"reason": None, "source": "musdes"}
+    assert copy["id"] == "x" and copy["state"]["pillar"] == "pkh"

@@ -7,8 +7,14 @@ from pilar.api.schemas import Problem
 
 def errors(blp, described: dict[int, str], *codes: int) -> Callable:
     def decorate(view: Callable) -> Callable:
+        documented = view
         for code in codes:
-            view = blp.alt_response(code, schema=Problem, description=described[code])(view)
+            documented = blp.alt_response(code, schema=Problem, description=described[code])(documented)
+        # flask-smorest wraps the view once per documented answer, each wrapper only passing the
+        # call on (up to ten per write): the view keeps the documentation and none of the wrappers.
+        for name, value in vars(documented).items():
+            if name != "__wrapped__":
+                setattr(view, name, value)
         return view
 
     return decorate
