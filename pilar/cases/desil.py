@@ -87,8 +87,3 @@ class DesilCommands:
     def person_desil(self, case: Any, today: date, max_age: int) -> dict[str, Any] | None:
         """The latest desil of a case's person, for a reader who may read the case."""
         return desil_answer(self._load(Beneficiary, case.beneficiary_id).desil, today, max_age)
-
-    def nik_holder(self, nik: str) -> UUID | None:
-        """Who holds a NIK now (by its keyed claim), for imports; not an access-logged look-up."""
-        claim = self._nik_claim(nik)
-        return None if claim is None else claim.beneficiary_id

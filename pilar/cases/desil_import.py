@@ -21,7 +21,7 @@ COLUMNS = ("nik", "kk", "desil")
 
 def import_extract(app: Any, actor: Actor, lines: Iterable[str], *, period: str, source: str, dry_run: bool,
                    kk_members: Callable[[str], list[UUID]]) -> dict[str, Any]:
-    """`app`: the PilarApplication (record_desil, nik_holder); `kk_members`: the people registered
+    """`app`: the PilarApplication (record_desil, holder_of_nik); `kk_members`: the people registered
     under a KK (the household view). Answers the report."""
     policy.require(policy.import_desil(actor))
     normal = normal_period(period or "")
@@ -105,6 +105,6 @@ def _row_problems(values: dict[str, str]) -> list[tuple[str, str]]:
 def _people(app: Any, values: dict[str, str], kk_members: Callable[[str], list[UUID]]) -> list[UUID]:
     """The NIK's holder if a NIK is given, else every member of the KK's household."""
     if values.get("nik"):
-        holder = app.nik_holder(values["nik"])
+        holder = app.holder_of_nik(values["nik"])
         return [] if holder is None else [holder]
     return kk_members(values["kk"])

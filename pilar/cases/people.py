@@ -74,6 +74,11 @@ class BeneficiaryCommands:
         """Who holds this NIK, for a writer about to register it (a bulk import matching its rows):
         what registering would answer with its 409, so no read of the person is recorded."""
         policy.require(policy.register_beneficiary(actor))
+        return self.holder_of_nik(nik)
+
+    def holder_of_nik(self, nik: str) -> UUID | None:
+        """Who holds a NIK now, by its keyed claim, for a caller already allowed to ask (an import
+        matching its rows); not an access-logged look-up of the person."""
         claim = self._nik_claim(nik)
         return None if claim is None else claim.beneficiary_id
 
