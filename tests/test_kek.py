@@ -240,11 +240,11 @@ def _assert_every_key_opens(service, settings) -> None:
 
 
 def test_two_rotations_at_once_are_serialised_and_lose_no_kek(service, staff, settings, monkeypatch):
-    import store.kek
+    from pilar.store import kek
 
     cli = _cli(monkeypatch, settings)
     _register(service, staff["wati"])
-    paused, go = _pause_in(monkeypatch, store.kek, "create_private_file", "first")
+    paused, go = _pause_in(monkeypatch, kek, "create_private_file", "first")
     first = _Run("first", lambda: cli.keys_rotate.callback(grace=0.0))
     second = _Run("second", lambda: cli.keys_rotate.callback(grace=0.0))
     waited = _race(first, second, paused, go)
@@ -255,12 +255,12 @@ def test_two_rotations_at_once_are_serialised_and_lose_no_kek(service, staff, se
 
 
 def test_a_rotation_during_a_retirement_waits_and_its_kek_is_not_destroyed(service, staff, settings, monkeypatch):
-    import store.kek
+    from pilar.store import kek
 
     cli = _cli(monkeypatch, settings)
     _register(service, staff["wati"])
     cli.keys_rotate.callback(grace=0.0)
-    paused, go = _pause_in(monkeypatch, store.kek, "create_private_file", "retire")
+    paused, go = _pause_in(monkeypatch, kek, "create_private_file", "retire")
     retire = _Run("retire", lambda: cli.keys_retire.callback(grace=0.0))
     rotate = _Run("rotate", lambda: cli.keys_rotate.callback(grace=0.0))
     waited = _race(retire, rotate, paused, go)
@@ -270,7 +270,7 @@ def test_a_rotation_during_a_retirement_waits_and_its_kek_is_not_destroyed(servi
 
 
 def test_a_key_made_while_its_kek_is_retired_is_rewrapped_or_refused(service, staff, settings, monkeypatch):
-    import store.personal_keys
+    from pilar.store import personal_keys
     from pilar.store.kek import StaticSource
     from pilar.store.personal_keys import PersonalKeys
 
@@ -280,7 +280,7 @@ def test_a_key_made_while_its_kek_is_retired_is_rewrapped_or_refused(service, st
     cli.keys_rotate.callback(grace=0.0)
     stale = PersonalKeys(service.personal_keys.readers, KeyRing(StaticSource(old)))  # has not re-read the file
     # The server has found its KEK known, and is about to store a key wrapped under it.
-    paused, go = _pause_in(monkeypatch, store.personal_keys, "require_known_kek", "server", after=True)
+    paused, go = _pause_in(monkeypatch, personal_keys, "require_known_kek", "server", after=True)
     server = _Run("server", lambda: stale.create(UUID(int=99)))
     retire = _Run("retire", lambda: cli.keys_retire.callback(grace=0.0))
     waited = _race(server, retire, paused, go)
@@ -355,13 +355,13 @@ def test_a_second_keys_command_on_the_same_store_is_refused_clearly(service, sta
 
 
 def test_concurrent_writers_of_the_key_file_lose_no_entry_and_leave_no_copy(tmp_path, monkeypatch):
-    import store.kek
+    from pilar.store import kek
 
     path = tmp_path / "kek"
     FileSource(path).create()
     left = tmp_path / ".kek.4242.new"  # by a writer that died, with another process id
     left.write_text(path.read_text())
-    paused, go = _pause_in(monkeypatch, store.kek, "create_private_file", "first")
+    paused, go = _pause_in(monkeypatch, kek, "create_private_file", "first")
     first = _Run("first", lambda: FileSource(path).prepend_new())
     second = _Run("second", lambda: FileSource(path).prepend_new())
     waited = _race(first, second, paused, go)
