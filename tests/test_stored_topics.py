@@ -32,6 +32,8 @@ AGGREGATES = (Case, Beneficiary, NikClaim, UserAccount, AdminRoster, Idempotency
 @pytest.fixture
 def old_store(tmp_path):
     shutil.copytree(OLD_STORE, tmp_path, dirs_exist_ok=True)
+    for key in (tmp_path / "instance").iterdir():
+        key.chmod(0o600)  # as Pilar made them; git keeps only 0644
     settings = settings_for(f"sqlite:///{tmp_path / 'pilar.db'}", tmp_path)
     done = subprocess.run([PILAR, "db", "init"], capture_output=True, text=True, env=pilar_env(settings), timeout=120)
     assert done.returncode == 0, done.stderr
