@@ -175,7 +175,8 @@ def test_an_older_store_moves_its_nik_claims_and_servers_refuse_until_it_has(set
 # views. Aid items are counted by name in the views: what was given, never to whom.
 CLEAR_TEXT = {"actor", "pillar", "desa_code", "kecamatan_code", "priority", "worker", "risk", "component", "item",
               "unit", "funding_source", "follow_up_id", "outcome", "referral_id", "from_pillar", "to_pillar",
-              "method", "reason@PersonalDataErased", "acting_for", "originator_topic", "lawful_basis"}
+              "method", "reason@PersonalDataErased", "acting_for", "originator_topic", "lawful_basis",
+              "period@DesilRecorded", "source@DesilRecorded"}  # a DTSEN period code and which extract it came from
 
 
 def test_every_free_text_field_of_an_event_is_listed_as_personal():
