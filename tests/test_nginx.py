@@ -38,6 +38,7 @@ def test_nginx_accepts_the_site_file(tmp_path):
     assert checked.returncode == 0, checked.stderr
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # gunicorn reads requests alike over either store
 def test_sixteen_slow_clients_through_nginx_do_not_stall_other_users(stack):
     nginx, _ = stack
     signed_in = requests.post(f"{nginx.url}/api/v1/auth/token", json={"username": "wati", "password": PASSWORD},
@@ -57,6 +58,7 @@ def test_sixteen_slow_clients_through_nginx_do_not_stall_other_users(stack):
         assert seconds < TRICKLE / 10, f"answered after {seconds:.1f} s while slow clients trickled for {TRICKLE} s"
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # gunicorn reads requests alike over either store
 def test_tls_forwarded_headers_and_the_body_limit(stack):
     nginx, log = stack
     redirect = requests.get(f"{nginx.http_url}/cases?page=2", allow_redirects=False, timeout=5)

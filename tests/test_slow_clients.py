@@ -36,6 +36,7 @@ def _others_while_crowded(server: Gunicorn, bearer: str, count: int = 16) -> tup
     return answers, still_trickling
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # gunicorn reads requests alike over either store
 def test_slow_clients_do_not_stall_other_users(settings, staff, tmp_path):
     with Gunicorn(settings, workers=1, log=tmp_path / "gunicorn.log", env=PATIENT) as server:
         bearer = token(server.url, "wati", PASSWORD)
@@ -46,6 +47,7 @@ def test_slow_clients_do_not_stall_other_users(settings, staff, tmp_path):
         assert seconds < TRICKLE / 10, f"answered after {seconds:.1f} s while slow clients trickled for {TRICKLE} s"
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # gunicorn reads requests alike over either store
 def test_plain_gthread_stalls_under_the_same_crowd(settings, staff, tmp_path):
     """The control: gunicorn's own gthread worker, with the same settings otherwise, does stall."""
     env = PATIENT | {"GUNICORN_CMD_ARGS": "--worker-class gthread"}
@@ -56,6 +58,7 @@ def test_plain_gthread_stalls_under_the_same_crowd(settings, staff, tmp_path):
     assert seconds > TRICKLE / 3
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # gunicorn reads requests alike over either store
 def test_a_request_that_does_not_arrive_in_time_is_answered_408(settings, service, tmp_path):
     env = {"PILAR_HEADER_TIMEOUT": "2", "PILAR_BODY_TIMEOUT": "2"}
     with Gunicorn(settings, workers=1, log=tmp_path / "gunicorn.log", env=env) as server:
@@ -70,6 +73,7 @@ def test_a_request_that_does_not_arrive_in_time_is_answered_408(settings, servic
         assert trickler.answer.startswith(b"HTTP/1.1 408 ")
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # gunicorn reads requests alike over either store
 def test_kept_alive_and_pipelined_requests_are_still_answered(settings, service, tmp_path):
     with Gunicorn(settings, workers=1, log=tmp_path / "gunicorn.log") as server:
         with requests.Session() as session:  # one connection, reused
