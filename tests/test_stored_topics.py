@@ -1,5 +1,5 @@
 """Stored events name their class by topic. The code moved into the `pilar` package after stores
-were written: events and snapshots stored before the move (tests/data/store-before-pilar-package,
+were written: events and snapshots stored before the move (tests/data/store-before-pilar-package: the database and its instance keys,
 made by its made_by.py with the code of commit 9dbb919: one event of every type there was then, a
 snapshot, an idempotent write, an erasure) are read, verified and projected by the code as it is,
 and new events are stored under the same topics (package-relative, docs/decisions.md)."""
@@ -31,7 +31,9 @@ AGGREGATES = (Case, Beneficiary, NikClaim, UserAccount, AdminRoster, Idempotency
 
 @pytest.fixture
 def old_store(tmp_path):
-    shutil.copytree(OLD_STORE, tmp_path, dirs_exist_ok=True)
+    shutil.copy(OLD_STORE / "pilar.db", tmp_path / "pilar.db")
+    # Its instance folder's keys (kept as keys/: instance/ folders are never committed)
+    shutil.copytree(OLD_STORE / "keys", tmp_path / "instance")
     for key in (tmp_path / "instance").iterdir():
         key.chmod(0o600)  # as Pilar made them; git keeps only 0644
     settings = settings_for(f"sqlite:///{tmp_path / 'pilar.db'}", tmp_path)
