@@ -5,6 +5,12 @@ page it was rendered on (CSRF token, case version, Idempotency-Key)."""
 from html.parser import HTMLParser
 from typing import Any
 
+import pytest
+from argon2 import PasswordHasher
+
+from pilar.cases import passwords
+from testkit.fixtures import PASSWORD
+
 
 class Forms(HTMLParser):
     """Every form of a page: its action → the values of its hidden inputs."""
@@ -49,3 +55,21 @@ class Pages:
         """Posts `data` through the form posting to `action` as rendered on `page`."""
         fields = hidden if hidden is not None else self.hidden(page, action)
         return self.client.post(action, data={**fields, **data})
+
+
+# Fixtures for page tests, imported by each module that uses them (quick_passwords is autouse there).
+@pytest.fixture(autouse=True)
+def quick_passwords(monkeypatch):
+    """Accounts hashed with argon2 at its cheapest: a page test signs in often."""
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+@pytest.fixture
+def pages(client, staff):
+    return Pages(client)
+
+
+@pytest.fixture
+def wati(pages):
+    assert pages.sign_in("wati", PASSWORD).status_code == 303
+    return pages

@@ -5,19 +5,14 @@ the wire, with brotli and with gzip. On SQLite and PostgreSQL."""
 from datetime import date, timedelta
 
 import pytest
-from argon2 import PasswordHasher
 
-from pilar.cases import passwords
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.pages import Pages
+from testkit.pages import quick_passwords  # noqa: F401 (fixtures)
 
 LIMIT = 60 * 1024
 
-
-@pytest.fixture(autouse=True)
-def quick_passwords(monkeypatch):
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def _long_case(service, wati) -> str:

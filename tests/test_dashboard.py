@@ -11,24 +11,19 @@ from html.parser import HTMLParser
 from uuid import UUID
 
 import pytest
-from argon2 import PasswordHasher
 
-from pilar.cases import passwords
 from pilar.cases.access import SYSTEM
 from pilar.cases.clock import today_in_jakarta
 from pilar.projections.maintenance import check
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.pages import Pages
+from testkit.pages import quick_passwords  # noqa: F401 (fixtures)
 from pilar.web.tables import Column, Table
 
 PACITAN, DONOROJO = "35.01.04", "35.01.01"
 TODAY = today_in_jakarta()  # what the pages call today
 
-
-@pytest.fixture(autouse=True)
-def quick_passwords(monkeypatch):
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 class Tables(HTMLParser):

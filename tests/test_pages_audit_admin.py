@@ -8,20 +8,15 @@ from datetime import date
 from uuid import UUID
 
 import pytest
-from argon2 import PasswordHasher
 
-from pilar.cases import passwords
 from pilar.cases.access import SYSTEM
 from pilar.cases.clock import JAKARTA, today_in_jakarta
 from pilar.store.connection import ViewDB
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.pages import Forms, Pages
+from testkit.pages import quick_passwords  # noqa: F401 (fixtures)
 
-
-@pytest.fixture(autouse=True)
-def quick_passwords(monkeypatch):
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def _signed_in(app, username: str, language: str | None = "en") -> Pages:

@@ -7,28 +7,13 @@ import re
 from uuid import UUID
 
 import pytest
-from argon2 import PasswordHasher
 
-from pilar.cases import passwords
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.pages import Forms, Pages
+from testkit.pages import pages, quick_passwords, wati  # noqa: F401 (fixtures)
 
 
-@pytest.fixture(autouse=True)
-def quick_passwords(monkeypatch):
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
-@pytest.fixture
-def pages(client, staff):
-    return Pages(client)
-
-
-@pytest.fixture
-def wati(pages):
-    assert pages.sign_in("wati", PASSWORD).status_code == 303
-    return pages
 
 
 def _text(response) -> str:
