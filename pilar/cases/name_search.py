@@ -4,7 +4,7 @@ kept by registration, correction and erasure (pilar/cases/people.py). Each candi
 loaded and its name checked again, so that a token left behind (a write that died half way)
 never answers wrongly. Mixed into PilarApplication."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 from uuid import UUID
 
@@ -66,19 +66,25 @@ class NameSearch:
             self.access_log.record(actor, "find_beneficiary_by_name", detail=f"not found; {len(words)} word(s)")
         return found, more
 
-    def index_names(self) -> int:
-        """Index every registered person's name (`pilar db init`, on a store made before the index)."""
-        indexed, position = 0, 0
+    def every_registered_person(self) -> Iterator[Beneficiary]:
+        """Every person ever registered, in registration order, as stored now (the upgrades of
+        `pilar db init` walk them all)."""
+        position = 0
         topic = get_topic(Beneficiary.BeneficiaryRegistered)
         while batch := self.recorder.select_notifications(position, 500, topics=[topic], inclusive_of_start=False):
             position = batch[-1].id
             for registered in batch:
-                person = self._load(Beneficiary, registered.originator_id)
-                if person.erased_at is None:
-                    tokens = self.name_tokens(person.name)
-                    self.name_index.add(person.id, tokens, person.version)
-                    self.name_index.prune(person.id, tokens, person.version)
-                    indexed += 1
+                yield self._load(Beneficiary, registered.originator_id)
+
+    def index_names(self) -> int:
+        """Index every registered person's name (`pilar db init`, on a store made before the index)."""
+        indexed = 0
+        for person in self.every_registered_person():
+            if person.erased_at is None:
+                tokens = self.name_tokens(person.name)
+                self.name_index.add(person.id, tokens, person.version)
+                self.name_index.prune(person.id, tokens, person.version)
+                indexed += 1
         return indexed
 
 

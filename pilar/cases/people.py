@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.utils import get_topic
 
 from pilar.cases import inputs, policy, presenters
 from pilar.cases.access import SYSTEM, AccessRecorder, Actor
@@ -239,23 +238,19 @@ class BeneficiaryCommands:
     def move_nik_claims(self) -> int:
         """Upgrade (`pilar db init`): each NIK held under the unkeyed claim id of an older Pilar is
         claimed under the keyed one, and the old claim released, in one transaction per person."""
-        moved, position = 0, 0
-        topic = get_topic(Beneficiary.BeneficiaryRegistered)
-        while batch := self.recorder.select_notifications(position, 500, topics=[topic], inclusive_of_start=False):
-            position = batch[-1].id
-            for registered in batch:
-                person = self._load(Beneficiary, registered.originator_id)
-                if person.nik is None:
-                    continue  # erased: the old claim was released
-                try:
-                    old = self.repository.get(NikClaim.legacy_id_for(person.nik))
-                except AggregateNotFoundError:
-                    continue
-                if old.beneficiary_id != person.id:
-                    continue
-                old.release(actor=SYSTEM.username)
-                self.save(self._hold_nik(SYSTEM, person.nik, self._nik_claim(person.nik), person.id), old)
-                moved += 1
+        moved = 0
+        for person in self.every_registered_person():
+            if person.nik is None:
+                continue  # erased: the old claim was released
+            try:
+                old = self.repository.get(NikClaim.legacy_id_for(person.nik))
+            except AggregateNotFoundError:
+                continue
+            if old.beneficiary_id != person.id:
+                continue
+            old.release(actor=SYSTEM.username)
+            self.save(self._hold_nik(SYSTEM, person.nik, self._nik_claim(person.nik), person.id), old)
+            moved += 1
         return moved
 
     def _nik_claim(self, nik: str) -> NikClaim | None:
