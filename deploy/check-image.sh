@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 CACHE=${PILAR_IMAGE_CACHE:-/var/cache/pilar-image-test}
 BASE=docker.io/library/debian:bookworm-slim
 RUN_ID=pilar-check-$$
+STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 WORK=$(mktemp -d "/tmp/$RUN_ID.XXXX")
 mkdir -p "$CACHE"
 
@@ -109,6 +110,9 @@ build_images() {
     step "building the stand-ins for postgres and nginx (deploy/check/)"
     build pilar-check-postgres deploy/check/postgres.Dockerfile deploy/check
     build pilar-check-nginx deploy/check/nginx.Dockerfile deploy/check
+    # What earlier runs built and this one replaced (their images, untagged now): this run's own
+    # layers stay, the next run's cache.
+    podman image prune -f --filter "until=$STARTED" >/dev/null
 }
 
 build() {

@@ -55,6 +55,9 @@ def test_the_compose_file_sets_up_the_store_once_before_pilar_behind_nginx():
     assert [port.rsplit(":", 1)[1] for port in net["ports"]] == ["80", "443"]
     assert "ports" not in services["pilar"] and "ports" not in services["nginx"]
     assert services["pilar"]["network_mode"] == services["nginx"]["network_mode"] == "service:net"
+    graceful = int(re.search(r"^graceful_timeout = (\d+)$", (PROJECT_ROOT / "pilar" / "gunicorn_conf.py").read_text(),
+                             re.MULTILINE).group(1))
+    assert int(services["pilar"]["stop_grace_period"].removesuffix("s")) > graceful  # requests finish before SIGKILL
     nginx = services["nginx"]
     site = nginx["volumes"][0].rsplit(":", 2)
     assert (DEPLOY / site[0]).resolve() == DEPLOY / "nginx" / "pilar.conf"
