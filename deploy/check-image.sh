@@ -246,7 +246,13 @@ cleanup() {
     [ "${PILAR_IMAGE_KEEP:-}" = 1 ] && { echo "kept: $RUN_ID (containers, volumes), $WORK"; return; }
     podman rm -f -t 5 "$RUN_ID-alone" >/dev/null 2>&1 || true
     podman volume rm -f "$RUN_ID-alone" >/dev/null 2>&1 || true
-    [ -z "$STACK" ] || compose down -v -t 5 >/dev/null 2>&1 || true
+    local volumes
+    if [ -n "$STACK" ]; then  # with the anonymous volumes (the image's VOLUME in `net`), which down leaves
+        volumes=$(podman ps -aq --filter "label=io.podman.compose.project=$RUN_ID" \
+                  | xargs -r podman inspect --format '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}')
+        compose down -v -t 5 >/dev/null 2>&1 || true
+        [ -z "${volumes// /}" ] || podman volume rm -f $volumes >/dev/null 2>&1 || true
+    fi
     rm -rf "$WORK"
     exit "$code"
 }

@@ -7,6 +7,7 @@ from nothing (a debootstrap and three image builds, about 5 min); a few minutes 
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,15 @@ from pilar.settings import PROJECT_ROOT
 pytestmark = pytest.mark.slow
 
 
+def _left(kind: str) -> set[str]:
+    """podman's containers or volumes ("ps -a" or "volume ls"), none before the check installs podman."""
+    if not shutil.which("podman"):
+        return set()
+    return set(subprocess.run(["podman", *kind.split(), "-q"], capture_output=True, text=True, check=True).stdout.split())
+
+
 def test_the_image_builds_and_serves_alone_and_as_the_compose_stack():
+    before = {kind: _left(kind) for kind in ("ps -a", "volume ls")}
     run = subprocess.run(["bash", str(PROJECT_ROOT / "deploy" / "check-image.sh")], capture_output=True, text=True,
                          env=os.environ | {"PODMAN_COMPOSE": str(Path(sys.executable).parent / "podman-compose")},
                          timeout=1800)
@@ -29,3 +38,4 @@ def test_the_image_builds_and_serves_alone_and_as_the_compose_stack():
     assert "== compose: restart pilar, read the case again" in run.stdout
     assert "== compose: restart nginx, read the case again" in run.stdout
     assert run.stdout.rstrip().splitlines()[-1].startswith("== all checks passed")
+    assert {kind: _left(kind) for kind in before} == before  # no container nor volume left behind
