@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test setup postgres clean demo bench reliability projection-cost long-case translations screenshots online-rebuild import-bench
+.PHONY: run test setup postgres clean demo image-check bench reliability projection-cost long-case translations screenshots online-rebuild import-bench
 
 # setuptools' notice on every editable install of a flat layout, which says nothing to act on.
 QUIET_SETUPTOOLS := ignore:Editable installation
@@ -61,6 +61,11 @@ translations: $(BIN)/pilar
 # Screenshots of the main pages at 360 px and desktop width, for README (docs/screenshots/).
 screenshots: $(BIN)/pilar /usr/bin/chromium
 	PILAR_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_browser*.py -p no:randomly -q
+
+# deploy/Dockerfile built and run for real with podman, alone and as deploy/compose.yaml's stack
+# (deploy/README.md, "Checking the image"); as root. tests/test_image.py runs the same script.
+image-check: $(BIN)/pilar
+	PODMAN_COMPOSE=$(BIN)/podman-compose bash deploy/check-image.sh
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis *.egg-info

@@ -137,6 +137,7 @@ def init_store(settings: Settings) -> None:
     settings.store.create_private_file()
     lock = ViewDB(settings.store).connect()
     try:
+        lock.require_utf8()
         # Servers starting together may each run this: one at a time, the others then find it done.
         with lock.exclusive(INIT_LOCK, INIT_WAIT, "another `pilar db init` is running on this store"):
             _init_store(settings)

@@ -14,7 +14,7 @@ from pilar.cli_projections import projections
 from pilar.cli_users import run as _run
 from pilar.cli_users import users
 from pilar.log_format import configure as configure_logging
-from pilar.store.connection import LockBusy
+from pilar.store.connection import LockBusy, WrongEncoding
 from pilar.store.key_checks import KeyMismatch
 from pilar.store.erasure_ledger import LedgerError
 from pilar.store.migrations import NewerStore
@@ -42,7 +42,7 @@ def db_init() -> None:
     settings = Settings.from_env()
     try:
         init_store(settings)
-    except (KeyMismatch, LockBusy, NewerStore, LedgerError) as e:
+    except (KeyMismatch, LockBusy, NewerStore, LedgerError, WrongEncoding) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"store ready: {settings.store.kind} ({_safe_url(settings.store.url)})")
 

@@ -97,3 +97,29 @@ def _open_in_pkh(settings) -> int:
         return conn.one("SELECT SUM(count) FROM view_open_counts WHERE pillar = 'pkh' AND dimension = 'status'")[0]
     finally:
         conn.close()
+
+
+def test_db_init_refuses_a_postgresql_database_not_encoded_utf8_naming_it_and_the_fix(tmp_path):
+    """A cluster made under LANG=C gives SQL_ASCII databases, whose text psycopg reads as bytes: the
+    server would fail its first key check obscurely, so `db init` refuses first and says what to do."""
+    import uuid
+
+    import psycopg
+
+    from testkit.fixtures import POSTGRES_URL, settings_for
+
+    name = f"pilar_ascii_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'")
+    try:
+        url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+        refused = subprocess.run([PILAR, "db", "init"], env=pilar_env(settings_for(url, tmp_path)),
+                                 capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 1
+        assert (f"the PostgreSQL database {name} is encoded SQL_ASCII, and Pilar keeps its text as UTF-8: "
+                f"create it with `createdb -E UTF8 -T template0 {name}`") in refused.stderr
+        with psycopg.connect(url) as conn:  # nothing was created
+            assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")

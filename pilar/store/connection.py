@@ -31,6 +31,10 @@ class LockBusy(RuntimeError):
     """Another process holds a store-wide lock for longer than the caller would wait."""
 
 
+class WrongEncoding(RuntimeError):
+    """The database does not keep text as UTF-8, so it would hand Pilar bytes where it wrote text."""
+
+
 class Connection:
     """One connection of either store; subclasses say how their store does each thing."""
 
@@ -94,6 +98,9 @@ class Connection:
             yield self
         finally:
             self.release_exclusive(name)
+
+    def require_utf8(self) -> None:
+        """SQLite's text is UTF-8 always."""
 
     def close(self) -> None:
         self.raw.close()

@@ -14,7 +14,7 @@ from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 
 from pilar.store.config import StoreConfig
-from pilar.store.connection import Connection
+from pilar.store.connection import Connection, WrongEncoding
 from pilar.store.streams import StreamQueries
 
 
@@ -66,6 +66,16 @@ class PostgresConnection(Connection):
             self.execute(f"VACUUM FULL {table}")
         finally:
             self.execute("RESET lock_timeout")
+
+    def require_utf8(self) -> None:
+        # A database created without a UTF-8 locale (a cluster made under LANG=C) is SQL_ASCII:
+        # psycopg then reads every text column as bytes, and the first key check fails obscurely.
+        encoding = self.raw.info.parameter_status("server_encoding")
+        if encoding != "UTF8":
+            name = self.raw.info.dbname
+            raise WrongEncoding(f"the PostgreSQL database {name} is encoded {encoding}, and Pilar keeps its text as "
+                                f"UTF-8: create it with `createdb -E UTF8 -T template0 {name}` (or a cluster made "
+                                f"under a UTF-8 locale), then run `pilar db init`")
 
     def _lock_key(self, name: str) -> int:
         # Advisory locks are per database; the schema is part of the key so that stores sharing
