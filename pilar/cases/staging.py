@@ -9,7 +9,9 @@ PilarApplication.commit_staged then writes the batch: its keys, its name tokens,
 of it in one transaction, so a batch is written whole or not at all.
 
 A row's writes are staged in a child (`row()`): a row found bad drops them, and the rows staged
-before it keep theirs."""
+before it keep theirs. Only commands whose whole work is their write are staged (registering,
+opening a case, giving aid): a correction or an erasure acts on the store after its write
+(pruning name tokens, destroying keys), which must not run before that write is committed."""
 
 import contextlib
 import copy
