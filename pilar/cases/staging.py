@@ -1,4 +1,5 @@
-"""Writes staged to be committed together (a bulk import's batch of rows, pilar/api/bulk/batches.py).
+"""Writes staged to be committed together (a bulk import's batch of rows: WritePath.write_together,
+pilar/api/bulk/rows.py).
 
 Inside `staging()`, each command decides as it always does (pilar/cases/write_path.py), but what it
 would save is kept here instead: its aggregates as decided, their events in order, a new person's
