@@ -11,6 +11,8 @@ client registering a person every WRITER_PAUSE seconds, first for WRITER_ALONE s
 import: the registrations' times with and without the import, side by side, are what a writer
 waits for the import's batches.
 
+BENCH_IMPORT_STORE=postgres runs the same on PostgreSQL (bench/import_bench_postgres.json).
+
 Prints and writes to bench/import_bench.json: rows, seconds, rows/s, the import's CPU per row,
 its SQLite commits per row and longest write transaction (bench/traced_pilar.py), the load
 average, the import's peak RSS (close together for both lengths: memory does not grow with the
@@ -38,8 +40,9 @@ from testkit.factories import case_rows, nik_for, person
 from testkit.servers import Gunicorn, pilar_env, token
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "50000"))
+STORE = os.environ.get("BENCH_IMPORT_STORE", "sqlite")  # or postgres (commits are traced on SQLite only)
 WRITER_ROWS = int(os.environ.get("BENCH_IMPORT_WRITER_ROWS", str(max(ROWS // 10, 1))))  # the run with a writer
-RESULTS = PROJECT_ROOT / "bench" / "import_bench.json"
+RESULTS = PROJECT_ROOT / "bench" / ("import_bench.json" if STORE == "sqlite" else f"import_bench_{STORE}.json")
 USER, PASSWORD = "bench.koordinator", "bench-import-password"
 WRITER_PAUSE = 0.1  # seconds between the concurrent client's registrations
 WRITER_ALONE = 10.0  # seconds it writes before the import starts: what its writes take without one
@@ -75,8 +78,8 @@ def _import(settings: Settings, listed: Path, workdir: Path) -> dict:
             "seconds": round(seconds, 1), "rows_per_second": round(rows / seconds, 1),
             # CPU apart from the wall clock: on a shared machine the wall clock mostly measures the others.
             "cpu_ms_per_row": round((used.ru_utime + used.ru_stime) * 1000 / rows, 2),
-            "commits_per_row": round(writes["commits"] / rows, 3),
-            "longest_write_transaction_ms": round(writes["longest_write_transaction_ms"], 1),
+            "commits_per_row": round(writes["commits"] / rows, 3) if STORE == "sqlite" else None,
+            "longest_write_transaction_ms": round(writes["longest_write_transaction_ms"], 1) if STORE == "sqlite" else None,
             "load_average": round(os.getloadavg()[0], 1), "peak_rss_mib": round(used.ru_maxrss / 1024, 1),
             "file_mib": round(listed.stat().st_size / 2**20, 1), "progress_lines": len(lines),
             "last_progress": lines[-1] if lines else None}
@@ -118,7 +121,7 @@ class _Writer(threading.Thread):
 
 
 def _one(rows: int, workdir: Path, with_writer: bool) -> dict:
-    settings = fresh_settings("sqlite", workdir)
+    settings = fresh_settings(STORE, workdir)
     try:
         services = bootstrap(settings)
         services.cases.add_user(SYSTEM, USER, "supervisor", "pkh", PASSWORD)
@@ -157,7 +160,7 @@ def main() -> None:
         if mode:
             print(f"        concurrent registrations: {result['concurrent_writes']}", flush=True)
         results.append(result)
-    RESULTS.write_text(json.dumps({"store": "sqlite", "kind": "cases", "runs": results}, indent=1) + "\n")
+    RESULTS.write_text(json.dumps({"store": STORE, "kind": "cases", "runs": results}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
