@@ -94,7 +94,8 @@ ONLINE_REBUILD_EVENTS ?= 1000000
 online-rebuild: $(BIN)/pilar postgres
 	$(BIN)/python -m bench.online_rebuild --events $(ONLINE_REBUILD_EVENTS) --store both
 
-# How fast `pilar import` brings 50,000 rows in on SQLite, and its peak memory (docs/performance.md).
+# How fast `pilar import` brings 50,000 rows in on SQLite (BENCH_IMPORT_STORE=postgres: PostgreSQL), its
+# CPU and commits a row, its peak memory, and what a concurrent API writer waits (docs/performance.md).
 import-bench: $(BIN)/pilar
 	$(BIN)/python -m bench.import_bench
 

@@ -25,6 +25,7 @@ from pilar.cases.people import BeneficiaryCommands
 from pilar.cases.beneficiary import Beneficiary
 from pilar.cases.desil import DesilCommands
 from pilar.cases.name_search import NameIndexStore, NameSearch
+from pilar.cases import staging
 from pilar.cases.personal_data import KeyStore, PersonalDataMapper
 from pilar.cases.users import UserCommands
 from pilar.cases.wilayah import Wilayah
@@ -44,6 +45,11 @@ def _mutate_each(aggregate: Any, events: Any) -> Any:
 
 class _Repository(Repository):
     def get(self, aggregate_id: Any, *, projector_func: Any = _mutate_each, **options: Any) -> Any:
+        # Within a batch (pilar/cases/staging.py) an aggregate a command staged is loaded as staged.
+        if options.get("version") is None and (staged := staging.current()) is not None:
+            found = staged.get(aggregate_id)
+            if found is not None:
+                return found
         return super().get(aggregate_id, projector_func=projector_func, **options)
 
 
@@ -146,6 +152,25 @@ class PilarApplication(UserCommands, BeneficiaryCommands, DesilCommands, NameSea
         self._notify(recordings)
         self.notify(processing_event.events)
         return recordings
+
+    def commit_staged(self, staged: staging.Staged) -> None:
+        """Writes a batch staged by staging.staging(): the keys its events need (one transaction,
+        pilar/store/personal_keys.py), its name tokens (one), then all its events (one). Keys and
+        tokens go first, as a single write's do: without the events they name nobody."""
+        if not staged.events:
+            return
+        processing_event = _ProcessingEvent()
+        processing_event.events = list(staged.events)
+        processing_event.aggregates = dict(staged.aggregates)
+        with self.mapper.key_scope():
+            keys = [*staged.keys, *self.mapper.keys_made_on_demand(processing_event.events)]
+            if keys:
+                self.personal_keys.create(*keys)
+            if staged.names:
+                self.name_index.add_many(staged.names)
+            recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
 
     def _take_snapshots(self, processing_event: Any) -> None:
         # The write is already committed: a failed snapshot only costs speed, never the answer.

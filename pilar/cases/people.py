@@ -7,7 +7,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from pilar.cases import inputs, policy, presenters
+from pilar.cases import inputs, policy, presenters, staging
 from pilar.cases.access import SYSTEM, AccessRecorder, Actor
 from pilar.cases.beneficiary import CORRECTABLE_FIELDS, Beneficiary, NikClaim
 from pilar.cases.case import Case
@@ -54,8 +54,13 @@ class BeneficiaryCommands:
             if claim is not None and claim.beneficiary_id is not None:
                 raise DuplicateNik(claim.beneficiary_id)
             person = Beneficiary.register(actor=actor.username, **details)
-            self.personal_keys.create(person.id)
-            self.name_index.add(person.id, self.name_tokens(name), person.version)
+            tokens = self.name_tokens(name)
+            if (staged := staging.current()) is not None:  # made with the rest of the batch, before its events
+                staged.keys.append(person.id)
+                staged.names.append((person.id, tokens, person.version))
+            else:
+                self.personal_keys.create(person.id)
+                self.name_index.add(person.id, tokens, person.version)
             return Work(person, [self._hold_nik(actor, nik, claim, person.id)])
 
         return self._write(actor, options, decide)

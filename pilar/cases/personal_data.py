@@ -12,7 +12,7 @@ import base64
 import contextlib
 import hmac
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any, Protocol
 from uuid import UUID
@@ -35,7 +35,7 @@ _scope: ContextVar[dict[UUID, bytes | None] | None] = ContextVar("pilar_key_scop
 class KeyStore(Protocol):
     """Where per-subject keys are kept (pilar/store/personal_keys.py)."""
 
-    def create(self, subject_id: UUID) -> None: ...
+    def create(self, *subject_ids: UUID) -> None: ...
 
     def get(self, subject_id: UUID) -> bytes | None: ...
 
@@ -90,10 +90,15 @@ class PersonalDataMapper(Mapper):
                            event_mac.sign(self._event_key(), stored.originator_id, stored.originator_version,
                                           stored.topic, stored.state))
 
+    def keys_made_on_demand(self, domain_events: Iterable[Any]) -> list[UUID]:
+        """The keys these events would have made when written (a case's, a NIK holding's), for a
+        batch to make them all at once beforehand (pilar/cases/staging.py); existing ones stay."""
+        return list(dict.fromkeys(
+            key_id(type(event), event.originator_id, event.originator_version) for event in domain_events
+            if made_on_demand(type(event)) and _personal_part(event)[1]))
+
     def _encrypted(self, domain_event: Any) -> StoredEvent:
-        paths = paths_of(type(domain_event))
-        state = detached(vars(domain_event), paths) if paths else None
-        personal = take(state, paths) if paths else {}
+        state, personal = _personal_part(domain_event)
         if not personal:
             return super().to_stored_event(domain_event)
         subject = key_id(type(domain_event), domain_event.originator_id, domain_event.originator_version)
@@ -164,6 +169,15 @@ def _reason(error: Exception) -> str:
 def _damaged(stored_event: StoredEvent, reason: str) -> DamagedEvent:
     return DamagedEvent(stored_event.originator_id, stored_event.originator_version,
                         getattr(stored_event, "id", None), reason)
+
+
+def _personal_part(domain_event: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(the event's fields with the personal ones set to None, the personal ones taken out)."""
+    paths = paths_of(type(domain_event))
+    if not paths:
+        return None, {}
+    state = detached(vars(domain_event), paths)
+    return state, take(state, paths)
 
 
 def _with_field(domain_event: Any, name: str, value: Any) -> Any:

@@ -9,14 +9,15 @@ import hmac
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Notification
 
+from pilar.cases import staging
 from pilar.cases.access import Actor
 from pilar.cases.domain import PilarAggregate
 from pilar.cases.errors import Contention, IdempotencyKeyReused, InvalidInput, NotFound, StaleVersion
@@ -28,6 +29,7 @@ WRITE_ATTEMPTS = 8
 # moment, up to a ceiling that doubles per attempt (2, 4, … 50 ms; at most ~0.2 s in all).
 BACKOFF_FIRST = 0.002
 BACKOFF_CEILING = 0.05
+T = TypeVar("T")
 
 
 def backoff(attempt: int) -> float:
@@ -80,7 +82,7 @@ NO_OPTIONS = WriteOptions()
 class WriteResult:
     id: UUID
     version: int
-    position: int
+    position: int | None  # None: staged, to be written with its batch (pilar/cases/staging.py)
     extra: dict[str, Any] = field(default_factory=dict)
     replayed: bool = False
 
@@ -101,6 +103,7 @@ class WritePath:
     """Mixed into PilarApplication (an eventsourcing Application, which gives `save` and `repository`)."""
 
     streams: StreamQueries
+    commit_staged: Callable[[staging.Staged], None]
 
     def _write(self, actor: Actor, options: WriteOptions, decide: Callable[[], Work]) -> WriteResult:
         # Each personal-data key the write needs is read once, not once per event loaded.
@@ -125,6 +128,9 @@ class WritePath:
                         aggregate_id=primary.id, aggregate_version=primary.version, answer=answer,
                     )
                 )
+            if (staged := staging.current()) is not None:  # saved with its batch (commit_staged)
+                staged.stage(to_save)
+                return WriteResult(primary.id, primary.version, None, work.extra)
             try:
                 recordings = self.save(*to_save)
             except IntegrityError:
@@ -133,6 +139,42 @@ class WritePath:
             return WriteResult(primary.id, primary.version, position, work.extra)
         raise Contention(f"the record kept changing under this request ({WRITE_ATTEMPTS} tries); nothing was "
                          "written: retry it, with the same Idempotency-Key")
+
+    def write_together(self, commands: Sequence[Callable[[], T]], keep: Callable[[T], bool],
+                       contended: Callable[[Contention], T]) -> list[T]:
+        """Runs each command (writes through this application's commands, e.g. a bulk import's
+        row) with its writes staged (pilar/cases/staging.py), then commits what they kept in one go:
+        their events in one transaction. A command whose answer `keep` refuses has its writes
+        dropped; one that raises ends the batch, and nothing of it is written. Should another
+        writer have changed one of the batch's aggregates meanwhile, each command is run again
+        alone, decided on what is stored now, as a single write is (`contended`: its answer when
+        that keeps failing too)."""
+        try:
+            return self._together(commands, keep)
+        except IntegrityError:
+            return [self._alone(command, keep, contended) for command in commands]
+
+    def _alone(self, command: Callable[[], T], keep: Callable[[T], bool], contended: Callable[[Contention], T]) -> T:
+        for attempt in range(WRITE_ATTEMPTS):
+            if attempt:
+                time.sleep(backoff(attempt))
+            try:
+                return self._together([command], keep)[0]
+            except IntegrityError:
+                continue
+        return contended(Contention(f"the records kept changing under this row ({WRITE_ATTEMPTS} tries); nothing of it "
+                                    "was written: import it again"))
+
+    def _together(self, commands: Sequence[Callable[[], T]], keep: Callable[[T], bool]) -> list[T]:
+        answers = []
+        with staging.staging() as staged:
+            for command in commands:
+                with staging.row() as row:
+                    answers.append(command())
+                    if not keep(answers[-1]):
+                        row.drop()
+        self.commit_staged(staged)
+        return answers
 
     def _first_answer(self, actor: Actor, idem: Idempotency) -> WriteResult | None:
         try:

@@ -28,11 +28,16 @@ class NameIndex:
         """Adds the tokens of the person's name as of `version`, before that version is written: a
         token of a person who does not exist, or no longer has that name, only costs a look at
         them, never a wrong answer."""
+        self.add_many([(beneficiary_id, tokens, version)])
+
+    def add_many(self, names: Iterable[tuple[UUID, Iterable[str], int]]) -> None:
+        """`add` for several names (a batch's), in one transaction."""
         with self.readers.connection() as conn, conn.transaction():
             conn.executemany(f"INSERT INTO {TABLE} (token, beneficiary_id, version) VALUES (?, ?, ?) "
                              f"ON CONFLICT (token, beneficiary_id) DO UPDATE SET version = excluded.version "
                              f"WHERE {TABLE}.version < excluded.version",
-                             [(token, str(beneficiary_id), version) for token in dict.fromkeys(tokens)])
+                             [(token, str(beneficiary_id), version) for beneficiary_id, tokens, version in names
+                              for token in dict.fromkeys(tokens)])
 
     def prune(self, beneficiary_id: UUID, keep: Sequence[str], version: int) -> None:
         """Once `version` is written: drops the tokens of the person's older names that it does not

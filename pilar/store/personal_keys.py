@@ -33,18 +33,20 @@ class PersonalKeys:
         self.keks = keks
         self.ledger = ledger  # pilar/store/erasure_ledger.py: every destroyed key's id, outside the database
 
-    def create(self, beneficiary_id: UUID) -> None:
+    def create(self, *subject_ids: UUID) -> None:
+        """A new key for each subject that has none (a batch's in one transaction)."""
         # The check that the store knows the KEK and the insert are one transaction, and the
         # check holds the KEK's check row (SQLite: the write lock; PostgreSQL: FOR SHARE) until
         # commit: a `retire` forgetting that KEK waits for it, and its re-wrap pass then sees the
         # key; or it forgot the KEK first, and nothing is wrapped under it.
         entry = self.keks.current()
-        wrapped = self.keks.wrap(AESGCM.generate_key(bit_length=256), beneficiary_id, entry)
+        wrapped = [(str(subject), self.keks.wrap(AESGCM.generate_key(bit_length=256), subject, entry))
+                   for subject in subject_ids]
         with self.readers.connection() as conn, conn.transaction():
             require_known_kek(conn, self.keks, entry=entry, hold=True)
             # Two writers may make a case's or a NIK holding's key at once: the first one stays.
-            conn.execute("INSERT INTO personal_keys (beneficiary_id, key) VALUES (?, ?) "
-                         "ON CONFLICT (beneficiary_id) DO NOTHING", (str(beneficiary_id), wrapped))
+            conn.executemany("INSERT INTO personal_keys (beneficiary_id, key) VALUES (?, ?) "
+                             "ON CONFLICT (beneficiary_id) DO NOTHING", wrapped)
 
     def get(self, beneficiary_id: UUID) -> bytes | None:
         with self.readers.connection() as conn:

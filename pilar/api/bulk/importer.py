@@ -1,8 +1,10 @@
 """An import, start to end: the file read row by row, each row checked (a dry run) or written
-(pilar/api/bulk/rows.py) with the import's id on every event it appends (pilar/cases/event_origin.py), the
-report kept in the store (pilar/store/imports.py) in batches, progress told to a callback. With
+(pilar/api/bulk/rows.py) with the import's id on every event it appends (pilar/cases/event_origin.py),
+BATCH rows at a time: their writes committed together, their report kept in the store
+(pilar/store/imports.py), progress told to a callback. With
 `all_or_nothing`, the whole file is checked first and nothing is written if any row is bad."""
 
+import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +20,9 @@ from pilar.cases.access import Actor
 from pilar.cases.application import PilarApplication
 from pilar.store.imports import COUNTS, Entry, ImportTable
 
-BATCH = 500
+# Rows written in one transaction (pilar/cases/staging.py), and reported in one: longer makes fewer
+# commits, shorter holds the store's write lock for less time (docs/performance.md, "Bulk import").
+BATCH = 250
 SOURCE_MAX = 200
 Progress = Callable[[dict[str, int], bool], None]  # (counts so far, whether the pass is done)
 
@@ -73,7 +77,7 @@ class Importer:
         try:
             rows = RowImporter(self.service, prepared.template, actor, prepared.source)
             if dry_run or all_or_nothing:
-                counts = self._pass(import_id, prepared, rows.dry_run, progress)
+                counts = self._pass(import_id, prepared, lambda batch: [rows.dry_run(*row) for row in batch], progress)
                 if dry_run:
                     return self._finish(import_id, "checked", counts)
                 if counts["invalid"]:
@@ -81,28 +85,27 @@ class Importer:
                 self.table.clear_entries(import_id)
                 rows = RowImporter(self.service, prepared.template, actor, prepared.source)
             with event_origin.imported_by(import_id):
-                counts = self._pass(import_id, prepared, rows.write, progress)
+                counts = self._pass(import_id, prepared, rows.write_batch, progress)
             return self._finish(import_id, "imported", counts)
         except BaseException:
             self.table.finish(import_id, "failed", {}, _now())
             raise
 
-    def _pass(self, import_id: str, prepared: Prepared, handle: Callable[[int, dict], Outcome],
+    def _pass(self, import_id: str, prepared: Prepared, handle: Callable[[list[tuple[int, dict]]], list[Outcome]],
               progress: Progress | None) -> dict[str, int]:
+        """Each BATCH rows handled together, then their report and the counts so far stored."""
         counts = dict.fromkeys(COUNTS, 0)
-        pending: list[Entry] = []
         with rows_of(prepared.path) as (_, rows):
-            for number, cells in rows:
-                outcome = handle(number, cells)
-                counts["rows_read"] += 1
-                pending += _entries(number, outcome)
-                counts[_count_of(outcome)] += 1
-                if counts["rows_read"] % BATCH == 0:
-                    self.table.add(import_id, pending, counts)
-                    pending = []
-                    if progress:
-                        progress(counts, False)
-        self.table.add(import_id, pending, counts)
+            while batch := list(itertools.islice(rows, BATCH)):
+                pending: list[Entry] = []
+                for (number, _), outcome in zip(batch, handle(batch), strict=True):
+                    counts["rows_read"] += 1
+                    pending += _entries(number, outcome)
+                    counts[_count_of(outcome)] += 1
+                self.table.add(import_id, pending, counts)
+                if progress and len(batch) == BATCH:
+                    progress(counts, False)
+        self.table.add(import_id, [], counts)
         if progress:
             progress(counts, True)
         return counts

@@ -3,6 +3,7 @@
 with an Idempotency-Key made of the import's source and the row's key, so a row imported once is
 never written twice. Each function answers what became of the row."""
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -108,6 +109,13 @@ class RowImporter:
         except PilarError as error:
             outcome.problems.extend(_problems_of(error))
         return outcome
+
+    def write_batch(self, rows: list[tuple[int, dict[str, Any]]]) -> list[Outcome]:
+        """`write` for each row, committed together (pilar/cases/staging.py): each row all or
+        nothing, a bad row's writes dropped and the others' kept."""
+        return self.service.write_together([functools.partial(self.write, number, cells) for number, cells in rows],
+                                           keep=lambda outcome: not outcome.invalid,
+                                           contended=lambda error: Outcome(_problems_of(error)))
 
     def _person(self, outcome: Outcome, key: str, person: dict[str, Any]) -> UUID | None:
         try:
