@@ -75,6 +75,26 @@ def test_a_row_failing_mid_batch_leaves_nothing_of_itself_and_its_batch_is_impor
     assert check(settings)[1] == []
 
 
+def test_a_dry_run_and_all_or_nothing_meet_the_rules_a_command_applies_and_write_nothing(
+        services, service, staff, tmp_path, monkeypatch):
+    monkeypatch.setattr(importer, "BATCH", 3)
+    rows, _ = case_rows(8, first_serial=2100)
+    rows[4]["lawful_basis"] = "consent"  # row 6: refused only when its case would be opened
+    rows[7] = {**rows[1], "external_id": "again-3"}  # row 9: row 3's person, two batches later: matched
+    listed = write_csv(tmp_path / "c.csv", HEADER, rows)
+    before = count(services, "SELECT COUNT(*) FROM personal_keys")
+    events = len(events_of(service, Case.CaseOpened))
+
+    checked = run(services, staff["sri"], listed, dry_run=True)
+    assert [(e["row"], e["outcome"]) for e in checked["rows"]] == [(6, "invalid"), (9, "matched")]
+    assert "consent_required" in checked["rows"][0]["message"]
+    assert checked["counts"] == {"rows_read": 8, "imported": 7, "matched": 0, "already": 0, "invalid": 1}
+    refused = run(services, staff["sri"], listed, all_or_nothing=True)
+    assert refused["status"] == "refused" and [e["row"] for e in refused["rows"] if e["outcome"] == "invalid"] == [6]
+    assert len(events_of(service, Case.CaseOpened)) == events  # nothing written, no key made
+    assert count(services, "SELECT COUNT(*) FROM personal_keys") == before
+
+
 def test_a_batch_another_writer_got_in_the_way_of_is_replayed_row_by_row(
         services, service, staff, tmp_path, monkeypatch):
     rows, _ = case_rows(4, first_serial=2100)

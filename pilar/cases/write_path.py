@@ -165,7 +165,12 @@ class WritePath:
         return contended(Contention(f"the records kept changing under this row ({WRITE_ATTEMPTS} tries); nothing of it "
                                     "was written: import it again"))
 
-    def _together(self, commands: Sequence[Callable[[], T]], keep: Callable[[T], bool]) -> list[T]:
+    def rehearse_together(self, commands: Sequence[Callable[[], T]], keep: Callable[[T], bool]) -> list[T]:
+        """What write_together would answer, each command deciding exactly as it would (every rule
+        a command applies, not only the input checks), with nothing written: a dry run."""
+        return self._together(commands, keep, commit=False)
+
+    def _together(self, commands: Sequence[Callable[[], T]], keep: Callable[[T], bool], commit: bool = True) -> list[T]:
         answers = []
         with staging.staging() as staged:
             for command in commands:
@@ -173,7 +178,8 @@ class WritePath:
                     answers.append(command())
                     if not keep(answers[-1]):
                         row.drop()
-        self.commit_staged(staged)
+        if commit:
+            self.commit_staged(staged)
         return answers
 
     def _first_answer(self, actor: Actor, idem: Idempotency) -> WriteResult | None:

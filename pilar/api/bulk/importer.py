@@ -1,8 +1,9 @@
 """An import, start to end: the file read row by row, each row checked (a dry run) or written
 (pilar/api/bulk/rows.py) with the import's id on every event it appends (pilar/cases/event_origin.py),
 BATCH rows at a time: their writes committed together, their report kept in the store
-(pilar/store/imports.py), progress told to a callback. With
-`all_or_nothing`, the whole file is checked first and nothing is written if any row is bad."""
+(pilar/store/imports.py), progress told to a callback. A dry run
+rehearses each batch through the same commands and writes nothing; with `all_or_nothing`, the
+whole file is rehearsed first and nothing is written if any row is bad."""
 
 import itertools
 import uuid
@@ -77,7 +78,7 @@ class Importer:
         try:
             rows = RowImporter(self.service, prepared.template, actor, prepared.source)
             if dry_run or all_or_nothing:
-                counts = self._pass(import_id, prepared, lambda batch: [rows.dry_run(*row) for row in batch], progress)
+                counts = self._pass(import_id, prepared, rows.rehearse_batch, progress)
                 if dry_run:
                     return self._finish(import_id, "checked", counts)
                 if counts["invalid"]:

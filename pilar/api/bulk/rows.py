@@ -40,7 +40,7 @@ class RowImporter:
         self.template = template
         self.actor = actor
         self.source = source
-        self.seen_niks: dict[str, int] = {}  # a dry run's NIKs so far: a NIK repeated in the file is matched
+        self.seen_niks: dict[str, int] = {}  # a dry run's NIKs so far (rehearse_batch)
 
     def check(self, number: int, cells: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], Outcome]:
         """The row's bodies and its problems; no write."""
@@ -67,23 +67,6 @@ class RowImporter:
             _denied(outcome, "row", policy.register_beneficiary(self.actor))
         return bodies, outcome
 
-    def dry_run(self, number: int, cells: dict[str, Any]) -> Outcome:
-        bodies, outcome = self.check(number, cells)
-        if outcome.invalid:
-            return outcome
-        nik = bodies["person"]["nik"]
-        if self.template.kind == "aid":
-            case = self._open_case(outcome, nik, bodies["case"]["pillar"])
-            if case is not None:  # the case's own rules, decided on a copy that is never saved
-                try:
-                    case.give_aid(actor=self.actor.username, **bodies["aid"])
-                except RuleBroken as broken:
-                    outcome.problems.extend(_problems_of(broken))
-            return outcome
-        outcome.matched = nik in self.seen_niks or self.service.nik_holder(self.actor, nik) is not None
-        self.seen_niks.setdefault(nik, number)
-        return outcome
-
     def write(self, number: int, cells: dict[str, Any]) -> Outcome:
         bodies, outcome = self.check(number, cells)
         if outcome.invalid:
@@ -109,6 +92,23 @@ class RowImporter:
         except PilarError as error:
             outcome.problems.extend(_problems_of(error))
         return outcome
+
+    def rehearse_batch(self, rows: list[tuple[int, dict[str, Any]]]) -> list[Outcome]:
+        """A dry run of `write_batch`: each row decided by the same commands, so every rule they
+        apply (a consent-basis case for a new person, aid before an assessment) is reported, and
+        nothing is written. A batch's rehearsal is forgotten before the next: a NIK an earlier
+        batch would register is matched here by `seen_niks`."""
+        outcomes = self.service.rehearse_together([functools.partial(self.write, number, cells) for number, cells in rows],
+                                                  keep=lambda outcome: not outcome.invalid)
+        for (number, cells), outcome in zip(rows, outcomes, strict=True):
+            nik = self.template.bodies(cells)[0].get("person", {}).get("nik")
+            if outcome.invalid or self.template.kind == "aid" or nik is None:
+                continue
+            if self.seen_niks.setdefault(nik, number) != number and not outcome.matched:
+                outcome.matched = True
+                if self.template.kind == "beneficiaries":
+                    outcome.written = None
+        return outcomes
 
     def write_batch(self, rows: list[tuple[int, dict[str, Any]]]) -> list[Outcome]:
         """`write` for each row, committed together (pilar/cases/staging.py): each row all or
