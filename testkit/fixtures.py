@@ -10,8 +10,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher
 
 from pilar.bootstrap import Services, bootstrap, init_store
+from pilar.cases import passwords, users
 from pilar.cases.access import SYSTEM, Actor
 from pilar.cases.account import default_pii
 from pilar.cases.wilayah import DEFAULT_WILAYAH_CSV
@@ -23,6 +25,20 @@ from pilar.wsgi import create_app
 
 POSTGRES_URL = os.environ.get("PILAR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct-horse-battery"
+QUICK_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quick_passwords():
+    """Accounts made in the test process are hashed with argon2 at its cheapest, and unknown users
+    are checked against a hash as cheap: tests add and sign in users all the time, and full
+    strength costs 0.1-0.8 s a hash here. Yields the product's own (hasher, dummy hash), which
+    tests/test_accounts.py checks; servers and commands the tests start keep full strength."""
+    production = (passwords._hasher, users._DUMMY_HASH)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", QUICK_HASHER)
+        patch.setattr(users, "_DUMMY_HASH", QUICK_HASHER.hash("pilar-timing-equaliser"))
+        yield production
 
 
 def new_store_url(kind: str, directory: Path) -> str:
