@@ -7,6 +7,7 @@ its own schema, so tests cannot see each other's events. The reliability suite s
 import os
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -42,21 +43,30 @@ def quick_passwords():
 
 
 def new_store_url(kind: str, directory: Path) -> str:
-    """A fresh, empty store of `kind`: a SQLite file in `directory`, or a new PostgreSQL schema
-    (drop it with drop_store)."""
+    """A fresh, empty store of `kind`: a SQLite file in `directory`, a new PostgreSQL schema, or
+    ("postgres-database") a schema in a database of its own, which no other store's notifications
+    reach (tests run side by side write to the shared one). Drop it with drop_store."""
     if kind == "sqlite":
         return f"sqlite:///{directory / 'pilar.db'}"
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+    database = POSTGRES_URL
+    if kind == "postgres-database":
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{schema}"')
+        database = urlsplit(POSTGRES_URL)._replace(path=f"/{schema}").geturl()
+    with psycopg.connect(database, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    return f"{POSTGRES_URL}?schema={schema}&pool_size=4"
+    return f"{database}?schema={schema}&pool_size=4"
 
 
 def drop_store(url: str) -> None:
     if "schema=" in url:
         schema = url.split("schema=")[1].split("&")[0]
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            if urlsplit(url).path == f"/{schema}":  # a database of its own
+                conn.execute(f'DROP DATABASE "{schema}" WITH (FORCE)')
+            else:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def settings_for(store_url: str, directory: Path) -> Settings:
