@@ -46,8 +46,13 @@ $(VENV)/.reliability-deps: $(BIN)/pilar pyproject.toml
 /usr/bin/chromium:
 	apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
 
+# tests/ in TEST_WORKERS processes, each taking a whole module at a time (module-scoped servers and
+# stores stay in one process); then the reliability suite alone, as it restarts PostgreSQL. Both
+# always run; the target fails if either did.
+TEST_WORKERS ?= 2
 test: $(BIN)/pilar $(VENV)/.reliability-deps postgres /usr/bin/chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile tests; tests=$$?; \
+		$(BIN)/pytest reliability; reliability=$$?; exit $$(( tests || reliability ))
 
 # The pages' messages: extract them, merge new ones into the Indonesian catalogue (translate the
 # empty msgstr lines it gains), compile it. tests/test_translations.py fails until both agree.

@@ -1,5 +1,7 @@
 """The `pilar` command: set up the store, manage users, load a demo regency."""
 
+import atexit
+import gc
 import sys
 
 import click
@@ -19,6 +21,11 @@ from pilar.store.key_checks import KeyMismatch
 from pilar.store.erasure_ledger import LedgerError
 from pilar.store.migrations import NewerStore
 from pilar.settings import Settings
+
+
+# A command's last act: the interpreter's final garbage collections would walk every object it
+# made (0.3 CPU-s) to free memory the exit frees anyway; frozen objects are left out of them.
+atexit.register(gc.freeze)
 
 
 @click.group()

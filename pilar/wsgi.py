@@ -22,7 +22,8 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from pilar.api import init_api, is_api_request
+from pilar.api import is_api_request
+from pilar.api.app import init_api
 from pilar.api.compression import init_compression
 from pilar.api.conditional import init_conditional
 from pilar.api.errors import http_error

@@ -62,8 +62,7 @@ def test_tampered_database_files_are_named_by_the_cli(settings, service, staff, 
                 assert answer.status_code == 200, answer.text
                 assert requests.get(f"{server.url}/api/v1/cases/{case_id}", headers=bearer, timeout=10).ok
         head = harness.head(settings)
-        harness.wait_for(lambda: " 0 entries not yet sealed" in verify(settings).stdout, 60,
-                         "the access log is sealed")
+        harness.wait_for(lambda: harness.verification(settings).access_unsealed == 0, 60, "the access log is sealed")
         harness.wait_for(lambda: (latest := heads.latest()) is not None and latest.position == head, 30,
                          "the head is published")
     ok = verify(settings)

@@ -9,11 +9,9 @@ import re
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from playwright.sync_api import Page, expect, sync_playwright
 
 from pilar.bootstrap import bootstrap, init_store
-from pilar.cases import passwords
 from pilar.cases.access import SYSTEM
 from testkit.fixtures import PASSWORD, new_store_url, settings_for
 from testkit.servers import Gunicorn
@@ -51,12 +49,10 @@ def server(tmp_path_factory):
     settings = settings_for(new_store_url("sqlite", tmp), tmp)
     init_store(settings)
     services = bootstrap(settings)
-    hasher, passwords._hasher = passwords._hasher, PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     try:
         for username, role, pillar in USERS:
             services.cases.add_user(SYSTEM, username, role, pillar, PASSWORD)
     finally:
-        passwords._hasher = hasher
         services.close()
     with Gunicorn(settings, workers=2, projector=True, log=tmp / "gunicorn.log") as running:
         running.settings = settings

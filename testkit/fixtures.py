@@ -7,11 +7,14 @@ its own schema, so tests cannot see each other's events. The reliability suite s
 import os
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher
 
 from pilar.bootstrap import Services, bootstrap, init_store
+from pilar.cases import passwords, users
 from pilar.cases.access import SYSTEM, Actor
 from pilar.cases.account import default_pii
 from pilar.cases.wilayah import DEFAULT_WILAYAH_CSV
@@ -23,24 +26,47 @@ from pilar.wsgi import create_app
 
 POSTGRES_URL = os.environ.get("PILAR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct-horse-battery"
+QUICK_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quick_passwords():
+    """Accounts made in the test process are hashed with argon2 at its cheapest, and unknown users
+    are checked against a hash as cheap: tests add and sign in users all the time, and full
+    strength costs 0.1-0.8 s a hash here. Yields the product's own (hasher, dummy hash), which
+    tests/test_accounts.py checks; servers and commands the tests start keep full strength."""
+    production = (passwords._hasher, users._DUMMY_HASH)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", QUICK_HASHER)
+        patch.setattr(users, "_DUMMY_HASH", QUICK_HASHER.hash("pilar-timing-equaliser"))
+        yield production
 
 
 def new_store_url(kind: str, directory: Path) -> str:
-    """A fresh, empty store of `kind`: a SQLite file in `directory`, or a new PostgreSQL schema
-    (drop it with drop_store)."""
+    """A fresh, empty store of `kind`: a SQLite file in `directory`, a new PostgreSQL schema, or
+    ("postgres-database") a schema in a database of its own, which no other store's notifications
+    reach (tests run side by side write to the shared one). Drop it with drop_store."""
     if kind == "sqlite":
         return f"sqlite:///{directory / 'pilar.db'}"
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+    database = POSTGRES_URL
+    if kind == "postgres-database":
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{schema}"')
+        database = urlsplit(POSTGRES_URL)._replace(path=f"/{schema}").geturl()
+    with psycopg.connect(database, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    return f"{POSTGRES_URL}?schema={schema}&pool_size=4"
+    return f"{database}?schema={schema}&pool_size=4"
 
 
 def drop_store(url: str) -> None:
     if "schema=" in url:
         schema = url.split("schema=")[1].split("&")[0]
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            if urlsplit(url).path == f"/{schema}":  # a database of its own
+                conn.execute(f'DROP DATABASE "{schema}" WITH (FORCE)')
+            else:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def settings_for(store_url: str, directory: Path) -> Settings:

@@ -6,9 +6,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 
-from pilar.cases import passwords
 from testkit.fixtures import PASSWORD
 
 
@@ -57,13 +55,7 @@ class Pages:
         return self.client.post(action, data={**fields, **data})
 
 
-# Fixtures for page tests, imported by each module that uses them (quick_passwords is autouse there).
-@pytest.fixture(autouse=True)
-def quick_passwords(monkeypatch):
-    """Accounts hashed with argon2 at its cheapest: a page test signs in often."""
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
+# Fixtures for page tests, imported by each module that uses them.
 @pytest.fixture
 def pages(client, staff):
     return Pages(client)

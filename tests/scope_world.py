@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 
 from pilar.bootstrap import Services, bootstrap, init_store
-from pilar.cases import passwords
 from pilar.cases.access import SYSTEM, Actor
 from pilar.projections.runner import Follower
 from pilar.store.connection import ViewDB
@@ -91,7 +89,6 @@ def build_world(kind: str, tmp: Path) -> tuple[World, Any]:
     # No projection process runs here (the world catches up by itself), however long the module takes:
     # neither its absence nor the writes the matrix leaves unprojected make /readyz answer 503.
     settings = replace(settings_for(url, tmp), ready_projector_timeout=86400.0, ready_max_lag=86400.0)
-    hasher, passwords._hasher = passwords._hasher, PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     init_store(settings)
     services = bootstrap(settings)
     app = create_app(services)
@@ -117,7 +114,6 @@ def build_world(kind: str, tmp: Path) -> tuple[World, Any]:
 
     def teardown() -> None:
         services.close()
-        passwords._hasher = hasher
         drop_store(url)
 
     return world, teardown

@@ -2,6 +2,7 @@
 personal data in clear, from the account to the Actor behind every token."""
 
 import pytest
+from argon2 import extract_parameters, profiles
 
 from pilar.cases.access import SYSTEM
 from pilar.cases.errors import InvalidInput
@@ -33,3 +34,12 @@ def test_a_scope_naming_no_kecamatan_of_the_regency_is_refused(service, kecamata
         service.add_user(SYSTEM, "tksk.x", "worker", "tksk", PASSWORD, kecamatan=kecamatan)
     assert message in str(refused.value.errors["kecamatan"])
     assert service.user("tksk.x") is None
+
+
+def test_the_product_hashes_passwords_at_argon2s_rfc_9106_strength_and_so_checks_unknown_users(quick_passwords):
+    """The suite hashes at argon2's cheapest (testkit/fixtures.py); the product never does, and a
+    sign-in as nobody costs what one as a real user costs."""
+    hasher, dummy_hash = quick_passwords
+    assert extract_parameters(hasher.hash(PASSWORD)) == profiles.RFC_9106_LOW_MEMORY
+    assert extract_parameters(dummy_hash) == profiles.RFC_9106_LOW_MEMORY
+    assert hasher.verify(dummy_hash, "pilar-timing-equaliser")

@@ -9,22 +9,15 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from argon2 import PasswordHasher
 from itsdangerous import URLSafeTimedSerializer
 
 from pilar.api import is_api_request
-from pilar.cases import passwords
 from testkit import factories
 
 API = "/api/v1"
 TODAY = date.today()
 MISSING = object()
 
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    # The staff fixture hashes seven passwords; full-strength argon2 would dominate the run time.
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 # ---------------------------------------------------------------- helpers

@@ -9,7 +9,6 @@ import pytest
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.pages import Pages
-from testkit.pages import quick_passwords  # noqa: F401 (fixtures)
 
 LIMIT = 60 * 1024
 

@@ -8,19 +8,12 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
-from argon2 import PasswordHasher
 
-from pilar.cases import passwords
 from pilar.cases.errors import InvalidInput, NotAllowed, NotFound, RuleBroken
 from testkit import factories
 
 TODAY = date.today()
 
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    # The staff fixture hashes seven passwords; full-strength argon2 would dominate the run time.
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @contextmanager

@@ -166,6 +166,7 @@ def test_pages_get_the_same_etags_and_compression(services, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # reference data: no store read, a keyed digest
 def test_through_gunicorn(settings, services, staff, tmp_path):
     with Gunicorn(settings, workers=2, log=tmp_path / "gunicorn.log") as server:
         bearer = {"Authorization": f"Bearer {token(server.url, 'wati', PASSWORD)}"}

@@ -24,6 +24,7 @@ from pilar.audit.seals import verify
 from pilar.cases import event_mac
 from pilar.projections.damage import CannotRepair, NothingToQuarantine, quarantine_event, repair_event, status
 from pilar.projections.maintenance import NotQuarantined, check_with_damage, rebuild
+from pilar.projections import runner
 from pilar.projections.runner import ProjectionProcess
 from pilar.store.connection import ViewDB
 from testkit import factories
@@ -100,7 +101,8 @@ def views_position(store) -> int:
 
 # ----------------------------------------------------------------------------- the projection process
 def test_the_projection_stops_at_a_damaged_event_says_so_once_and_goes_on_when_it_is_quarantined(
-        settings, services, two_cases, events, store, client, auth, caplog):
+        settings, services, two_cases, events, store, client, auth, caplog, monkeypatch):
+    monkeypatch.setattr(runner, "DAMAGE_RETRY", 0.25)  # it looks again every 2 s in production
     _, wati_case = two_cases["wati"]
     bad = events.position(wati_case, 3)
     events.set_state(bad, GARBAGE)
@@ -112,7 +114,7 @@ def test_the_projection_stops_at_a_damaged_event_says_so_once_and_goes_on_when_i
     with Running(settings) as process:
         wait_for(lambda: process.state == "stuck")
         assert process.stuck_at == bad
-        time.sleep(5)  # two more looks at it: still standing, nothing restarted, nothing said again
+        time.sleep(1.0)  # four more looks at it: still standing, nothing restarted, nothing said again
         assert process.state == "stuck"
         stops = [r for r in caplog.records if r.levelno == logging.ERROR]
         assert len(stops) == 1 and f"stopped at position {bad} " in stops[0].getMessage()

@@ -18,7 +18,6 @@ from pilar.projections.maintenance import check
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.pages import Pages
-from testkit.pages import quick_passwords  # noqa: F401 (fixtures)
 from pilar.web.tables import Column, Table
 
 PACITAN, DONOROJO = "35.01.04", "35.01.01"

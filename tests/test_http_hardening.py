@@ -186,6 +186,7 @@ def _chunked(body: bytes, size: int = 8192) -> bytes:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # framing and body limits: before any store read
 def test_gunicorn_says_who_it_is_not_and_closes_honestly_after_a_413(settings, services, staff, tmp_path):
     with Gunicorn(settings, workers=1, log=tmp_path / "gunicorn.log") as server:
         bearer = {"Authorization": f"Bearer {token(server.url, 'wati', PASSWORD)}",
@@ -229,6 +230,7 @@ def test_gunicorn_says_who_it_is_not_and_closes_honestly_after_a_413(settings, s
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # headers of /healthz, which reads no store
 def test_gunicorn_behind_a_trusted_proxy_sends_hsts_over_https_only(settings, services, tmp_path):
     with Gunicorn(replace(settings, trusted_proxies=1), workers=1, log=tmp_path / "gunicorn.log") as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:

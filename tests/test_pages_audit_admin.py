@@ -15,7 +15,6 @@ from pilar.store.connection import ViewDB
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.pages import Forms, Pages
-from testkit.pages import quick_passwords  # noqa: F401 (fixtures)
 
 
 

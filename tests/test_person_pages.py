@@ -11,7 +11,7 @@ import pytest
 from testkit import factories
 from testkit.fixtures import PASSWORD
 from testkit.pages import Forms, Pages
-from testkit.pages import pages, quick_passwords, wati  # noqa: F401 (fixtures)
+from testkit.pages import pages, wati  # noqa: F401 (fixtures)
 
 
 

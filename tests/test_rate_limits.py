@@ -9,9 +9,7 @@ import types
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 
-from pilar.cases import passwords
 from pilar.settings import Settings
 from pilar.store import rate_limits
 from pilar.store.rate_limits import StoreRateLimits
@@ -22,10 +20,6 @@ from testkit.servers import pilar_env
 API = "/api/v1"
 OTHER_OFFICE = {"REMOTE_ADDR": "10.1.2.3"}
 
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def sign_in(client, username, password, environ=None):

@@ -5,20 +5,15 @@ import dataclasses
 import logging
 
 import pytest
-from argon2 import PasswordHasher
 
 from pilar.bootstrap import bootstrap
-from pilar.cases import passwords, sessions, users
+from pilar.cases import sessions, users
 from pilar.cases.access import SYSTEM
 from pilar.cases.account import UserAccount
 from pilar.cases.passwords import hash_password
 from testkit.fixtures import PASSWORD
 from pilar.wsgi import create_app
 
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture

@@ -5,18 +5,12 @@ view (a worker, an auditor, no token)."""
 import logging
 
 import pytest
-from argon2 import PasswordHasher
 
-from pilar.cases import passwords
 from pilar.cases.account import UserAccount
 from testkit.fixtures import PASSWORD
 
 NEW_PASSWORD = "tanah-liat-hujan-47"
 
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def history(service, username):

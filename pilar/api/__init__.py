@@ -1,63 +1,10 @@
 """The JSON API under /api/v1: one blueprint per resource, each with bearer authentication and
-JSON errors of its own (pilar/api/blueprint.py), and the OpenAPI document with offline docs."""
+JSON errors of its own (pilar/api/blueprint.py), and the OpenAPI document with offline docs, put
+on an app by init_api (pilar/api/app.py). Nothing is imported here: `pilar` commands that use a
+part of the API (pilar/api/bulk/) start without loading every blueprint."""
 
-from flask import Blueprint as FlaskBlueprint
-from flask import Flask
-from flask_smorest import Api
-from swagger_ui_bundle import swagger_ui_path
-
-from pilar.api import audit, auth, beneficiaries, cases, health, households, imports, privacy, reference, users, workloads
-from pilar.api.limits import init_limits
-from pilar.api.readiness import init_readiness
-from pilar.cases.security_log import init_security_log
-
-BLUEPRINTS = (auth.blp, beneficiaries.blp, cases.blp, workloads.blp, privacy.blp, audit.blp, users.blp, reference.blp,
-              health.blp, households.blp, imports.blp)
 API_PREFIX = "/api/"
 JSON_PATHS = (API_PREFIX, "/healthz", "/readyz", "/metrics")
-
-
-DESCRIPTION = (
-    "Case management for the social pillars of a regency.\n\n"
-    "Every 200 answer to a GET carries an `ETag`; send it back in `If-None-Match` to get **304 Not Modified** "
-    "(no body) while the answer is unchanged. A case's ETag is `\"<version>.<digest>\"`; `If-Match` on a write "
-    "compares the version. Answers over 1 KiB are compressed (brotli or gzip) when `Accept-Encoding` allows."
-)
-
-
-class ScopedApi(Api):
-    """flask-smorest's Api, without its app-wide HTTP error handler: each API blueprint answers
-    its own errors as JSON, and the rest of the app (pages) chooses its own."""
-
-    def _register_error_handlers(self):
-        pass
-
-
-def init_api(app: Flask) -> None:
-    app.config.update(
-        API_TITLE="Pilar",
-        API_VERSION="v1",
-        OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/api/v1",
-        OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        # Served from the installed swagger-ui-bundle, so the docs work with no internet.
-        OPENAPI_SWAGGER_UI_URL="/api/v1/docs/static/",
-        # Nor does it send the document to an online validator for a badge.
-        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
-    )
-    api = ScopedApi(app, spec_kwargs={"info": {"description": DESCRIPTION}})
-    api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    api.spec.options["security"] = [{"bearer": []}]
-    for blp in BLUEPRINTS:
-        api.register_blueprint(blp)
-    init_limits(app)
-    init_readiness(app)
-    init_security_log()
-    app.register_blueprint(
-        FlaskBlueprint("docs_static", __name__, static_folder=str(swagger_ui_path),
-                       static_url_path="/api/v1/docs/static")
-    )
 
 
 def is_api_request(path: str) -> bool:

@@ -258,4 +258,8 @@ class UserCommands:
             return None
 
 
-_DUMMY_HASH = hash_password("pilar-timing-equaliser")
+# What an unknown user's password is checked against, so that signing in as nobody costs what signing
+# in as someone costs: "pilar-timing-equaliser" hashed at the hasher's parameters, written out so that
+# no process (each worker, each `pilar` command) spends a full argon2 hash on it as it starts.
+# tests/test_accounts.py checks that it has the hasher's parameters.
+_DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$ezC1hLI0hHatOTvS9Wr9FA$lT9pssVbPLwzm/ZvyfbIiT+uiBG8aGrSSQJkLB1AotY"
