@@ -3,6 +3,7 @@ or repair one from a backup (`pilar projections status|quarantine|repair`; docs/
 "When an event is damaged")."""
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from pilar.projections.workload import TRACKING_NAME, without_mac
 from pilar.settings import Settings
 from pilar.store.config import StoreConfig
 from pilar.store.connection import Connection, ViewDB
+from pilar.store.shredding import Owed, owed
 
 
 class NothingToQuarantine(PilarError):
@@ -141,6 +143,7 @@ class Status:
     position: int  # the views'
     head: int  # the newest event's
     damaged: list[Damage]
+    owed: list[Owed] = dataclasses.field(default_factory=list)  # erased rows not yet out of the files
 
     @property
     def stopped_at(self) -> Damage | None:
@@ -162,6 +165,9 @@ class Status:
                 "restored (the views read it since)" if damage.position <= self.position else \
                 "damaged, after the stop"
             lines.append(f"{state}: {damage.describe()}")
+        for shred in self.owed:
+            lines.append(f"ERASURE CLEAN-UP OWED: erased rows still in the files of {shred.describe(time.time())} "
+                         "(the projection process retries; docs/operations.md, Keys)")
         return lines
 
 
@@ -170,7 +176,8 @@ def status(settings: Settings) -> Status:
     conn = ViewDB(settings.store).connect()
     try:
         row = conn.one(f"SELECT position FROM {LIVE}_tracking WHERE name = ?", (TRACKING_NAME,))
-        return Status(int(row[0]) if row else 0, services.cases.recorder.max_notification_id() or 0, damaged(conn))
+        return Status(int(row[0]) if row else 0, services.cases.recorder.max_notification_id() or 0, damaged(conn),
+                      owed(conn))
     finally:
         conn.close()
         services.close()
