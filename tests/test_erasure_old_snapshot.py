@@ -9,7 +9,6 @@ session's transactions hold the horizon back."""
 import sqlite3
 import threading
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 
@@ -22,24 +21,16 @@ from pilar.store.connection import ViewDB
 from pilar.store.shredding import owed
 from pilar.wsgi import create_app
 from testkit import factories
-from testkit.fixtures import POSTGRES_URL, new_store_url
+from testkit.fixtures import own_database_store_url
+from tests.test_erasure_files import live_files
 
 OWED = {"personal_keys", "name_tokens"}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request, tmp_path: Path):
-    if request.param == "sqlite":
-        yield new_store_url("sqlite", tmp_path)
-        return
-    name = f"pilar_shred_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}?pool_size=4"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with own_database_store_url(request.param, tmp_path) as url:
+        yield url
 
 
 class Watcher:
@@ -66,24 +57,6 @@ class Watcher:
     def end(self) -> None:
         self.conn.execute("ROLLBACK")
         self.conn.close()
-
-
-def _files(settings, table: str | None = None) -> bytes:
-    """The bytes of the live database files: on PostgreSQL `table`'s (every fork and segment), or
-    the whole database's; on SQLite the database and its -wal and -shm."""
-    if settings.store.kind == "sqlite":
-        path = settings.store.sqlite_path
-        return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file())
-    with psycopg.connect(settings.store.conninfo(), autocommit=True) as conn:
-        conn.execute("CHECKPOINT")  # what is in shared buffers reaches the files
-        data = Path(conn.execute("SHOW data_directory").fetchone()[0])
-        if table is None:
-            oid = conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()[0]
-            files = list((data / "base" / str(oid)).iterdir())
-        else:
-            relation = data / conn.execute("SELECT pg_relation_filepath(%s)", (table,)).fetchone()[0]
-            files = list(relation.parent.glob(relation.name + "*"))
-    return b"".join(p.read_bytes() for p in files if p.is_file())
 
 
 @pytest.fixture
@@ -123,7 +96,7 @@ def test_a_key_an_older_snapshot_still_sees_is_shredded_once_that_snapshot_ends(
         time.sleep(3 * OWED_RETRY)  # the projection process has passed the erasure and retried meanwhile
 
         assert service.personal_keys.get(person_id) is None  # erased for every new reader
-        assert stored.encode() in _files(settings, "personal_keys")  # a shred now would have had to keep it
+        assert stored.encode() in live_files(settings, "personal_keys")  # a shred now would have had to keep it
         owing = _owed(settings)
         assert set(owing) == OWED
         if watcher.pid is not None:  # PostgreSQL names what it waits for
@@ -141,7 +114,7 @@ def test_a_key_an_older_snapshot_still_sees_is_shredded_once_that_snapshot_ends(
     while _owed(settings) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _owed(settings) == {}
-    left = _files(settings)
+    left = live_files(settings)
     assert stored.encode() not in left
     assert stored.split(":", 1)[1].encode() not in left
     assert "ERASURE CLEAN-UP OWED" not in "\n".join(status(settings).lines())
