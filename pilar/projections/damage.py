@@ -15,6 +15,7 @@ from pilar.bootstrap import bootstrap
 from pilar.cases import event_mac
 from pilar.cases.application import PilarApplication
 from pilar.cases.errors import DamagedEvent, PilarError
+from pilar.projections.pace import Pace
 from pilar.projections.schema import LIVE
 from pilar.projections.workload import TRACKING_NAME, without_mac
 from pilar.settings import Settings
@@ -31,14 +32,18 @@ class CannotRepair(PilarError):
     pass
 
 
-def scan(app: PilarApplication, boundary: int, batch_size: int = 5000,
-         progress: Callable[[int, int], None] | None = None) -> list[DamagedEvent]:
+def scan(app: PilarApplication, boundary: int, batch_size: int = 1000,
+         progress: Callable[[int, int], None] | None = None, pace: Pace | None = None) -> list[DamagedEvent]:
     """Every event of the store that does not read, opened as a case read opens it (personal data
     decrypted): undecodable bytes, a MAC that does not hold (or none, after position `boundary`),
-    an unknown topic, a failed decryption."""
+    an unknown topic, a failed decryption. `pace`: a pause after each batch (pilar/projections/pace.py)."""
     found, position = [], 0
     head = app.recorder.max_notification_id() or 0
-    while batch := app.recorder.select_notifications(start=position, limit=batch_size, inclusive_of_start=False):
+    while True:
+        began = time.monotonic()
+        batch = app.recorder.select_notifications(start=position, limit=batch_size, inclusive_of_start=False)
+        if not batch:
+            return found
         with app.mapper.key_scope():
             for notification in batch:
                 try:
@@ -50,7 +55,8 @@ def scan(app: PilarApplication, boundary: int, batch_size: int = 5000,
         position = batch[-1].id
         if progress is not None:
             progress(position, max(head, position))
-    return found
+        if pace is not None:
+            pace.after(time.monotonic() - began)
 
 
 def damage_at(app: PilarApplication, position: int) -> DamagedEvent | None:
