@@ -52,7 +52,8 @@ def _insert(recorder, events: list[StoredEvent]) -> None:
     table = SQL("{}.{}").format(Identifier(schema), Identifier(recorder.events_table_name))
     with recorder.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cursor:
         cursor.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))  # ids in commit order
-        with cursor.copy(SQL("COPY {} (originator_id, originator_version, topic, state) FROM STDIN").format(table)) as copy:
+        columns = SQL("COPY {} (originator_id, originator_version, topic, state) FROM STDIN").format(table)
+        with cursor.copy(columns) as copy:
             copy.set_types(["uuid", "int8", "text", "bytea"])
             for event in events:
                 copy.write_row((event.originator_id, event.originator_version, event.topic, event.state))
