@@ -10,6 +10,7 @@ from pilar.cases.errors import PilarError
 from pilar.cli_progress import Progress
 from pilar.projections.damage import quarantine_event, repair_event, status
 from pilar.projections.maintenance import NotQuarantined, check_with_damage, rebuild
+from pilar.projections.pace import PAUSE_RATIO
 from pilar.settings import Settings
 from pilar.store.connection import LockBusy
 
@@ -19,15 +20,22 @@ def projections() -> None:
     """The workload views."""
 
 
+PAUSE = click.option("--pause", "pause_ratio", default=PAUSE_RATIO, show_default=True, type=click.FloatRange(min=0),
+                     help="After each page of events, pause this many times as long as the page took, so that the "
+                          "servers keep their share of the cores (0: as fast as it can, for a quiet hour).")
+
+
 @projections.command("rebuild")
 @click.option("--wait", default=10.0, show_default=True,
               help="Seconds to wait for another rebuild or check of this store to finish.")
-def projections_rebuild(wait: float) -> None:
+@PAUSE
+def projections_rebuild(wait: float, pause_ratio: float) -> None:
     """Rebuild every view from event zero into scratch tables while servers and `pilar project` keep
     running, then swap them in; refused while a damaged event is not quarantined."""
     progress, timings = Progress("rebuild"), {}
     try:
-        position = rebuild(Settings.from_env(), wait_seconds=wait, progress=progress, timings=timings)
+        position = rebuild(Settings.from_env(), wait_seconds=wait, progress=progress, timings=timings,
+                           pause_ratio=pause_ratio)
     except NotQuarantined as e:
         for damage in e.damaged:
             click.echo(f"DAMAGED: {damage}", err=True)
@@ -44,13 +52,15 @@ def projections_rebuild(wait: float) -> None:
 @click.option("--show", default=10, show_default=True, help="Differing rows to print per table.")
 @click.option("--wait", default=10.0, show_default=True,
               help="Seconds to wait for another rebuild or check of this store to finish.")
-def projections_check(show: int, wait: float) -> None:
+@PAUSE
+def projections_check(show: int, wait: float, pause_ratio: float) -> None:
     """Rebuild into scratch tables and print every difference from the live views, and every damaged
     event of the store (exit 1 if any of either). The live views are only read."""
     scanning, replaying = Progress("check: reading every event"), Progress("check: rebuilding into scratch tables")
     try:
         position, differences, damaged = check_with_damage(Settings.from_env(), wait_seconds=wait,
-                                                           progress=replaying, scanning=scanning)
+                                                           progress=replaying, scanning=scanning,
+                                                           pause_ratio=pause_ratio)
     except LockBusy as e:
         raise click.ClickException(str(e)) from None
     scanning.finish()

@@ -1,11 +1,16 @@
 """A large store, quickly: the case streams already written (through the application service,
-so every rule applied) copied under new ids by the recorder, in large transactions, each copy's
-MAC made again under the store's audit key. The views read copies as they read the originals
-(a copy's personal data stays sealed under the original's key, which the views never open)."""
+so every rule applied) copied under new ids, in large transactions, each copy's MAC made again
+under the store's audit key. The views read copies as they read the originals (a copy's personal
+data stays sealed under the original's key, which the views never open).
+
+SQLite: through the recorder. PostgreSQL: by COPY, holding the events table's lock as the
+recorder does (the recorder's insert adapts every event as a composite value in Python, about
+150 events/s on a busy machine: days for a million)."""
 
 import uuid
 
 from eventsourcing.persistence import StoredEvent
+from psycopg.sql import SQL, Identifier
 
 from pilar.cases import event_mac
 
@@ -31,9 +36,24 @@ def copy_case_streams(app, audit_key: bytes, events: int, *, per_transaction: in
                                     event_mac.sign(key, copy, n.originator_version, n.topic, event_mac.payload(n.state)))
                         for n in stream]
             if len(pending) >= per_transaction or head + len(pending) >= events:
-                app.recorder.insert_events(pending)
+                _insert(app.recorder, pending)
                 head, pending = app.recorder.max_notification_id() or 0, []
                 said(head)
                 if head >= events:
                     break
     return head
+
+
+def _insert(recorder, events: list[StoredEvent]) -> None:
+    schema = getattr(recorder.datastore, "schema", None)
+    if schema is None:
+        recorder.insert_events(events)
+        return
+    table = SQL("{}.{}").format(Identifier(schema), Identifier(recorder.events_table_name))
+    with recorder.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cursor:
+        cursor.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))  # ids in commit order
+        columns = SQL("COPY {} (originator_id, originator_version, topic, state) FROM STDIN").format(table)
+        with cursor.copy(columns) as copy:
+            copy.set_types(["uuid", "int8", "text", "bytea"])
+            for event in events:
+                copy.write_row((event.originator_id, event.originator_version, event.topic, event.state))

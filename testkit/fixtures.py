@@ -6,6 +6,7 @@ its own schema, so tests cannot see each other's events. The reliability suite s
 
 import os
 import uuid
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -57,6 +58,26 @@ def new_store_url(kind: str, directory: Path) -> str:
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     return f"{database}?schema={schema}&pool_size=4"
+
+
+def own_database_store_url(kind: str, directory: Path):
+    """A fresh store of `kind`, as a context; on PostgreSQL in a database of its own, so that no
+    other session's transactions hold back what VACUUM may remove (the erasure tests)."""
+    if kind == "sqlite":
+        return nullcontext(new_store_url(kind, directory))
+    return _own_database()
+
+
+@contextmanager
+def _own_database():
+    name = f"pilar_own_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}?pool_size=4"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def drop_store(url: str) -> None:

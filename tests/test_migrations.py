@@ -28,10 +28,11 @@ def _run(conn, statement: str, params=()) -> None:
 
 
 def test_a_new_store_has_every_step(conn):
-    assert applied(conn) == [step.version for step in MIGRATIONS] == [1, 2, 3]
+    assert applied(conn) == [step.version for step in MIGRATIONS] == [1, 2, 3, 4]
     assert conn.all("SELECT name FROM pilar_schema_migrations ORDER BY version") == [("baseline",),
                                                                                    ("rate_limits_by_expiry",),
-                                                                                   ("import_reports",)]
+                                                                                   ("import_reports",),
+                                                                                   ("owed_shreds",)]
 
 
 def test_step_1_a_store_from_before_migrations_is_recorded_and_keeps_its_rows(settings, conn):
@@ -39,7 +40,7 @@ def test_step_1_a_store_from_before_migrations_is_recorded_and_keeps_its_rows(se
     _run(conn, "DROP INDEX pilar_rate_limits_by_expiry")
     _run(conn, "INSERT INTO pilar_rate_limits (key, hits, expires_at) VALUES (?, ?, ?)", ("signin/wati", 3, 9e9))
     init_store(settings)
-    assert applied(conn) == [1, 2, 3]
+    assert applied(conn) == [1, 2, 3, 4]
     assert conn.one("SELECT hits FROM pilar_rate_limits WHERE key = ?", ("signin/wati",)) == (3,)
 
 
@@ -49,7 +50,7 @@ def test_step_2_rate_limit_counters_get_their_expiry_index(settings, conn):
     assert not _index_exists(conn, "pilar_rate_limits_by_expiry")
     init_store(settings)
     assert _index_exists(conn, "pilar_rate_limits_by_expiry")
-    assert applied(conn) == [1, 2, 3]
+    assert applied(conn) == [1, 2, 3, 4]
 
 
 def test_step_3_a_store_from_before_imports_gets_the_import_report_tables(settings, conn):
@@ -57,7 +58,7 @@ def test_step_3_a_store_from_before_imports_gets_the_import_report_tables(settin
     _run(conn, "DROP TABLE pilar_import_entries")
     _run(conn, "DROP TABLE pilar_imports")
     init_store(settings)
-    assert applied(conn) == [1, 2, 3]
+    assert applied(conn) == [1, 2, 3, 4]
     _run(conn, "INSERT INTO pilar_imports (id, kind, source, actor, dry_run, all_or_nothing, status, started_at) "
                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", ("i1", "cases", "pkh.csv", "sri", 0, 0, "running", "2026-12-04"))
     _run(conn, "INSERT INTO pilar_import_entries (import_id, row_number, field, outcome, message) VALUES (?, ?, ?, ?, ?)",
@@ -66,14 +67,24 @@ def test_step_3_a_store_from_before_imports_gets_the_import_report_tables(settin
     assert _index_exists(conn, "pilar_import_entries_by_import")
 
 
+def test_step_4_a_store_from_before_owed_shreds_gets_their_table(settings, conn):
+    _run(conn, "DELETE FROM pilar_schema_migrations WHERE version = 4")
+    _run(conn, "DROP TABLE pilar_owed_shreds")
+    init_store(settings)
+    assert applied(conn) == [1, 2, 3, 4]
+    _run(conn, "INSERT INTO pilar_owed_shreds (table_name, horizon, since) VALUES (?, ?, ?)",
+         ("personal_keys", 2**40, 1.5e9))
+    assert conn.one("SELECT horizon FROM pilar_owed_shreds WHERE table_name = ?", ("personal_keys",)) == (2**40,)
+
+
 def test_a_step_that_fails_leaves_nothing_and_is_not_recorded(conn):
     def half_done(c):
         c.execute("CREATE TABLE pilar_half (x INTEGER)")
-        raise RuntimeError("step 4 failed")
+        raise RuntimeError("step 5 failed")
 
-    with pytest.raises(RuntimeError, match="step 4 failed"):
-        migrate(conn, (*MIGRATIONS, Migration(4, "half", half_done)))
-    assert applied(conn) == [1, 2, 3]
+    with pytest.raises(RuntimeError, match="step 5 failed"):
+        migrate(conn, (*MIGRATIONS, Migration(5, "half", half_done)))
+    assert applied(conn) == [1, 2, 3, 4]
     if conn.kind == "sqlite":
         left = conn.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pilar_half'")
     else:
@@ -85,5 +96,5 @@ def test_a_step_that_fails_leaves_nothing_and_is_not_recorded(conn):
 def test_a_store_migrated_by_a_newer_pilar_is_refused(settings, conn):
     _run(conn, "INSERT INTO pilar_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
          (99, "from_the_future", "2030-01-01T00:00:00+00:00"))
-    with pytest.raises(NewerStore, match="schema is at version 99, migrated by a newer Pilar; this one knows up to 3"):
+    with pytest.raises(NewerStore, match="schema is at version 99, migrated by a newer Pilar; this one knows up to 4"):
         init_store(settings)

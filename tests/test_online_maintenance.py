@@ -1,6 +1,6 @@
 """`pilar projections rebuild` and `check` online: writers and readers go on while they replay,
 the swapped-in views equal a fresh rebuild, a killed rebuild leaves the live views as they were,
-and the long commands say how far they have got."""
+they pause between pages as long as asked, and the long commands say how far they have got."""
 
 import io
 import os
@@ -11,9 +11,11 @@ import time
 from datetime import date, timedelta
 
 from pilar.cli_progress import Progress
+from pilar.projections import pace
 from pilar.projections.maintenance import check, check_with_damage, rebuild
 from pilar.projections.queries import CaseFilter
 from pilar.projections.runner import ProjectionProcess
+from pilar.projections.scratch import GIVE_WAY
 from pilar.store.connection import ViewDB
 from testkit import factories
 from testkit.bulk import copy_case_streams
@@ -175,7 +177,8 @@ def test_long_commands_print_progress_lines(settings, service, staff, catch_up, 
     _seed(service, staff["wati"], 300, settings)
     catch_up()
     env = {**pilar_env(settings), "PILAR_PROGRESS_SECONDS": "0"}
-    for args, label in ((["projections", "rebuild"], "rebuild:"), (["projections", "check"], "check: rebuilding"),
+    for args, label in ((["projections", "rebuild", "--pause", "0"], "rebuild:"),
+                        (["projections", "check", "--pause", "0.5"], "check: rebuilding"),
                         (["audit", "verify"], "verify:"),
                         (["audit", "export", "--output", str(tmp_path / "out.jsonl")], "export:")):
         done = subprocess.run([PILAR, *args], capture_output=True, text=True, env=env, timeout=300)
@@ -190,6 +193,36 @@ def test_long_commands_print_progress_lines(settings, service, staff, catch_up, 
                                   timeout=120)
         assert restored.returncode == 0, restored.stderr
         assert [line for line in restored.stderr.splitlines() if line.startswith("restore: ") and "pages (100%)" in line]
+
+
+def test_the_commands_pause_after_each_page_as_long_as_it_took_times_the_ratio(settings, service, staff, catch_up,
+                                                                            monkeypatch):
+    head = _seed(service, staff["wati"], 3000, settings)
+    catch_up(batch_size=2000)
+    pauses: list[tuple[float, float, float]] = []  # (worked, at least, slept)
+    after = pace.Pace.after
+
+    def measured(self, worked, at_least=0.0):
+        slept: list[float] = []
+        self.sleep = slept.append
+        after(self, worked, at_least)
+        pauses.append((worked, at_least, slept[0]))
+
+    monkeypatch.setattr(pace.Pace, "after", measured)
+    # On SQLite a page gives way at least as long as it held the write lock, however it is paced.
+    least = GIVE_WAY if settings.store.kind == "sqlite" else 0.0
+    assert rebuild(settings, page=500, pause_ratio=2.0) >= head
+    assert len(pauses) >= head // 500
+    assert all(worked > 0 and slept == max(2.0 * worked, at_least) and at_least >= least
+               for worked, at_least, slept in pauses)
+    pauses.clear()
+    assert check_with_damage(settings, pause_ratio=0)[1:] == ([], [])
+    assert len(pauses) >= 2 * head // 1000  # every page of the scan and of the scratch build
+    assert all(slept == at_least >= least for _, at_least, slept in pauses if at_least) and \
+        all(slept == 0 for _, at_least, slept in pauses if not at_least)
+    refused = subprocess.run([PILAR, "projections", "rebuild", "--pause", "-1"], capture_output=True, text=True,
+                             env=pilar_env(settings), timeout=120)
+    assert refused.returncode == 2 and "'--pause': -1.0 is not in the range x>=0" in refused.stderr
 
 
 def test_progress_rewrites_one_line_on_a_terminal_and_estimates_what_is_left():

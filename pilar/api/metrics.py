@@ -40,6 +40,10 @@ class StoreCollector:
                                 value=fresh.position)
         yield GaugeMetricFamily("pilar_views_lag_events", "Events stored but not yet in the views",
                                 value=max(fresh.head - fresh.position, 0))
+        owing = readiness(self.app).owed()
+        yield GaugeMetricFamily("pilar_erasure_cleanup_owed_seconds", "Seconds since the oldest erasure whose rows "
+                                "are still in the database files (0: none)",
+                                value=max((time.time() - o.since for o in owing), default=0))
         beat = readiness(self.app).beat()
         if beat is None:
             return

@@ -14,6 +14,7 @@ from pilar.projections.heartbeat import TABLE, Beat, read_beat
 from pilar.projections.readiness import Check, Thresholds, lag_check, lag_seconds, projection_check
 from pilar.store.disk_probe import DiskProbe
 from pilar.store.faults import STORE_UNREACHABLE
+from pilar.store.shredding import TABLE as OWED_TABLE, Owed, owed
 
 UNREACHABLE = (*STORE_UNREACHABLE, sqlite3.OperationalError)
 RETRY_AFTER = "5"
@@ -54,9 +55,22 @@ class Readiness:
             body = {"position": fresh.head, "views": {
                 **fresh.as_dict(), "lag_seconds": round(lag_seconds(fresh.position, fresh.head, beat, now,
                                                                     self.up_since), 1)}}
+            # Not a reason to refuse traffic, but an operator must see it (docs/operations.md, Keys).
+            body["erasure_cleanup_owed"] = [{"table": o.table, "seconds": round(now - o.since), "waiting_for": o.held_by}
+                                            for o in self.owed()]
         failing = [name for name, check in checks.items() if not check.ok]
         return not failing, {"status": "not ready" if failing else "ready", "failing": failing, **body,
                              "checks": {name: check.as_dict() for name, check in checks.items()}}
+
+    def owed(self) -> list[Owed]:
+        """Erased rows not yet out of the database files (pilar/store/shredding.py)."""
+        with self.services.readers.connection() as conn:
+            try:
+                return owed(conn)
+            except Exception as error:  # noqa: BLE001 - a store set up before shreds were owed
+                if OWED_TABLE not in str(error):
+                    raise
+                return []
 
     def beat(self) -> Beat | None:
         return self._beat()[0]

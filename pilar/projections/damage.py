@@ -3,6 +3,7 @@ or repair one from a backup (`pilar projections status|quarantine|repair`; docs/
 "When an event is damaged")."""
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,11 +15,13 @@ from pilar.bootstrap import bootstrap
 from pilar.cases import event_mac
 from pilar.cases.application import PilarApplication
 from pilar.cases.errors import DamagedEvent, PilarError
+from pilar.projections.pace import Pace
 from pilar.projections.schema import LIVE
 from pilar.projections.workload import TRACKING_NAME, without_mac
 from pilar.settings import Settings
 from pilar.store.config import StoreConfig
 from pilar.store.connection import Connection, ViewDB
+from pilar.store.shredding import Owed, owed
 
 
 class NothingToQuarantine(PilarError):
@@ -29,14 +32,18 @@ class CannotRepair(PilarError):
     pass
 
 
-def scan(app: PilarApplication, boundary: int, batch_size: int = 5000,
-         progress: Callable[[int, int], None] | None = None) -> list[DamagedEvent]:
+def scan(app: PilarApplication, boundary: int, batch_size: int = 1000,
+         progress: Callable[[int, int], None] | None = None, pace: Pace | None = None) -> list[DamagedEvent]:
     """Every event of the store that does not read, opened as a case read opens it (personal data
     decrypted): undecodable bytes, a MAC that does not hold (or none, after position `boundary`),
-    an unknown topic, a failed decryption."""
+    an unknown topic, a failed decryption. `pace`: a pause after each batch (pilar/projections/pace.py)."""
     found, position = [], 0
     head = app.recorder.max_notification_id() or 0
-    while batch := app.recorder.select_notifications(start=position, limit=batch_size, inclusive_of_start=False):
+    while True:
+        began = time.monotonic()
+        batch = app.recorder.select_notifications(start=position, limit=batch_size, inclusive_of_start=False)
+        if not batch:
+            return found
         with app.mapper.key_scope():
             for notification in batch:
                 try:
@@ -48,7 +55,8 @@ def scan(app: PilarApplication, boundary: int, batch_size: int = 5000,
         position = batch[-1].id
         if progress is not None:
             progress(position, max(head, position))
-    return found
+        if pace is not None:
+            pace.after(time.monotonic() - began)
 
 
 def damage_at(app: PilarApplication, position: int) -> DamagedEvent | None:
@@ -141,6 +149,7 @@ class Status:
     position: int  # the views'
     head: int  # the newest event's
     damaged: list[Damage]
+    owed: list[Owed] = dataclasses.field(default_factory=list)  # erased rows not yet out of the files
 
     @property
     def stopped_at(self) -> Damage | None:
@@ -162,6 +171,9 @@ class Status:
                 "restored (the views read it since)" if damage.position <= self.position else \
                 "damaged, after the stop"
             lines.append(f"{state}: {damage.describe()}")
+        for shred in self.owed:
+            lines.append(f"ERASURE CLEAN-UP OWED: erased rows still in the files of {shred.describe(time.time())} "
+                         "(the projection process retries; docs/operations.md, Keys)")
         return lines
 
 
@@ -170,7 +182,8 @@ def status(settings: Settings) -> Status:
     conn = ViewDB(settings.store).connect()
     try:
         row = conn.one(f"SELECT position FROM {LIVE}_tracking WHERE name = ?", (TRACKING_NAME,))
-        return Status(int(row[0]) if row else 0, services.cases.recorder.max_notification_id() or 0, damaged(conn))
+        return Status(int(row[0]) if row else 0, services.cases.recorder.max_notification_id() or 0, damaged(conn),
+                      owed(conn))
     finally:
         conn.close()
         services.close()

@@ -9,6 +9,7 @@ from pilar.bootstrap import bootstrap
 from pilar.cases.application import PilarApplication
 from pilar.cases.errors import DamagedEvent
 from pilar.projections.damage import scan
+from pilar.projections.pace import PAUSE_RATIO, Pace
 from pilar.projections.schema import LIVE, create_statements, drop_statements
 from pilar.projections.scratch import NEAR, NotQuarantined, Progress, ScratchViews, drop_tables
 from pilar.projections.workload import TRACKING_NAME, WorkloadProjector
@@ -65,12 +66,12 @@ BUSY = "another `pilar projections rebuild` or `check` is running on this store"
 
 
 def rebuild(settings: Settings, *, wait_seconds: float = 10.0, progress: Progress | None = None,
-            page: int = 1000, timings: dict | None = None) -> int:
+            page: int = 1000, timings: dict | None = None, pause_ratio: float = PAUSE_RATIO) -> int:
     """Rebuild the views from event zero into scratch tables while servers and the projection
     process keep running, then swap them in for the live ones in one short transaction (readers
     see the old views until then). Returns the position the new views stand at; `timings` gets
     `swap_seconds`, how long the swap held the views. LockBusy if another rebuild or check runs;
-    NotQuarantined (views unchanged) on a damaged event."""
+    NotQuarantined (views unchanged) on a damaged event. `pause_ratio`: pilar/projections/pace.py."""
     services = bootstrap(settings)
     conn = ViewDB(settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES)
     try:
@@ -78,7 +79,7 @@ def rebuild(settings: Settings, *, wait_seconds: float = 10.0, progress: Progres
             drop_tables(conn)  # what a rebuild or check that was killed left
             found: list[DamagedEvent] = []
             scratch = ScratchViews(services.cases, conn, "rebuild", boundary=mac_boundary(conn, settings.audit_key()),
-                                   page=page, found=found, progress=progress)
+                                   page=page, found=found, progress=progress, pace=Pace(pause_ratio))
             try:
                 scratch.create()
                 scratch.catch_up()
@@ -109,7 +110,8 @@ def check(settings: Settings) -> tuple[int, list[Difference]]:
 
 
 def check_with_damage(settings: Settings, *, wait_seconds: float = 10.0, progress: Progress | None = None,
-                      scanning: Progress | None = None) -> tuple[int, list[Difference], list[DamagedEvent]]:
+                      scanning: Progress | None = None,
+                      pause_ratio: float = PAUSE_RATIO) -> tuple[int, list[Difference], list[DamagedEvent]]:
     """As check, and every damaged event of the store, quarantined or not (the rebuild leaves them
     out). The live views are only read, in one snapshot at the end, once the scratch tables stand
     just behind them: no writer or reader waits for the replay."""
@@ -120,10 +122,12 @@ def check_with_damage(settings: Settings, *, wait_seconds: float = 10.0, progres
         with conn.exclusive(MAINTENANCE_LOCK, wait_seconds, BUSY):
             drop_tables(conn)
             boundary = mac_boundary(live, settings.audit_key())
-            damaged = scan(services.cases, boundary, progress=scanning)
+            pace = Pace(pause_ratio)
+            damaged = scan(services.cases, boundary, progress=scanning, pace=pace)
             # As the projection process did: without the quarantined events; one damaged since it
             # passed is left out too (and so shows as a difference).
-            scratch = ScratchViews(services.cases, conn, "check", boundary=boundary, found=[], progress=progress)
+            scratch = ScratchViews(services.cases, conn, "check", boundary=boundary, found=[], progress=progress,
+                                   pace=pace)
             try:
                 scratch.create()
                 while scratch.catch_up(stop=_position(live)) > NEAR:

@@ -29,15 +29,17 @@ from pilar.projections.leader import Leadership
 from pilar.projections.waiting import Retry, Waiter
 from pilar.projections.workload import Batch, WorkloadProjector
 from pilar.settings import Settings
-from pilar.store.connection import Connection, ViewDB, shred_quietly
+from pilar.store.connection import Connection, ViewDB
 from pilar.store.faults import STORE_UNREACHABLE, check_reachable
 from pilar.store.key_checks import KeyMismatch
 from pilar.store.name_index import FORGET_SQL as FORGET_NAME_SQL, TABLE as NAME_TOKENS
 from pilar.store.personal_keys import DESTROY_KEY_SQL, TABLE as PERSONAL_KEYS
+from pilar.store.shredding import retry_owed, shred
 from pilar.store.sqlite import PROJECTION_CHECKPOINT_PAGES
 
 log = logging.getLogger("pilar.projection")
 DAMAGE_RETRY = 2.0  # seconds between looks at a damaged event: has it been repaired or quarantined?
+OWED_RETRY = 2.0  # seconds between looks at the shreds owed (pilar/store/shredding.py)
 
 TRANSIENT = STORE_UNREACHABLE
 
@@ -207,7 +209,7 @@ class Follower:
         self.keeper = SealKeeper(conn, audit_key, heads, access_min_age=access_min_age)
         # The views may have been rebuilt from zero; the seals never are.
         self.position = min(self.projector.position(), self.sealer.last()[0])
-        self.shred_pending = False
+        self.owed_at = 0.0  # when the shreds owed are next looked at
         self.in_hand: int | None = None  # the first event of the step in hand
 
     def failing_position(self) -> int | None:
@@ -228,8 +230,11 @@ class Follower:
     def step(self) -> int:
         """How many events this step carried (0: none were new)."""
         self.in_hand = None
-        if self.shred_pending:
-            self._shred()
+        if time.monotonic() >= self.owed_at:
+            # Erased rows that an older transaction still saw, or that a reader kept in SQLite's
+            # log, whoever deleted them: shredded once that has ended.
+            retry_owed(self.conn)
+            self.owed_at = time.monotonic() + OWED_RETRY
         self.keeper.seal_access_log(self.batch_size)
         notifications = self.app.recorder.select_notifications(
             start=self.position, limit=self.batch_size, inclusive_of_start=False)
@@ -266,7 +271,8 @@ class Follower:
         self.position = notifications[-1].id
         self.keeper.sealed_events(plan.seals)
         if erased:
-            self._shred()
+            shred(self.conn, PERSONAL_KEYS)
+            shred(self.conn, NAME_TOKENS)
         return len(notifications)
 
     def _before(self, notifications: Sequence[Notification], damage: DamagedEvent) -> Sequence[Notification]:
@@ -280,10 +286,6 @@ class Follower:
     def _erased_keys(self, erasure: Notification) -> list[str]:
         # Erasures recorded before they listed their keys destroyed the person's key alone.
         return list(self.app.view_mapper.to_domain_event(erasure).keys) or [str(erasure.originator_id)]
-
-    def _shred(self) -> None:
-        """Erased keys leave nothing in the live files; if readers hold that back, the next steps retry."""
-        self.shred_pending = not (shred_quietly(self.conn, PERSONAL_KEYS) and shred_quietly(self.conn, NAME_TOKENS))
 
     def _heads(self) -> tuple[tuple[int, str | None], tuple[int, str]]:
         return self.projector.mark(), self.sealer.last()

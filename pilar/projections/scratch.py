@@ -2,7 +2,9 @@
 (`pilar projections rebuild|check`), and swapped in for them in one short transaction.
 
 The build reads the events in pages and writes each page in its own short transaction, so no
-writer (SQLite: the one write lock) or reader (PostgreSQL: table locks) waits for the replay.
+writer (SQLite: the one write lock) or reader (PostgreSQL: table locks) waits for the replay, and
+pauses between pages (pilar/projections/pace.py), so that the servers keep their share of the
+cores (on a busy machine that, not a lock, is what writers wait for).
 The swap first catches up to the head in the same transaction that renames the tables, so the
 swapped-in views stand at exactly the position their tracking row names; a projection process
 goes on from there (it projects only events past the tracking position it reads under its own
@@ -17,6 +19,7 @@ from pilar.audit.quarantine import quarantined_between
 from pilar.cases.application import PilarApplication
 from pilar.cases.clock import utc_text
 from pilar.cases.errors import DamagedEvent
+from pilar.projections.pace import Pace
 from pilar.projections.schema import INDEXES, LIVE, TABLES, create_statements
 from pilar.projections.workload import WorkloadProjector
 from pilar.store.connection import Connection
@@ -24,10 +27,10 @@ from pilar.store.connection import Connection
 SCRATCH = "view__"  # every scratch or retired set of view tables is named view__<what>_<table>
 OLD = f"{SCRATCH}old"
 Progress = Callable[[int, int], None]  # (position reached, head)
-NEAR = 200  # events left before the swap: what its transaction still has to project
+NEAR = 50  # events left before the swap: what its transaction still has to project
 SWAP_LOCK_TIMEOUT = "100ms"  # PostgreSQL: how long readers may queue behind the swap's locks per try
 SWAP_TRIES = 50
-GIVE_WAY = 0.02  # seconds, at least, between two pages' transactions on SQLite
+GIVE_WAY = 0.02  # seconds, at least, between two pages' transactions on SQLite (up to 0.1 s: as long as it held the lock)
 DROP_ROWS = 2000  # rows deleted per transaction when a retired table is emptied (SQLite)
 
 
@@ -40,9 +43,11 @@ class NotQuarantined(RuntimeError):
 
 class ScratchViews:
     def __init__(self, app: PilarApplication, conn: Connection, what: str, *, boundary: int | None,
-                 page: int = 1000, found: list[DamagedEvent] | None = None, progress: Progress | None = None):
+                 page: int = 1000, found: list[DamagedEvent] | None = None, progress: Progress | None = None,
+                 pace: Pace | None = None):
         self.app = app
         self.conn = conn
+        self.pace = pace or Pace()
         self.prefix = f"{SCRATCH}{what}"
         self.page = page
         self.found = found
@@ -53,6 +58,10 @@ class ScratchViews:
         self.held = 0.0  # seconds the swap's transaction held the views (and, on SQLite, every writer)
 
     def create(self) -> None:
+        if self.conn.kind == "postgres":
+            # Nothing here needs to survive a crash (the next run drops what is left; a lost swap
+            # leaves the old views, as they were): its commits need not wait for the disk.
+            self.conn.execute("SET synchronous_commit = off")
         drop_tables(self.conn, self.prefix)
         # SQLite keeps an index's name when its table is renamed: a fresh one can never clash with the live ones'.
         index_prefix = f"{SCRATCH}ix{secrets.token_hex(4)}"
@@ -82,6 +91,7 @@ class ScratchViews:
         self.projector.skip = quarantined_between(self.conn, self.position, notifications[-1].id)
         # Prepared before the write transaction, as the projection process does: on SQLite that
         # transaction holds the lock every writer of events waits for.
+        started = time.monotonic()
         batch = self._prepare(notifications)
         if within:
             self.projector.write(batch)
@@ -89,10 +99,11 @@ class ScratchViews:
             began = time.monotonic()
             with self.conn.transaction():
                 self.projector.write(batch)
-            if self.conn.kind == "sqlite":
-                # A writer waiting for SQLite's lock polls, sleeping longer each time (up to 100 ms):
-                # pages back to back could keep it waiting for many. Give way as long as it was held.
-                time.sleep(min(max(time.monotonic() - began, GIVE_WAY), 0.1))
+            ended = time.monotonic()
+            # A writer waiting for SQLite's lock polls, sleeping longer each time (up to 100 ms):
+            # pages back to back could keep it waiting for many. Give way as long as it was held.
+            held = min(max(ended - began, GIVE_WAY), 0.1) if self.conn.kind == "sqlite" else 0.0
+            self.pace.after(ended - started, at_least=held)
         self.position = notifications[-1].id
         return len(notifications)
 

@@ -2,7 +2,6 @@
 PostgreSQL schema). SQL is written once with `?` placeholders; each store's connection class
 (`pilar/store/sqlite.py`, `pilar/store/postgres.py`) adapts it and knows its own transactions and locks."""
 
-import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -10,8 +9,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from pilar.store.config import StoreConfig
-
-log = logging.getLogger(__name__)
 
 
 class StoreStatement(str):
@@ -74,9 +71,21 @@ class Connection:
         """A read transaction: every query inside sees the same moment."""
         raise NotImplementedError
 
-    def shred(self, table: str) -> None:
-        """Leave nothing of `table`'s deleted rows in the live database files."""
+    def shred(self, table: str, wait: float) -> None:
+        """Leave nothing of `table`'s deleted rows in the live database files, waiting at most about
+        `wait` seconds for whatever holds that back (pilar/store/shredding.py says when it is owed)."""
         raise NotImplementedError
+
+    def shred_horizon(self) -> int:
+        """A mark later than every transaction committed so far (the deletions to shred among
+        them): older transactions must end before a shred is done, and a later mark is owed anew."""
+        raise NotImplementedError
+
+    def older_transactions(self, horizon: int) -> list[str]:
+        """The transactions, described, that began before `horizon` and still run: a shred done now
+        would leave rows they can see in the files. (SQLite: a reader holding back the log makes
+        the shred itself fail.)"""
+        return []
 
     def try_exclusive(self, name: str) -> bool:
         """Take the store-wide lock `name` for as long as this connection lives, if it is free."""
@@ -104,16 +113,6 @@ class Connection:
 
     def close(self) -> None:
         self.raw.close()
-
-
-def shred_quietly(conn: Connection, table: str) -> bool:
-    """conn.shred(table); whether it was done (a failure is logged: the caller's write stands)."""
-    try:
-        conn.shred(table)
-        return True
-    except Exception:  # noqa: BLE001 - e.g. a reader held the SQLite log past the wait
-        log.warning("could not yet clear deleted rows of %s from the database files", table, exc_info=True)
-        return False
 
 
 class ViewDB:

@@ -14,7 +14,8 @@ from pathlib import Path
 from uuid import UUID
 
 from pilar.store.name_index import FORGET_SQL as FORGET_NAME_SQL, TABLE as NAME_TOKENS
-from pilar.store.connection import Connection, shred_quietly
+from pilar.store.connection import Connection
+from pilar.store.shredding import shred
 
 KEYS_TABLE = "personal_keys"
 
@@ -67,6 +68,6 @@ class ErasureLedger:
             for key_id in sorted(held):
                 conn.execute(f"DELETE FROM {KEYS_TABLE} WHERE beneficiary_id = ?", (key_id,))
                 conn.execute(FORGET_NAME_SQL, (key_id,))  # a person's key id is their id: their name's tokens go too
-        shred_quietly(conn, KEYS_TABLE)
-        shred_quietly(conn, NAME_TOKENS)
+        shred(conn, KEYS_TABLE)
+        shred(conn, NAME_TOKENS)
         return len(held)

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from pilar.store.connection import Connection
 from pilar.store.imports import IMPORT_STATEMENTS
+from pilar.store.shredding import OWED_SHRED_STATEMENTS
 
 MIGRATIONS_TABLE = "pilar_schema_migrations"
 MIGRATION_STATEMENTS = [
@@ -47,10 +48,16 @@ def _import_reports(conn: Connection) -> None:
         conn.execute(statement)
 
 
+def _owed_shreds(conn: Connection) -> None:
+    for statement in OWED_SHRED_STATEMENTS:
+        conn.execute(statement)
+
+
 MIGRATIONS = (
     Migration(1, "baseline", _baseline),
     Migration(2, "rate_limits_by_expiry", _rate_limits_by_expiry),
     Migration(3, "import_reports", _import_reports),
+    Migration(4, "owed_shreds", _owed_shreds),
 )
 
 

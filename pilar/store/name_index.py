@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from pilar.store.connection import shred_quietly
+from pilar.store.shredding import shred
 
 TABLE = "name_tokens"
 NAME_INDEX_STATEMENTS = [
@@ -53,7 +53,7 @@ class NameIndex:
         with self.readers.connection() as conn:
             with conn.transaction():
                 conn.execute(FORGET_SQL, (str(beneficiary_id),))
-            shred_quietly(conn, TABLE)
+            shred(conn, TABLE)
 
     def find(self, tokens: Sequence[str], limit: int) -> list[UUID]:
         """The people whose name holds every token (at most `limit`)."""

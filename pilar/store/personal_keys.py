@@ -13,8 +13,9 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from pilar.store.connection import LockBusy, shred_quietly
+from pilar.store.connection import LockBusy
 from pilar.store import key_checks
+from pilar.store.shredding import shred
 from pilar.store.kek import FileSource, KekError, KekSource, KeyRing, kek_id_of, new_kek
 
 PERSONAL_KEY_STATEMENTS = [
@@ -63,9 +64,9 @@ class PersonalKeys:
             with conn.transaction():
                 for subject_id in subject_ids:
                     conn.execute(DESTROY_KEY_SQL, (str(subject_id),))
-            # Done here so that erasure has happened when it is answered; should readers hold it
-            # back, the projection process does it again when it passes the erasure.
-            shred_quietly(conn, TABLE)
+            # Done here so that erasure has happened when it is answered; should an older
+            # transaction or a reader hold it back, it stays owed and the projection process does it.
+            shred(conn, TABLE)
 
     def by_kek(self) -> dict[str | None, int]:
         """How many live keys each KEK wraps (None: not wrapped yet)."""
@@ -100,7 +101,7 @@ class PersonalKeys:
                 break
             after = rows[-1][0]
         with self.readers.connection() as conn:
-            shred_quietly(conn, TABLE)  # the keys as they were stored before must not stay in the files
+            shred(conn, TABLE)  # the keys as they were stored before must not stay in the files
         return moved
 
     def know(self, kek_id: str, kek: bytes) -> None:

@@ -55,13 +55,14 @@ class PostgresConnection(Connection):
         finally:
             self.raw.execute("ROLLBACK")
 
-    def shred(self, table: str) -> None:
+    def shred(self, table: str, wait: float = 2.0) -> None:
         # A deleted row stays in the table's file as a dead tuple; VACUUM FULL writes the live rows
-        # to a new file and removes the old one. (WAL archives and base backups keep their copies:
-        # KEK rotation covers those, docs/operations.md.)
-        # Bounded: a long transaction holding the table (a pg_dump) must not queue every reader of
-        # it behind this; the projection process retries.
-        self.execute("SET lock_timeout = '2s'")
+        # to a new file and removes the old one (those an older snapshot still sees too: see
+        # older_transactions). (WAL archives and base backups keep their copies: KEK rotation
+        # covers those, docs/operations.md.)
+        # Bounded: a transaction holding the table must not queue every reader of it behind this;
+        # whoever shreds retries (pilar/store/shredding.py).
+        self.execute(f"SET lock_timeout = '{int(wait * 1000)}ms'")
         try:
             self.execute(f"VACUUM FULL {table}")
         finally:
@@ -76,6 +77,30 @@ class PostgresConnection(Connection):
             raise WrongEncoding(f"the PostgreSQL database {name} is encoded {encoding}, and Pilar keeps its text as "
                                 f"UTF-8: create it with `createdb -E UTF8 -T template0 {name}` (or a cluster made "
                                 f"under a UTF-8 locale), then run `pilar db init`")
+
+    def shred_horizon(self) -> int:
+        # Every transaction that has committed has an id below this, the deleting one included.
+        return int(self.one("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")[0])
+
+    def older_transactions(self, horizon: int) -> list[str]:
+        # What keeps VACUUM from removing a row deleted before `horizon`: a snapshot (backend_xmin)
+        # or a transaction (backend_xid) older than it, of a session of this database or of a
+        # standby's feedback (walsender), a prepared transaction, a replication slot. A plain
+        # VACUUM's own snapshot holds nothing back (PostgreSQL skips it); its ANALYZE's does.
+        # Ages are compared, not ids, which wrap around.
+        older = "age({}) > age(?::text::xid)"
+        return [row[0] for row in self.all(
+            "SELECT 'pid ' || pid || ' (' || coalesce(nullif(application_name, ''), backend_type) || ', '"
+            " || coalesce(client_addr::text || ', ', '') || 'open ' || coalesce(round(extract(epoch FROM"
+            " clock_timestamp() - xact_start))::text || ' s', 'not in a transaction') || ')' FROM pg_stat_activity"
+            " WHERE pid <> pg_backend_pid() AND (datname = current_database() OR backend_type = 'walsender')"
+            " AND NOT (backend_type = 'autovacuum worker' AND query LIKE 'autovacuum: VACUUM%%'"
+            " AND query NOT LIKE '%%ANALYZE%%')"
+            f" AND ({older.format('backend_xmin')} OR {older.format('backend_xid')})"
+            " UNION ALL SELECT 'prepared transaction ' || gid FROM pg_prepared_xacts"
+            f" WHERE database = current_database() AND {older.format('transaction')}"
+            " UNION ALL SELECT 'replication slot ' || slot_name FROM pg_replication_slots"
+            f" WHERE {older.format('xmin')}", (str(horizon % 2**32),) * 4)]
 
     def _lock_key(self, name: str) -> int:
         # Advisory locks are per database; the schema is part of the key so that stores sharing

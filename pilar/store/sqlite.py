@@ -113,6 +113,10 @@ class SQLiteConnection(Connection):
         finally:
             self.raw.execute(f"PRAGMA busy_timeout = {int(timeout)}")
 
+    def shred_horizon(self) -> int:
+        # No transaction can hold a deleted row back past the checkpoint: the mark only orders shreds.
+        return time.time_ns()
+
     def try_exclusive(self, name: str) -> bool:
         # SQLite is one machine's store, so a file lock beside the database file is enough.
         fd = os.open(f"{self.path}.{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
