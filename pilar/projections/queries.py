@@ -52,12 +52,14 @@ class WorkloadQueries:
             row = conn.one(f"SELECT position FROM {self.p}_tracking WHERE name = ?", (TRACKING_NAME,))
         return int(row[0]) if row else 0
 
-    def positions(self) -> tuple[int, int]:
-        """(the views' position, the store's newest position) in one round trip."""
+    def positions(self) -> tuple[int, int, str | None]:
+        """(the views' position, the store's newest position, when the views' tracking row was
+        written: a rebuild's swap changes it, if not the position) in one round trip."""
+        tracking = f"FROM {self.p}_tracking WHERE name = ?"
         with self.readers.connection() as conn:
-            row = conn.one(f"SELECT (SELECT position FROM {self.p}_tracking WHERE name = ?), ({self.head_sql})",
-                           (TRACKING_NAME,))
-        return int(row[0] or 0), int(row[1] or 0)
+            row = conn.one(f"SELECT (SELECT position {tracking}), ({self.head_sql}), (SELECT updated_at {tracking})",
+                           (TRACKING_NAME, TRACKING_NAME))
+        return int(row[0] or 0), int(row[1] or 0), row[2]
 
     def detail(self, pillar: str | tuple[str, ...], today: date, *, brief: bool = False,
                kecamatan: tuple[str, ...] | None = None) -> dict[str, Any]:
