@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from pilar.api.bulk.templates import KINDS
-from bench.run import drop, fresh_settings
+from bench.stores import drop, fresh_settings
 from pilar.bootstrap import bootstrap
 from pilar.cases.access import SYSTEM
 from pilar.settings import PROJECT_ROOT

@@ -1,22 +1,27 @@
 """A large store, quickly: the case streams already written (through the application service,
 so every rule applied) copied under new ids by the recorder, in large transactions, each copy's
 MAC made again under the store's audit key. The views read copies as they read the originals
-(a copy's personal data stays sealed under the original's key, which the views never open)."""
+(a copy's personal data stays sealed under the original's key, which the views never open).
+On PostgreSQL they go in by COPY: the recorder's insert adapts each event as a composite value in
+Python, ~300 events/s here, where COPY takes thousands."""
 
 import uuid
 
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg.sql import SQL, Identifier
 
 from pilar.cases import event_mac
 
 CASE_TOPIC = "cases.case:Case."
 
 
-def copy_case_streams(app, audit_key: bytes, events: int, *, per_transaction: int = 20_000,
+def copy_case_streams(app, audit_key: bytes, events: int, *, until: int | None = None, per_transaction: int = 20_000,
                       said=lambda head: None) -> int:
-    """Copy the store's case streams until it holds about `events` events; returns its head."""
+    """Copy the store's case streams, as they stood at position `until` (None: now), until the
+    store holds about `events` events; returns its head."""
     streams: dict = {}
-    for n in app.recorder.select_notifications(start=0, limit=10**9):
+    for n in app.recorder.select_notifications(start=0, limit=10**9, stop=until):
         if n.topic.startswith(CASE_TOPIC):
             streams.setdefault(n.originator_id, []).append(n)
     if not streams:
@@ -31,9 +36,22 @@ def copy_case_streams(app, audit_key: bytes, events: int, *, per_transaction: in
                                     event_mac.sign(key, copy, n.originator_version, n.topic, event_mac.payload(n.state)))
                         for n in stream]
             if len(pending) >= per_transaction or head + len(pending) >= events:
-                app.recorder.insert_events(pending)
+                _insert(app.recorder, pending)
                 head, pending = app.recorder.max_notification_id() or 0, []
                 said(head)
                 if head >= events:
                     break
     return head
+
+
+def _insert(recorder, events: list[StoredEvent]) -> None:
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        recorder.insert_events(events)
+        return
+    table = SQL("{}.{}").format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+    with recorder.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+        # As the recorder's own insert: positions are given in commit order, one writer at a time.
+        curs.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+        with curs.copy(SQL("COPY {} (originator_id, originator_version, topic, state) FROM STDIN").format(table)) as copy:
+            for event in events:
+                copy.write_row((event.originator_id, event.originator_version, event.topic, event.state))
