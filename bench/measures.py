@@ -2,6 +2,7 @@
 rebuilding the views, verifying the store, eventsourcing's own save rate, loading long cases,
 projection lag under a write load, and the servers' memory."""
 
+import contextlib
 import os
 import statistics
 import threading
@@ -22,18 +23,24 @@ from pilar.settings import Settings
 from pilar.store.connection import Readers, ViewDB
 
 
-def catch_up(settings: Settings) -> int:
+@contextlib.contextmanager
+def _events_and_views(settings: Settings):
+    """The application service and a connection to the views, closed afterwards."""
     services = bootstrap(settings)
-    app = services.cases
     conn = ViewDB(settings.store).connect()
     try:
+        yield services.cases, conn
+    finally:
+        conn.close()
+        services.close()
+
+
+def catch_up(settings: Settings) -> int:
+    with _events_and_views(settings) as (app, conn):
         follower = Follower(app, conn, settings.audit_key(), 5000)
         while follower.step():
             pass
         return follower.position
-    finally:
-        conn.close()
-        services.close()
 
 
 def raw_save_rate(settings: Settings, case_ids: list[str], seconds: float = 5.0) -> dict:
@@ -92,35 +99,22 @@ def lag_under_write_load(settings: Settings, url: str, bearer: str, case_ids: li
 def verify_rate(settings: Settings) -> dict:
     from pilar.audit.seals import verify
 
-    services = bootstrap(settings)
-
-    app = services.cases
-    conn = ViewDB(settings.store).connect()
-    try:
+    with _events_and_views(settings) as (app, conn):
         start = time.perf_counter()
         result = verify(app.recorder, conn, settings.audit_key())
         elapsed = time.perf_counter() - start
-    finally:
-        conn.close()
-        services.close()
     return {"ok": result.ok, "events": result.checked, "seconds": round(elapsed, 2),
             "events_per_s": round(result.checked / elapsed)}
 
 
 def rebuild_rate(settings: Settings) -> dict:
-    services = bootstrap(settings)
-    app = services.cases
-    conn = ViewDB(settings.store).connect()
-    try:
+    with _events_and_views(settings) as (app, conn):
         start = time.perf_counter()
         with conn.transaction():
             position = replay_into(app, conn, f"bench{os.getpid()}")
             for statement in drop_statements(f"bench{os.getpid()}"):
                 conn.execute(statement)
         elapsed = time.perf_counter() - start
-    finally:
-        conn.close()
-        services.close()
     return {"events": position, "seconds": round(elapsed, 2), "events_per_s": round(position / elapsed)}
 
 

@@ -176,15 +176,8 @@ def _measure_small(settings: Settings, log: Path, targets: list[str], result: di
     step(f"measuring at {SMALL:,} events")
     # Both write loads run while the projection process follows the store, as in production.
     with _servers(settings, result, log) as (thin, hello, server):
-        writer = token(server.url, "bench.pkh", BENCH_PASSWORD)
-        reader = token(server.url, "bench.dinsos", BENCH_PASSWORD)
-        compared = compare_reads(hello.url, server.url, reader)
-        result["a_hello"], result["workload_small"], result["list_small"] = (
-            compared["hello"], compared["workload"], compared["list"])
-        step.save()
-        compared = alternate({"thin": (thin.url, "-", "thin", targets), "write": (server.url, writer, "write", targets)})
-        result["b_thin_write"], result["write_small"] = compared["thin"], compared["write"]
-        step.save()
+        _reads_in_turns(hello, server, "small", result, step)
+        writer = _writes_in_turns(thin, server, targets, "small", result, step)
         result["lag"] = lag_under_write_load(settings, server.url, writer, targets, SECONDS)
         result["rss_mb"] = {"master": rss_mb(server.pids()[0]), "workers": [rss_mb(pid) for pid in server.pids()[1:]]}
         projector = subprocess.run(["pgrep", "-f", "pilar.cli project"], capture_output=True, text=True)
@@ -198,17 +191,9 @@ def _measure_large(settings: Settings, twin: Settings, log: Path, shapes: list, 
     # from cases of the same shape.
     fresh_targets = cases_shaped_like(settings, shapes)
     with _servers(settings, result, log) as (thin, hello, server):
-        writer = token(server.url, "bench.pkh", BENCH_PASSWORD)
-        reader = token(server.url, "bench.dinsos", BENCH_PASSWORD)
-        compared = compare_reads(hello.url, server.url, reader)
-        result["a_hello_large"], result["workload_large"], result["list_large"] = (
-            compared["hello"], compared["workload"], compared["list"])
+        reader = _reads_in_turns(hello, server, "large", result, step)
         result["workload_latency"] = load(server.url, reader, "workload", PILLARS, connections=1, threads=1)
-        step.save()
-        compared = alternate({"thin": (thin.url, "-", "thin", fresh_targets),
-                              "write": (server.url, writer, "write", fresh_targets)})
-        result["b_thin_write_large"], result["write_large"] = compared["thin"], compared["write"]
-        step.save()
+        writer = _writes_in_turns(thin, server, fresh_targets, "large", result, step)
         with pilar_server(twin, log) as small:
             compared = alternate({
                 "small": (small.url, token(small.url, "bench.pkh", BENCH_PASSWORD), "write",
@@ -217,6 +202,27 @@ def _measure_large(settings: Settings, twin: Settings, log: Path, shapes: list, 
                 rounds=SIZE_ROUNDS)
             result["size_small"], result["size_large"] = compared["small"], compared["large"]
     step.done()
+
+
+def _reads_in_turns(hello: PlainGunicorn, server: Gunicorn, size: str, result: dict, step: Steps) -> str:
+    """Hello-world, the workload GET and the case list GET in turns; the reader's token."""
+    reader = token(server.url, "bench.dinsos", BENCH_PASSWORD)
+    compared = compare_reads(hello.url, server.url, reader)
+    result["a_hello" if size == "small" else "a_hello_large"] = compared["hello"]
+    result[f"workload_{size}"], result[f"list_{size}"] = compared["workload"], compared["list"]
+    step.save()
+    return reader
+
+
+def _writes_in_turns(thin: PlainGunicorn, server: Gunicorn, targets: list[str], size: str, result: dict,
+                     step: Steps) -> str:
+    """The thin write and Pilar's write in turns on `targets`; the writer's token."""
+    writer = token(server.url, "bench.pkh", BENCH_PASSWORD)
+    compared = alternate({"thin": (thin.url, "-", "thin", targets), "write": (server.url, writer, "write", targets)})
+    result["b_thin_write" if size == "small" else "b_thin_write_large"] = compared["thin"]
+    result[f"write_{size}"] = compared["write"]
+    step.save()
+    return writer
 
 
 @contextlib.contextmanager

@@ -57,6 +57,16 @@ def request_complete(buffer: bytes | bytearray, body_limit: int) -> bool:
     return length > body_limit or body >= length
 
 
+def _receive(sock) -> bytes | None:
+    """What has arrived (b"": the client closed the connection), or None if nothing has, without waiting."""
+    try:
+        return sock.recv(65536)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
+
+
 _LOOP_READS = object()  # a thread's answer: the request is not all here, the worker's loop reads the rest
 
 
@@ -103,12 +113,9 @@ class BufferingThreadWorker(ThreadWorker):
         arrived = bytearray(conn.parser.unreader.take_buffered() if conn.parser else b"")
         conn.sock.setblocking(False)
         while not request_complete(arrived, self.body_limit):
-            try:
-                data = conn.sock.recv(65536)
-            except (BlockingIOError, InterruptedError):
+            data = _receive(conn.sock)
+            if data is None:
                 break
-            except OSError:
-                data = b""
             if not data:
                 return None
             arrived += data
@@ -136,12 +143,9 @@ class BufferingThreadWorker(ThreadWorker):
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
 
     def _on_readable(self, conn, _sock):
-        try:
-            data = conn.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+        data = _receive(conn.sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self._drop(conn)
             return

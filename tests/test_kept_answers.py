@@ -175,3 +175,16 @@ def test_the_case_list_and_workload_are_exactly_what_their_documented_schemas_du
     assert set(listed) == set(CaseList().fields)
     detail = client.get(f"{API}/workloads/pkh", headers=auth("dinsos")).json
     assert PillarDetail().dump(detail) == detail and set(detail) == set(PillarDetail().fields)
+
+
+def test_a_store_that_does_not_answer_is_a_503_not_a_kept_answer(client, auth, settled, services, monkeypatch):
+    import sqlite3
+
+    assert client.get(f"{API}/cases", headers=auth("dinsos")).status_code == 200
+
+    def unreachable(*args, **kwargs):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(services.views.queries, "positions", unreachable)
+    answer = client.get(f"{API}/cases", headers=auth("dinsos"))
+    assert answer.status_code == 503 and "Retry-After" in answer.headers

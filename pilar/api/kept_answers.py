@@ -83,12 +83,18 @@ class KeptAnswers:
         if environ.get("PATH_INFO") in self._paths and _plain(environ):
             actor = self._actor(environ)
             kept = self._kept.get(_key(environ, actor)) if actor is not None else None
-            if kept is not None and kept.day == today and kept.state == _state(self.views.freshness()):
+            if kept is not None and kept.day == today and kept.state == self._views_state():
                 log_context.note(user=actor.username, route=kept.route)
                 start_response(kept.status, list(kept.headers))
                 observe("GET", kept.route, 200, started)
                 return [kept.body]
         return self._read(environ, start_response, today)
+
+    def _views_state(self) -> tuple | None:
+        try:
+            return _state(self.views.freshness())
+        except Exception:  # noqa: BLE001 - a store that does not answer is Flask's to answer (503)
+            return None
 
     def _actor(self, environ: dict) -> Actor | None:
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
