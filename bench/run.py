@@ -20,6 +20,8 @@ import time
 import traceback
 from pathlib import Path
 
+import requests
+
 from bench import wrk
 from bench.baselines import SETUPS, PlainGunicorn, describe
 from bench.generate import BENCH_PASSWORD
@@ -196,7 +198,7 @@ def _measure_large(settings: Settings, twin: Settings, log: Path, shapes: list, 
         writer = _writes_in_turns(thin, server, fresh_targets, "large", result, step)
         with pilar_server(twin, log) as small:
             compared = alternate({
-                "small": (small.url, token(small.url, "bench.pkh", BENCH_PASSWORD), "write",
+                "small": (small.url, _signed_in(small.url, "bench.pkh"), "write",
                           cases_shaped_like(twin, shapes)),
                 "large": (server.url, writer, "write", cases_shaped_like(settings, shapes, exclude=fresh_targets))},
                 rounds=SIZE_ROUNDS)
@@ -206,7 +208,7 @@ def _measure_large(settings: Settings, twin: Settings, log: Path, shapes: list, 
 
 def _reads_in_turns(hello: PlainGunicorn, server: Gunicorn, size: str, result: dict, step: Steps) -> str:
     """Hello-world, the workload GET and the case list GET in turns; the reader's token."""
-    reader = token(server.url, "bench.dinsos", BENCH_PASSWORD)
+    reader = _signed_in(server.url, "bench.dinsos")
     compared = compare_reads(hello.url, server.url, reader)
     result["a_hello" if size == "small" else "a_hello_large"] = compared["hello"]
     result[f"workload_{size}"], result[f"list_{size}"] = compared["workload"], compared["list"]
@@ -217,12 +219,24 @@ def _reads_in_turns(hello: PlainGunicorn, server: Gunicorn, size: str, result: d
 def _writes_in_turns(thin: PlainGunicorn, server: Gunicorn, targets: list[str], size: str, result: dict,
                      step: Steps) -> str:
     """The thin write and Pilar's write in turns on `targets`; the writer's token."""
-    writer = token(server.url, "bench.pkh", BENCH_PASSWORD)
+    writer = _signed_in(server.url, "bench.pkh")
     compared = alternate({"thin": (thin.url, "-", "thin", targets), "write": (server.url, writer, "write", targets)})
     result["b_thin_write" if size == "small" else "b_thin_write_large"] = compared["thin"]
     result[f"write_{size}"] = compared["write"]
     step.save()
     return writer
+
+
+def _signed_in(url: str, username: str) -> str:
+    """A bearer token, waiting out a 503 (the shared PostgreSQL restarted by other work, say) for a minute."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return token(url, username, BENCH_PASSWORD)
+        except requests.HTTPError as error:
+            if error.response.status_code != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
 
 
 @contextlib.contextmanager
@@ -246,7 +260,7 @@ def main() -> None:
             bench_store(kind, result, lambda: publish([*results, result | {"incomplete": True}]))
         except Exception as error:  # noqa: BLE001 - kept in the results, and the other stores still run
             traceback.print_exc()
-            result.update(incomplete=True, failed=f"{result.get('step', 'starting')}: {type(error).__name__}: {error}",
+            result.update(incomplete=True, failed=f"{type(error).__name__}: {error}",
                           load_average_end=os.getloadavg())
             failed = True
         results.append(result)
