@@ -39,20 +39,6 @@ def ensure_staff(app: PilarApplication) -> dict[str, Actor]:
     return workers
 
 
-def generate_parallel(settings, events: int, *, seed: int = 1, processes: int = 2) -> None:
-    """The same generator in several processes (each its own application and seed), for the
-    large stores: Python work runs in parallel while the store serialises the inserts."""
-    import multiprocessing
-
-    if processes <= 1:
-        generate_into(settings, events, seed, True)
-        return
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(processes) as pool:
-        pool.starmap(generate_into,
-                     [(settings, events // processes, seed * 100 + i, i == 0) for i in range(processes)])
-
-
 def generate_into(settings, events: int, seed: int, show_progress: bool) -> None:
     """`generate` in an application of its own, closed afterwards."""
     from pilar.bootstrap import bootstrap

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import requests
 
-from bench.run import drop, fresh_settings
+from bench.stores import drop, fresh_settings
 from pilar.api.bulk.templates import KINDS
 from pilar.bootstrap import bootstrap
 from pilar.cases.access import SYSTEM

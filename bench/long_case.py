@@ -16,7 +16,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.run import drop, fresh_settings
+from bench.stores import drop, fresh_settings
 from pilar.bootstrap import bootstrap
 from pilar.cases.access import SYSTEM, Actor
 from pilar.settings import PROJECT_ROOT

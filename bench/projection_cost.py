@@ -19,8 +19,9 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.generate import generate_into, generate_parallel
-from bench.run import GENERATORS, LARGE, SMALL, cases_shaped_like, catch_up, drop, fresh_settings, open_case_shapes
+from bench.measures import catch_up
+from bench.run import LARGE, SMALL
+from bench.stores import cases_shaped_like, drop, fill, fresh_settings, grow, open_case_shapes
 from pilar.cases.access import Actor
 from pilar.bootstrap import bootstrap
 from pilar.store.connection import ViewDB
@@ -79,9 +80,9 @@ def main() -> None:
             small, large = (fresh_settings(kind, Path(tmp) / name) for name in ("small", "large"))
             try:
                 for settings in (small, large):
-                    generate_into(settings, SMALL, 1, False)
-                print(f"[{kind}] generating up to {LARGE} events", flush=True)
-                generate_parallel(large, LARGE - SMALL, seed=2, processes=GENERATORS)
+                    fill(settings, SMALL, seed=1)
+                print(f"[{kind}] growing to {LARGE} events", flush=True)
+                grow(large, LARGE, until=None)
                 for settings in (small, large):
                     catch_up(settings)
                 shapes = open_case_shapes(small)[:200]

@@ -6,51 +6,73 @@ import time
 from pathlib import Path
 
 
-def _ratio_rows(r: dict, size: str, events: int) -> list[tuple[str, str, float, str, bool]]:
-    """The issue-16 targets at one store size ("small" or "large")."""
+def _ratio_rows(r: dict, size: str) -> list:
+    """The issue-16 targets at one store size ("small" or "large"), each a row of its own."""
     suffix = "" if size == "small" else "_large"
-    hello, thin = r[f"a_hello{suffix}"], r[f"b_thin_write{suffix}"]
-    write, workload, listing = r[f"write_{size}"], r[f"workload_{size}"], r[f"list_{size}"]
-    at = f"at {events:,} events"
+    at = f"at {r['small'] if size == 'small' else r.get('head', r['large']):,} events"
     rows = []
     for name, mine, base, target, unit in (
-            ("write ÷ thin write (b)", write, thin, 0.8, "writes/s"),
-            ("workload GET ÷ hello-world (a)", workload, hello, 0.8, "req/s"),
-            ("case list GET ÷ hello-world (a)", listing, hello, 0.5, "req/s")):
-        ratio = mine["ok_per_s"] / base["ok_per_s"]
-        rows.append((f"{name} {at}", f"{mine['ok_per_s']} / {base['ok_per_s']} {unit}", ratio, f"≥ {target}",
-                     ratio >= target))
-    for name, mine, base in (("write p99 ÷ thin write p99", write, thin),
-                             ("workload GET p99 ÷ hello-world p99", workload, hello),
-                             ("case list GET p99 ÷ hello-world p99", listing, hello)):
-        ratio = mine["p99_ms"] / base["p99_ms"]
-        rows.append((f"{name} {at}", f"{mine['p99_ms']} / {base['p99_ms']} ms", ratio, "≤ 2", ratio <= 2))
+            ("write ÷ thin write (b)", f"write_{size}", f"b_thin_write{suffix}", 0.8, "writes/s"),
+            ("workload GET ÷ hello-world (a)", f"workload_{size}", f"a_hello{suffix}", 0.8, "req/s"),
+            ("case list GET ÷ hello-world (a)", f"list_{size}", f"a_hello{suffix}", 0.5, "req/s")):
+        def rate(name=name, mine=mine, base=base, target=target, unit=unit):
+            ratio = r[mine]["ok_per_s"] / r[base]["ok_per_s"]
+            return [(f"{name} {at}", f"{r[mine]['ok_per_s']} / {r[base]['ok_per_s']} {unit}", ratio, f"≥ {target}",
+                     ratio >= target)]
+        rows.append(rate)
+    for name, mine, base in (("write p99 ÷ thin write p99", f"write_{size}", f"b_thin_write{suffix}"),
+                             ("workload GET p99 ÷ hello-world p99", f"workload_{size}", f"a_hello{suffix}"),
+                             ("case list GET p99 ÷ hello-world p99", f"list_{size}", f"a_hello{suffix}")):
+        def tail(name=name, mine=mine, base=base):
+            ratio = r[mine]["p99_ms"] / r[base]["p99_ms"]
+            return [(f"{name} {at}", f"{r[mine]['p99_ms']} / {r[base]['p99_ms']} ms", ratio, "≤ 2", ratio <= 2)]
+        rows.append(tail)
     return rows
+
+
+def _available(rows) -> list:
+    """The rows whose figures the run reached: a run that stopped part-way lacks the rest."""
+    found = []
+    for row in rows:
+        try:
+            found += row()
+        except (KeyError, TypeError, ZeroDivisionError, ValueError):
+            continue
+    return found
 
 
 def targets(r: dict) -> list[tuple[str, str, float, str, bool]]:
     """(measure, figure, ratio, target, met) for the report and the chart."""
-    catch_vs_write = r["rebuild"]["events_per_s"] / max(r["write_small"]["ok_per_s"], 1)
-    small, large = r["size_small"], r["size_large"]
-    large_vs_small = large["ok_per_s"] / small["ok_per_s"]
-    rows = [*_ratio_rows(r, "small", r["small"]), *_ratio_rows(r, "large", r["head"]),
-            ("workload GET p99, one connection (no queueing)", f"{r['workload_latency']['p99_ms']} ms",
-             r["workload_latency"]["p99_ms"], "≤ 10 ms", r["workload_latency"]["p99_ms"] <= 10),
-            ("catch-up ÷ write throughput", f"{r['rebuild']['events_per_s']:,} events/s", catch_vs_write, "≥ 3",
-             catch_vs_write >= 3),
-            ("projection lag p99 at full write load", f"{r['lag']['p99_s']} s", r["lag"]["p99_s"], "≤ 1 s",
-             r["lag"]["p99_s"] <= 1),
-            (f"writes at {r['head']:,} ÷ at {r['small']:,} events stored (two stores, in turns)",
-             f"{large['ok_per_s']} / {small['ok_per_s']} writes/s", large_vs_small, "0.9 to 1.1",
-             0.9 < large_vs_small < 1.1),
-            ("1,000-event case load ÷ 10-event case", f"{r['case_load']['replacing']['ms']} / "
-             f"{r['case_load']['short']['ms']} ms", r["case_load"]["ratio"], "≤ 2", r["case_load"]["ratio"] <= 2),
-            ("largest gunicorn worker RSS", f"{max(r['rss_mb']['workers'])} MB", max(r["rss_mb"]["workers"]),
-             "≤ 150 MB", max(r["rss_mb"]["workers"]) <= 150)]
+    def catch_up():
+        catch_vs_write = r["rebuild"]["events_per_s"] / max(r["write_small"]["ok_per_s"], 1)
+        return [("catch-up ÷ write throughput", f"{r['rebuild']['events_per_s']:,} events/s", catch_vs_write, "≥ 3",
+                 catch_vs_write >= 3)]
+
+    def store_size():
+        small, large = r["size_small"], r["size_large"]
+        large_vs_small = large["ok_per_s"] / small["ok_per_s"]
+        return [(f"writes at {r['head']:,} ÷ at {r['small']:,} events stored (two stores, in turns)",
+                 f"{large['ok_per_s']} / {small['ok_per_s']} writes/s", large_vs_small, "0.9 to 1.1",
+                 0.9 < large_vs_small < 1.1)]
+
+    rows = [
+        *_ratio_rows(r, "small"),
+        *_ratio_rows(r, "large"),
+        lambda: [("workload GET p99, one connection (no queueing)", f"{r['workload_latency']['p99_ms']} ms",
+                  r["workload_latency"]["p99_ms"], "≤ 10 ms", r["workload_latency"]["p99_ms"] <= 10)],
+        catch_up,
+        lambda: [("projection lag p99 at full write load", f"{r['lag']['p99_s']} s", r["lag"]["p99_s"], "≤ 1 s",
+                  r["lag"]["p99_s"] <= 1)],
+        store_size,
+        lambda: [("1,000-event case load ÷ 10-event case", f"{r['case_load']['replacing']['ms']} / "
+                  f"{r['case_load']['short']['ms']} ms", r["case_load"]["ratio"], "≤ 2", r["case_load"]["ratio"] <= 2)],
+        lambda: [("largest gunicorn worker RSS", f"{max(r['rss_mb']['workers'])} MB", max(r["rss_mb"]["workers"]),
+                  "≤ 150 MB", max(r["rss_mb"]["workers"]) <= 150)],
+    ]
     if r["store"] == "sqlite":
-        rows.append(("catch-up on SQLite", f"{r['rebuild']['events_per_s']:,} events/s", r["rebuild"]["events_per_s"],
-                     "≥ 10,000/s", r["rebuild"]["events_per_s"] >= 10_000))
-    return rows
+        rows.append(lambda: [("catch-up on SQLite", f"{r['rebuild']['events_per_s']:,} events/s",
+                              r["rebuild"]["events_per_s"], "≥ 10,000/s", r["rebuild"]["events_per_s"] >= 10_000)])
+    return _available(rows)
 
 
 def _rate(figures: dict, unit: str = "writes/s") -> str:
@@ -86,45 +108,65 @@ def report(results: list[dict]) -> str:
              "stored (`BENCH_EVENTS=1000000 make bench`); each section names the size it reached.",
              "", "![ratios to targets](benchmarks.png)", ""]
     for r in results:
-        passed = sum(met for *_, met in targets(r))
-        lines += [f"## {r['store']}, {r['small']:,} and {r['head']:,} events", "",
-                  f"wrk -t{r['wrk']['threads']} -c{r['wrk']['connections']}, {r['seconds']:g} s per load, {r['rounds']} "
-                  f"turns each ({r['size_rounds']} for store size); load average "
-                  f"{' / '.join(f'{x:.1f}' for x in r['load_average_start'])} at the start, "
-                  f"{' / '.join(f'{x:.1f}' for x in r['load_average_end'])} at the end (1 / 5 / 15 min). "
-                  f"{_setups(r)}. {passed} of {len(targets(r))} targets met.", "",
-                  "| target | measured | ratio / value | target | met |", "|---|---|---|---|---|"]
-        for name, figure, value, target, met in targets(r):
-            lines.append(f"| {name} | {figure} | {value:.2f} | {target} | {'yes' if met else '**no**'} |")
-        lines += ["", "| absolute figures | |", "|---|---|"]
-        for size, events in (("small", r["small"]), ("large", r["head"])):
-            suffix = "" if size == "small" else "_large"
-            lines += [f"| (a) hello-world, at {events:,} events | {_rate(r[f'a_hello{suffix}'], 'req/s')} |",
-                      f"| workload GET at {events:,} events | {_rate(r[f'workload_{size}'], 'req/s')} |",
-                      f"| case list GET at {events:,} events | {_rate(r[f'list_{size}'], 'req/s')} |",
-                      f"| (b) thin write at {events:,} events | {_rate(r[f'b_thin_write{suffix}'])} |",
-                      f"| Pilar write (signed-in follow-up) at {events:,} events | {_rate(r[f'write_{size}'])} |"]
-        lines += [f"| (c) eventsourcing raw save, one process | {r['c_raw_save']['per_s']} saves/s |",
-                  f"| Pilar write, in turns: a {r['small']:,}-event store | {_rate(r['size_small'])} |",
-                  f"| Pilar write, in turns: the {r['head']:,}-event store | {_rate(r['size_large'])} |",
-                  f"| workload GET, one connection | {_rate(r['workload_latency'], 'req/s')} |",
-                  f"| rebuild of every view at {r['rebuild']['events']:,} events | {r['rebuild']['seconds']} s "
-                  f"({r['rebuild']['events_per_s']:,} events/s) |",
-                  f"| verify at {r['verify']['events']:,} events | {r['verify']['seconds']} s "
-                  f"({r['verify']['events_per_s']:,} events/s; 1,000,000 events ≈ "
-                  f"{1_000_000 / r['verify']['events_per_s']:.0f} s) |",
-                  f"| projection lag under full write load ({r['lag']['writes_per_s']} writes/s) | "
-                  f"p50 {r['lag']['p50_s']} s, p99 {r['lag']['p99_s']} s ({r['lag']['samples']} samples) |",
-                  f"| RSS | master {r['rss_mb']['master']} MB, workers {r['rss_mb']['workers']} MB, projector "
-                  f"{r['rss_mb']['projector']} MB |",
-                  f"| case load (snapshots every 50 events) | {r['case_load']['short']['version']} events "
-                  f"{r['case_load']['short']['ms']} ms; {r['case_load']['replacing']['version']} events replacing state "
-                  f"{r['case_load']['replacing']['ms']} ms; {r['case_load']['growing']['version']} events adding "
-                  f"follow-ups {r['case_load']['growing']['ms']} ms ({r['case_load']['ratio_growing']}×: the state "
-                  "itself is 100× larger) |",
-                  ""]
+        lines += _section(r)
     lines.append("Raw figures: `bench/results.json`.")
     return "\n".join(lines) + "\n"
+
+
+def _section(r: dict) -> list[str]:
+    passed = sum(met for *_, met in targets(r))
+    head = r.get("head", r["large"])
+    end = r.get("load_average_end")
+    lines = [f"## {r['store']}, {r['small']:,} and {head:,} events", ""]
+    if r.get("incomplete"):
+        lines += [f"**Incomplete**: the run stopped at \"{r.get('step', '?')}\""
+                  + (f" ({r['failed']})" if r.get("failed") else " (still running, or killed)")
+                  + "; what it measured before is below.", ""]
+    lines += [f"wrk -t{r['wrk']['threads']} -c{r['wrk']['connections']}, {r['seconds']:g} s per load, {r['rounds']} "
+              f"turns each ({r['size_rounds']} for store size); load average "
+              f"{' / '.join(f'{x:.1f}' for x in r['load_average_start'])} at the start"
+              + (f", {' / '.join(f'{x:.1f}' for x in end)} at the end" if end else "") + " (1 / 5 / 15 min). "
+              + (f"{_setups(r)}. " if "setups" in r else "") + f"{passed} of {len(targets(r))} targets met."
+              + (f" Steps took (s): {', '.join(f'{k} {v:g}' for k, v in r['step_seconds'].items())}."
+                 if r.get("step_seconds") else ""), "",
+              "| target | measured | ratio / value | target | met |", "|---|---|---|---|---|"]
+    for name, figure, value, target, met in targets(r):
+        lines.append(f"| {name} | {figure} | {value:.2f} | {target} | {'yes' if met else '**no**'} |")
+    lines += ["", "| absolute figures | |", "|---|---|"]
+    lines += [f"| {line} |" for line in _available(_absolute_rows(r))]
+    return lines + [""]
+
+
+def _absolute_rows(r: dict) -> list:
+    rows = []
+    for size, events in (("small", r["small"]), ("large", r.get("head", r["large"]))):
+        suffix = "" if size == "small" else "_large"
+        rows += [lambda s=suffix, e=events: [f"(a) hello-world, at {e:,} events | {_rate(r[f'a_hello{s}'], 'req/s')}"],
+                 lambda z=size, e=events: [f"workload GET at {e:,} events | {_rate(r[f'workload_{z}'], 'req/s')}"],
+                 lambda z=size, e=events: [f"case list GET at {e:,} events | {_rate(r[f'list_{z}'], 'req/s')}"],
+                 lambda s=suffix, e=events: [f"(b) thin write at {e:,} events | {_rate(r[f'b_thin_write{s}'])}"],
+                 lambda z=size, e=events: [f"Pilar write (signed-in follow-up) at {e:,} events | "
+                                           f"{_rate(r[f'write_{z}'])}"]]
+    return rows + [
+        lambda: [f"(c) eventsourcing raw save, one process | {r['c_raw_save']['per_s']} saves/s"],
+        lambda: [f"Pilar write, in turns: a {r['small']:,}-event store | {_rate(r['size_small'])}"],
+        lambda: [f"Pilar write, in turns: the {r['head']:,}-event store | {_rate(r['size_large'])}"],
+        lambda: [f"workload GET, one connection | {_rate(r['workload_latency'], 'req/s')}"],
+        lambda: [f"rebuild of every view at {r['rebuild']['events']:,} events | {r['rebuild']['seconds']} s "
+                 f"({r['rebuild']['events_per_s']:,} events/s)"],
+        lambda: [f"verify at {r['verify']['events']:,} events | {r['verify']['seconds']} s "
+                 f"({r['verify']['events_per_s']:,} events/s; 1,000,000 events ≈ "
+                 f"{1_000_000 / r['verify']['events_per_s']:.0f} s)"],
+        lambda: [f"projection lag under full write load ({r['lag']['writes_per_s']} writes/s) | "
+                 f"p50 {r['lag']['p50_s']} s, p99 {r['lag']['p99_s']} s ({r['lag']['samples']} samples)"],
+        lambda: [f"RSS | master {r['rss_mb']['master']} MB, workers {r['rss_mb']['workers']} MB, projector "
+                 f"{r['rss_mb']['projector']} MB"],
+        lambda: [f"case load (snapshots every 50 events) | {r['case_load']['short']['version']} events "
+                 f"{r['case_load']['short']['ms']} ms; {r['case_load']['replacing']['version']} events replacing state "
+                 f"{r['case_load']['replacing']['ms']} ms; {r['case_load']['growing']['version']} events adding "
+                 f"follow-ups {r['case_load']['growing']['ms']} ms ({r['case_load']['ratio_growing']}×: the state "
+                 "itself is 100× larger)"],
+    ]
 
 
 def _is_ratio(target: str) -> bool:
@@ -138,6 +180,9 @@ def chart(results: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    results = [r for r in results if not r.get("incomplete")]  # the tables show what a stopped run measured
+    if not results:
+        return
     ratio_rows = [(name, target) for name, _f, _v, target, _m in targets(results[0]) if _is_ratio(target)]
     fig, ax = plt.subplots(figsize=(10, 7))
     width = 0.8 / len(results)

@@ -8,6 +8,9 @@ Run: .venv/bin/python -m bench.several_servers (PostgreSQL on 127.0.0.1:5432, as
 import json
 import os
 import platform
+import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -15,7 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from bench.generate import BENCH_PASSWORD, ensure_staff
-from bench.run import _clients, _summary, drop, fresh_settings
+from bench.stores import drop, fresh_settings
 from pilar.bootstrap import bootstrap
 from pilar.settings import PROJECT_ROOT
 from testkit import factories
@@ -26,6 +29,28 @@ CLIENTS_PER_SERVER = int(os.environ.get("BENCH_CLIENTS_PER_SERVER", "4"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 CASES = 40
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _clients(url: str, bearer: str, mode: str, targets: list[str], seconds: float, clients: int) -> list[dict]:
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "bench.load", url, bearer, mode, str(seconds), str(seed),
+                          ",".join(targets)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE)
+        for seed in range(clients)
+    ]
+    return [json.loads(p.communicate(timeout=seconds + 120)[0]) for p in processes]
+
+
+def _summary(results: list[dict], seconds: float) -> dict:
+    latencies = sorted(x for r in results for x in r["latencies"])
+    statuses: dict[str, int] = {}
+    for r in results:
+        for code, n in r["statuses"].items():
+            statuses[code] = statuses.get(code, 0) + n
+    ok = sum(n for code, n in statuses.items() if code.startswith("2"))
+    return {"requests": len(latencies), "per_s": round(len(latencies) / seconds, 1),
+            "ok_per_s": round(ok / seconds, 1),
+            "p50_ms": round(statistics.median(latencies) * 1000, 2),
+            "p99_ms": round(latencies[max(int(len(latencies) * 0.99) - 1, 0)] * 1000, 2), "statuses": statuses}
 
 
 def open_cases(settings) -> list[str]:

@@ -28,6 +28,8 @@ _log_format = os.environ.get("PILAR_LOG_FORMAT", "json")
 
 
 def _logger_class():
+    import logging
+
     from gunicorn.glogging import Logger
 
     from pilar.cases.log_context import mask_numbers
@@ -57,7 +59,8 @@ def _logger_class():
         def access(self, resp, req, environ, request_time):
             if not json_lines:
                 return super().access(resp, req, environ, request_time)
-            if not self.access_log_enabled:
+            log = self.access_log
+            if not self.access_log_enabled or not log.isEnabledFor(logging.INFO):
                 return None
             # The three atoms a JSON line needs, as gunicorn's atoms() takes them, without building
             # its every atom and header (5% of a read's CPU).
@@ -66,8 +69,11 @@ def _logger_class():
             fields = {"client": environ.get("REMOTE_ADDR", "-"), "method": method, "path": path,
                       "status": resp.status_code, "bytes": getattr(resp, "sent", None),
                       "duration_ms": round(request_time.total_seconds() * 1000, 1)}
-            self.access_log.info("%s %s %s", method, context.get("route") or path, resp.status_code,
-                                 extra={"pilar_context": context, "pilar_fields": fields})
+            # The record Logger.info would make, less the look-up of the caller's file and line, which
+            # no access line shows (a third of the line's cost).
+            log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, "%s %s %s",
+                                      (method, context.get("route") or path, resp.status_code), None,
+                                      extra={"pilar_context": context, "pilar_fields": fields}))
             return None
 
     return PathOnlyLogger

@@ -1,13 +1,15 @@
-"""gunicorn's gthread worker, with each request read before a thread takes it.
+"""gunicorn's gthread worker, with each request read before a thread waits on it.
 
 gthread hands a connection to one of its threads as soon as its first byte arrives; the thread then
 blocks until the whole head (and later the body) has come. Eight clients sending one byte every half
-second hold the 2×4 threads, and nobody else is answered for as long as they keep it up. Here the
-worker's own event loop reads the head, and a body of known length up to PILAR_MAX_BODY_BYTES, without
-blocking; a thread gets the connection only once its request is all there. A request that takes
-longer than PILAR_HEADER_TIMEOUT to send its head, or PILAR_BODY_TIMEOUT more for its body, is
-answered 408 and closed; a thread's own reads and writes on a connection give up after
-PILAR_BODY_TIMEOUT. TLS and HTTP/2 (neither is configured: nginx terminates TLS) are left to gthread.
+second hold the 2×4 threads, and nobody else is answered for as long as they keep it up. Here a
+thread that takes a connection reads only what has arrived, without waiting: the whole request (as
+nearly always) is answered at once, anything less goes back to the worker's own event loop, which
+reads the rest of the head, and a body of known length up to PILAR_MAX_BODY_BYTES, without blocking;
+a thread takes the connection again once its request is all there. A request that takes longer than
+PILAR_HEADER_TIMEOUT to send its head, or PILAR_BODY_TIMEOUT more for its body, is answered 408 and
+closed; a thread's own reads and writes on a connection give up after PILAR_BODY_TIMEOUT. TLS and
+HTTP/2 (neither is configured: nginx terminates TLS) are left to gthread.
 """
 
 import os
@@ -55,6 +57,19 @@ def request_complete(buffer: bytes | bytearray, body_limit: int) -> bool:
     return length > body_limit or body >= length
 
 
+def _receive(sock) -> bytes | None:
+    """What has arrived (b"": the client closed the connection), or None if nothing has, without waiting."""
+    try:
+        return sock.recv(65536)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
+
+
+_LOOP_READS = object()  # a thread's answer: the request is not all here, the worker's loop reads the rest
+
+
 class BufferingThreadWorker(ThreadWorker):
 
     def init_process(self):
@@ -67,53 +82,85 @@ class BufferingThreadWorker(ThreadWorker):
         super().init_process()
 
     def _buffers(self, conn) -> bool:
-        return not (self.cfg.is_ssl or conn.is_http2 or self.cfg.protocol != "http"
-                    or negotiation.prior_knowledge_allowed(self.cfg, conn.client)
-                    or negotiation.upgrade_allowed(self.cfg, conn.client))
+        # Decided once per connection: nothing it depends on changes while the connection lives.
+        buffers = getattr(conn, "pilar_buffers", None)
+        if buffers is None:
+            buffers = conn.pilar_buffers = not (
+                self.cfg.is_ssl or conn.is_http2 or self.cfg.protocol != "http"
+                or negotiation.prior_knowledge_allowed(self.cfg, conn.client)
+                or negotiation.upgrade_allowed(self.cfg, conn.client))
+        return buffers
 
-    def enqueue_req(self, conn):
+    def handle(self, conn):
         """Every way a connection reaches a thread (a new one, a kept-alive one that became readable,
-        one with a pipelined request already read) passes here: it is read to the end first."""
-        if not self._buffers(conn):
-            return super().enqueue_req(conn)
-        conn.pilar_buffer = bytearray(conn.parser.unreader.take_buffered() if conn.parser else b"")
-        conn.pilar_head_done = False
-        if self._ready(conn):
-            return None
+        one with a pipelined request already read) passes here. The thread reads what has arrived
+        without waiting; if that is the whole request, it goes on at once (most requests: one hand-
+        over between the loop and a thread, as in gthread), else the thread lets go and the loop
+        reads the rest (`_loop_reads`)."""
+        if self._buffers(conn) and not getattr(conn, "pilar_complete", False):
+            arrived = self._arrived(conn)
+            if arrived is None:
+                return False  # the client closed the connection
+            if not request_complete(arrived, self.body_limit):
+                conn.pilar_buffer = arrived
+                return _LOOP_READS
+            self._take(conn, arrived)
+        conn.pilar_complete = False
+        return super().handle(conn)
+
+    def _arrived(self, conn) -> bytearray | None:
+        """What the client has sent so far (None: it closed the connection), read without blocking."""
+        arrived = bytearray(conn.parser.unreader.take_buffered() if conn.parser else b"")
         conn.sock.setblocking(False)
-        self.reading[conn] = time.monotonic() + self.header_timeout
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
+        while not request_complete(arrived, self.body_limit):
+            data = _receive(conn.sock)
+            if data is None:
+                break
+            if not data:
+                return None
+            arrived += data
+        return arrived
+
+    def _take(self, conn, arrived: bytearray) -> None:
+        conn.init()  # the parser, which reads what is buffered here before the socket
+        conn.parser.unreader.unread(bytes(arrived))
+        conn.data_ready = True
+
+    def finish_request(self, conn, fs):
+        if fs.cancelled() or fs.exception() is not None or fs.result() is not _LOOP_READS:
+            return super().finish_request(conn, fs)
+        if not self.alive:
+            self.nr_conns -= 1
+            conn.close()
+            return None
+        self._loop_reads(conn)
         return None
 
-    def _ready(self, conn) -> bool:
-        """Hands the connection to a thread if its request is all here."""
-        if not request_complete(conn.pilar_buffer, self.body_limit):
-            if not conn.pilar_head_done and b"\r\n\r\n" in conn.pilar_buffer and conn in self.reading:
-                conn.pilar_head_done = True
-                self.reading[conn] = time.monotonic() + self.body_timeout
-            return False
-        if conn in self.reading:
-            del self.reading[conn]
-            self.poller.unregister(conn.sock)
-        conn.init()  # the parser, which reads what is buffered here before the socket
-        conn.parser.unreader.unread(bytes(conn.pilar_buffer))
-        conn.pilar_buffer = bytearray()
-        conn.data_ready = True
-        super().enqueue_req(conn)
-        return True
+    def _loop_reads(self, conn) -> None:
+        head_done = b"\r\n\r\n" in conn.pilar_buffer
+        conn.pilar_head_done = head_done
+        self.reading[conn] = time.monotonic() + (self.body_timeout if head_done else self.header_timeout)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
 
     def _on_readable(self, conn, _sock):
-        try:
-            data = conn.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+        data = _receive(conn.sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self._drop(conn)
             return
         conn.pilar_buffer += data
-        self._ready(conn)
+        if not request_complete(conn.pilar_buffer, self.body_limit):
+            if not conn.pilar_head_done and b"\r\n\r\n" in conn.pilar_buffer:
+                conn.pilar_head_done = True
+                self.reading[conn] = time.monotonic() + self.body_timeout
+            return
+        del self.reading[conn]
+        self.poller.unregister(conn.sock)
+        self._take(conn, conn.pilar_buffer)
+        conn.pilar_buffer = bytearray()
+        conn.pilar_complete = True
+        self.enqueue_req(conn)
 
     def _drop(self, conn, answer: bytes = b"") -> None:
         del self.reading[conn]

@@ -16,7 +16,7 @@ reading a terminal (`make run`)."""
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+import time
 
 from pilar.cases import log_context
 
@@ -37,27 +37,43 @@ def _request_fields(record: logging.LogRecord) -> dict:
     return {name: context.get(name) for name in _REQUEST_FIELDS}
 
 
+# Every access line is formatted here, so what each line costs is a cost of every request.
+_encode = json.JSONEncoder(ensure_ascii=True, default=str).encode
+_second: tuple[int, str] = (0, "1970-01-01T00:00:00")  # the last whole second formatted
+
+
+def _timestamp(created: float) -> str:
+    """ISO 8601 in UTC to the millisecond; the date and time of day are formatted once a second."""
+    global _second
+    whole = int(created)
+    if _second[0] != whole:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int((created - whole) * 1000):03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         own = getattr(record, "pilar_fields", None) or {}
+        context = getattr(record, "pilar_context", None) or log_context.fields()
+        route = context.get("route")
         line = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
-                  .replace("+00:00", "Z"),
+            "ts": _timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             # A security event's text repeats its fields, path included: its name says it.
             "message": own.get("event") or record.getMessage(),
-            **_request_fields(record),
+            "request_id": context.get("request_id"), "user": context.get("user"), "route": route,
             "pid": record.process,
         }
-        if line["route"]:
-            own = {name: value for name, value in own.items() if name != "path"}  # the route says it without ids
-        line.update((name, value) for name, value in own.items() if value is not None or name not in line)
+        for name, value in own.items():
+            # The route says what the path says, without ids.
+            if (value is not None or name not in line) and not (route and name == "path"):
+                line[name] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
             line["exception"] = record.exc_text
-        return json.dumps(line, ensure_ascii=True, default=str)
+        return _encode(line)
 
 
 class TextFormatter(logging.Formatter):

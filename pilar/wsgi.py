@@ -28,6 +28,7 @@ from pilar.api.compression import init_compression
 from pilar.api.conditional import init_conditional
 from pilar.api.errors import http_error
 from pilar.api.imports import UPLOAD_PATH
+from pilar.api.kept_answers import KeptAnswers
 from pilar.api.unavailable import unavailable_app
 from pilar.api.metrics import init_metrics
 from pilar.bootstrap import Services, bootstrap
@@ -85,7 +86,7 @@ def create_app(services: Services | None = None) -> Flask:
     app.before_request(_note_route)
     if settings.cors_origins:
         _open_cors(app, frozenset(settings.cors_origins))
-    app.wsgi_app = _RequestIds(_SizedBodies(app.wsgi_app, settings.max_body_bytes,
+    app.wsgi_app = _RequestIds(_SizedBodies(KeptAnswers(app.wsgi_app, services), settings.max_body_bytes,
                                             {UPLOAD_PATH: settings.import_max_bytes}))
     if settings.trusted_proxies:
         # Only then is X-Forwarded-Proto (and -For, -Host, -Port) believed, and only as many

@@ -17,11 +17,12 @@ from pilar.cases import event_mac
 CASE_TOPIC = "cases.case:Case."
 
 
-def copy_case_streams(app, audit_key: bytes, events: int, *, per_transaction: int = 20_000,
+def copy_case_streams(app, audit_key: bytes, events: int, *, until: int | None = None, per_transaction: int = 20_000,
                       said=lambda head: None) -> int:
-    """Copy the store's case streams until it holds about `events` events; returns its head."""
+    """Copy the store's case streams, as they stood at position `until` (None: now), until the
+    store holds about `events` events; returns its head."""
     streams: dict = {}
-    for n in app.recorder.select_notifications(start=0, limit=10**9):
+    for n in app.recorder.select_notifications(start=0, limit=10**9, stop=until):
         if n.topic.startswith(CASE_TOPIC):
             streams.setdefault(n.originator_id, []).append(n)
     if not streams:

@@ -4,7 +4,8 @@
 import pytest
 from bench import projection_cost
 from bench.generate import generate_into
-from bench.run import catch_up, open_cases
+from bench.measures import catch_up
+from bench.stores import open_cases
 
 
 def test_projection_cost_projects_exactly_the_follow_ups_it_wrote(settings, service, monkeypatch):

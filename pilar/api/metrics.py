@@ -69,11 +69,21 @@ def init_metrics(app: Flask) -> None:
     def count(response: Response) -> Response:
         route = request.url_rule.rule if request.url_rule else "unmatched"
         method = request.method if request.method in _METHODS else "other"
-        started = g.get("request_started")
-        if started is not None:
-            LATENCY.labels(method, route).observe(time.perf_counter() - started)
-        REQUESTS.labels(method, route, str(response.status_code)).inc()
+        observe(method, route, response.status_code, g.get("request_started"))
         return response
+
+
+def observe(method: str, route: str, status: int, started: float | None) -> None:
+    """One answered request: `method` one of _METHODS (or "other"), `route` a URL rule."""
+    series = _series.get((method, route, status))
+    if series is None:  # labels() validates and locks on every call: once per series here
+        series = _series[method, route, status] = (LATENCY.labels(method, route), REQUESTS.labels(method, route, str(status)))
+    if started is not None:
+        series[0].observe(time.perf_counter() - started)
+    series[1].inc()
+
+
+_series: dict[tuple[str, str, int], tuple] = {}  # bounded as the labels are
 
 
 def metrics_response() -> Response:

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 from pilar.api.blueprint import Blueprint, current_actor, services
 from pilar.api.documented import errors
 from pilar.api.encoded import EncodedParts, fresh_response
+from pilar.api.kept_answers import keep
 from pilar.api.schemas import PageInfo, ViewPosition
 from pilar.api.schemas.common import PAGE_MAX, BoundedInt, Input
 from pilar.cases import vocab
@@ -100,6 +101,7 @@ class Workloads(MethodView):
     def get(self, query):
         """Every pillar in your scope: open cases, overdue follow-ups, this month, aid"""
         fresh, pillars = services().views.summary(current_actor(), query.get("min_position"))
+        keep(fresh)
         return fresh_response(fresh, b'{"pillars":' + BRIEF.array(pillars) + b"}")
 
 
@@ -111,6 +113,7 @@ class WorkloadByPillar(MethodView):
     def get(self, query, pillar: str):
         """One pillar in detail: by status, kecamatan and worker; aid by item"""
         fresh, workload = services().views.detail(current_actor(), pillar, query.get("min_position"))
+        keep(fresh)
         return fresh_response(fresh, DETAILED(workload))
 
 

@@ -52,12 +52,14 @@ class WorkloadQueries:
             row = conn.one(f"SELECT position FROM {self.p}_tracking WHERE name = ?", (TRACKING_NAME,))
         return int(row[0]) if row else 0
 
-    def positions(self) -> tuple[int, int]:
-        """(the views' position, the store's newest position) in one round trip."""
+    def positions(self) -> tuple[int, int, str | None]:
+        """(the views' position, the store's newest position, when the views' tracking row was
+        written: a rebuild's swap changes it, if not the position) in one round trip."""
+        tracking = f"FROM {self.p}_tracking WHERE name = ?"
         with self.readers.connection() as conn:
-            row = conn.one(f"SELECT (SELECT position FROM {self.p}_tracking WHERE name = ?), ({self.head_sql})",
-                           (TRACKING_NAME,))
-        return int(row[0] or 0), int(row[1] or 0)
+            row = conn.one(f"SELECT (SELECT position {tracking}), ({self.head_sql}), (SELECT updated_at {tracking})",
+                           (TRACKING_NAME, TRACKING_NAME))
+        return int(row[0] or 0), int(row[1] or 0), row[2]
 
     def detail(self, pillar: str | tuple[str, ...], today: date, *, brief: bool = False,
                kecamatan: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -117,37 +119,33 @@ class WorkloadQueries:
         return answer
 
     def cases(self, where: CaseFilter, today: date, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
-        clauses, params = [], []
-        if where.pillars is not None:
-            clauses.append(f"pillar IN ({', '.join('?' * len(where.pillars))})")
-            params += list(where.pillars)
+        clauses, params = _case_clauses(where, today)
+        parts = [(clauses, params)]
         if where.scope_pillars is not None:
+            # The reader's pillars' cases, and the few a pending referral asks of them, as two
+            # parts: one OR of the two was served by no index (every match read and sorted).
             marks = ", ".join("?" * len(where.scope_pillars))
-            clauses.append(f"(pillar IN ({marks}) OR pending_referral_to IN ({marks}))")
-            params += [*where.scope_pillars, *where.scope_pillars]
-        if where.scope_kecamatan is not None:
-            clauses.append(f"kecamatan_code IN ({', '.join('?' * len(where.scope_kecamatan))})")
-            params += list(where.scope_kecamatan)
-        for column, value in (("status", where.status), ("kecamatan_code", where.kecamatan),
-                              ("desa_code", where.desa), ("worker", where.worker),
-                              ("beneficiary_id", where.beneficiary_id),
-                              ("pending_referral_to", where.pending_referral_to)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if where.overdue is not None:
-            clauses.append(OVERDUE_SQL if where.overdue else f"NOT {OVERDUE_SQL}")
-            params.append(today.isoformat())
-        if where.desil_stale is not None:
-            clauses.append(STALE_DESIL_SQL if where.desil_stale else f"NOT {STALE_DESIL_SQL}")
-            params.append(where.desil_fresh_from)
-        sql_where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+            pillars = list(where.scope_pillars)
+            parts = [([*clauses, f"pillar IN ({marks})"], [*params, *pillars]),
+                     ([*clauses, f"pending_referral_to IN ({marks})", f"pillar NOT IN ({marks})"],
+                      [*params, *pillars, *pillars])]
+        wheres = [(f"WHERE {' AND '.join(c)}" if c else "", p) for c, p in parts]
+        order = "ORDER BY priority_rank, opened_at, case_id"
+        offset = (page - 1) * per_page
+        columns = ", ".join(CASE_LIST_COLUMNS)
+        if len(wheres) == 1:
+            page_sql = f"SELECT {columns} FROM {self.p}_cases {wheres[0][0]} {order} LIMIT ? OFFSET ?"
+            page_params = [*wheres[0][1], per_page, offset]
+        else:  # each part's first offset + per_page in order, merged in order
+            merged = " UNION ALL ".join(
+                f"SELECT * FROM (SELECT {columns}, priority_rank FROM {self.p}_cases {sql} {order} LIMIT ?) AS part{n}"
+                for n, (sql, _) in enumerate(wheres))
+            page_sql = f"SELECT {columns} FROM ({merged}) AS parts {order} LIMIT ? OFFSET ?"
+            page_params = [*(x for _, p in wheres for x in [*p, offset + per_page]), per_page, offset]
         with self.readers.connection() as conn:
-            total = conn.one(f"SELECT COUNT(*) FROM {self.p}_cases {sql_where}", params)[0]
-            rows = conn.all(
-                f"SELECT {', '.join(CASE_LIST_COLUMNS)} FROM {self.p}_cases {sql_where} "
-                "ORDER BY priority_rank, opened_at, case_id LIMIT ? OFFSET ?",
-                [*params, per_page, (page - 1) * per_page])
+            total = conn.one("SELECT " + " + ".join(f"(SELECT COUNT(*) FROM {self.p}_cases {sql})" for sql, _ in wheres),
+                             [x for _, p in wheres for x in p])[0]
+            rows = conn.all(page_sql, page_params)
         items = []
         for row in rows:
             item = dict(zip(CASE_LIST_COLUMNS, row))
@@ -211,6 +209,32 @@ class WorkloadQueries:
                 "CASE WHEN r.status = 'open' THEN r.deadline ELSE '' END, r.deadline DESC, r.request_id "
                 "LIMIT ? OFFSET ?", [*params, per_page, (page - 1) * per_page])
         return [dict(zip(PRIVACY_COLUMNS, row)) for row in rows], int(total)
+
+
+def _case_clauses(where: CaseFilter, today: date) -> tuple[list[str], list[Any]]:
+    """The case list's conditions but the reader's pillars (WorkloadQueries.cases)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if where.pillars is not None:
+        clauses.append(f"pillar IN ({', '.join('?' * len(where.pillars))})")
+        params += list(where.pillars)
+    if where.scope_kecamatan is not None:
+        clauses.append(f"kecamatan_code IN ({', '.join('?' * len(where.scope_kecamatan))})")
+        params += list(where.scope_kecamatan)
+    for column, value in (("status", where.status), ("kecamatan_code", where.kecamatan),
+                          ("desa_code", where.desa), ("worker", where.worker),
+                          ("beneficiary_id", where.beneficiary_id),
+                          ("pending_referral_to", where.pending_referral_to)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if where.overdue is not None:
+        clauses.append(OVERDUE_SQL if where.overdue else f"NOT {OVERDUE_SQL}")
+        params.append(today.isoformat())
+    if where.desil_stale is not None:
+        clauses.append(STALE_DESIL_SQL if where.desil_stale else f"NOT {STALE_DESIL_SQL}")
+        params.append(where.desil_fresh_from)
+    return clauses, params
 
 
 def _among(column: str, values: tuple[str, ...] | None) -> tuple[str, list[str]]:

@@ -58,7 +58,7 @@ class ReportService:
                   end: date) -> dict[str, Any]:
         scope = self.scope(actor, pillar, kecamatan)
         fresh = self.views.freshness()
-        workload = self.views.combined(scope.pillars, scope.kecamatan, fresh.position)
+        workload = self.views.combined(scope.pillars, scope.kecamatan, fresh)
         today = clock.today_in_jakarta()
         months = last_months(today)
         monthly = self.queries.monthly(scope.pillars, scope.kecamatan, months[0], months[-1])

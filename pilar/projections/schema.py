@@ -73,20 +73,28 @@ HOUSEHOLD_TABLE = (("beneficiary_id", "TEXT PRIMARY KEY"), ("household_key", "TE
 DESIL_TABLE = (("beneficiary_id", "TEXT PRIMARY KEY"), ("desil", "INTEGER NOT NULL"), ("period", "TEXT NOT NULL"))
 
 
-# (table, name, columns). An index is named `<prefix>_<table>_<name>`; on SQLite, which cannot
-# rename an index, the live tables keep the names their rebuild gave them (pilar/projections/scratch.py),
-# so an index is known by its ending and created only when the table has none of that name.
+# (table, name, definition: its columns, and a WHERE for a partial index). An index is named
+# `<prefix>_<table>_<name>`; on SQLite, which cannot rename an index, the live tables keep the names
+# their rebuild gave them (pilar/projections/scratch.py), so an index is known by its ending and
+# created only when the table has none of that name.
 INDEXES = (
-    ("cases", "by_pillar", "pillar, priority_rank, opened_at, case_id"),
-    ("cases", "by_status", "status, priority_rank, opened_at, case_id"),
-    ("cases", "by_due", "pillar, next_follow_up_due"),
-    ("cases", "by_beneficiary", "beneficiary_id"),
-    ("cases", "by_pending", "pending_referral_to"),
-    ("follow_ups", "queue", "open, pillar, due_on"),
-    ("privacy_requests", "due", "status, deadline"),
-    ("privacy_requests", "person", "beneficiary_id, status"),
-    ("referrals", "by_status", "status, to_pillar, sent_at"),
-    ("households", "by_key", "household_key"),
+    # The case list's order is (priority_rank, opened_at, case_id): an index that ends with it
+    # after the list's equality filters gives a page without sorting every match.
+    ("cases", "by_pillar", "(pillar, priority_rank, opened_at, case_id)"),
+    ("cases", "by_status", "(status, priority_rank, opened_at, case_id)"),
+    ("cases", "by_order", "(priority_rank, opened_at, case_id)"),
+    ("cases", "by_kecamatan", "(kecamatan_code, pillar, priority_rank, opened_at, case_id)"),
+    ("cases", "by_worker", "(worker, pillar, priority_rank, opened_at, case_id)"),
+    ("cases", "by_due", "(pillar, next_follow_up_due)"),
+    # queries.OVERDUE_SQL, over every pillar: few open cases are overdue, none of the closed.
+    ("cases", "overdue", "(next_follow_up_due) WHERE status <> 'closed'"),
+    ("cases", "by_beneficiary", "(beneficiary_id)"),
+    ("cases", "by_pending", "(pending_referral_to)"),
+    ("follow_ups", "queue", "(open, pillar, due_on)"),
+    ("privacy_requests", "due", "(status, deadline)"),
+    ("privacy_requests", "person", "(beneficiary_id, status)"),
+    ("referrals", "by_status", "(status, to_pillar, sent_at)"),
+    ("households", "by_key", "(household_key)"),
 )
 
 
@@ -94,8 +102,8 @@ def create_statements(prefix: str = LIVE, *, index_prefix: str | None = None,
                       present: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
     """`present`: the (table, index) pairs the tables have already (present_indexes)."""
     return _table_statements(prefix) + [
-        f"CREATE INDEX IF NOT EXISTS {index_prefix or prefix}_{table}_{name} ON {prefix}_{table} ({columns})"
-        for table, name, columns in INDEXES if (table, name) not in present]
+        f"CREATE INDEX IF NOT EXISTS {index_prefix or prefix}_{table}_{name} ON {prefix}_{table} {definition}"
+        for table, name, definition in INDEXES if (table, name) not in present]
 
 
 def present_indexes(conn, prefix: str = LIVE) -> frozenset[tuple[str, str]]:

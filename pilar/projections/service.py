@@ -10,7 +10,6 @@ from uuid import UUID
 from pilar.cases import clock, policy, vocab
 from pilar.cases.access import Actor
 from pilar.cases.application import PilarApplication
-from pilar.cases.clock import today_in_jakarta
 from pilar.cases.desil import DEFAULT_MAX_AGE_PERIODS, is_stale, oldest_fresh_period
 from pilar.cases.errors import InvalidInput, NotFound
 from pilar.cases.presenters import privacy_request_view
@@ -47,6 +46,13 @@ class BeyondHead(Exception):
 class Freshness:
     position: int
     head: int
+    # When the views' tracking row was written: with the position, what the views' rows are
+    # (a rebuild swaps in new rows at the same position, and a new time).
+    written_at: str | None = None
+
+    @property
+    def views_at(self) -> tuple[int, str | None]:
+        return self.position, self.written_at
 
     @property
     def lag(self) -> int:
@@ -63,39 +69,39 @@ class WorkloadService:
         self.desil_max_age = desil_max_age  # PILAR_DESIL_MAX_AGE_PERIODS
         self.history = history  # the events, replayed for the views at a past moment
         self.positions_ttl = positions_ttl
-        self._positions: tuple[float, int, int] = (float("-inf"), 0, 0)  # (read at, position, head)
+        self._positions = (float("-inf"), Freshness(0, 0))  # (read at, what was read)
         # A pillar's workload changes only when the views move or the day turns, so answers are
-        # kept per (pillar, position, day); an idle store serves repeated reads without queries.
-        self._workloads: dict[tuple[Any, int, date, bool, tuple[str, ...] | None], dict[str, Any]] = {}
+        # kept per (pillar, views_at, day); an idle store serves repeated reads without queries.
+        self._workloads: dict[tuple[Any, tuple, date, bool, tuple[str, ...] | None], dict[str, Any]] = {}
 
     def freshness(self, min_position: int | None = None) -> Freshness:
-        read_at, position, head = self._positions
-        if time.monotonic() - read_at >= self.positions_ttl or (min_position is not None and position < min_position):
-            position, head = self._read_positions()
-        if min_position is not None and min_position > head:  # the head just read from the store
-            raise BeyondHead(min_position, head)
-        if min_position is not None and position < min_position:
+        read_at, fresh = self._positions
+        if time.monotonic() - read_at >= self.positions_ttl or (min_position is not None and fresh.position < min_position):
+            fresh = self._read_positions()
+        if min_position is not None and min_position > fresh.head:  # the head just read from the store
+            raise BeyondHead(min_position, fresh.head)
+        if min_position is not None and fresh.position < min_position:
             deadline = time.monotonic() + MAX_WAIT_SECONDS
-            while position < min_position and time.monotonic() < deadline:
+            while fresh.position < min_position and time.monotonic() < deadline:
                 time.sleep(0.05)
-                position, head = self._read_positions()
-            if position < min_position:
-                raise ViewBehind(min_position, position)
-        return Freshness(position, head)
+                fresh = self._read_positions()
+            if fresh.position < min_position:
+                raise ViewBehind(min_position, fresh.position)
+        return fresh
 
-    def _read_positions(self) -> tuple[int, int]:
+    def _read_positions(self) -> Freshness:
         """Ask the database, and share the answer with the reads of the next moment."""
         read_at = time.monotonic()
-        position, head = self.queries.positions()
-        self._positions = (read_at, position, head)
-        return position, head
+        fresh = Freshness(*self.queries.positions())
+        self._positions = (read_at, fresh)
+        return fresh
 
     def summary(self, actor: Actor, min_position: int | None = None) -> tuple[Freshness, list[dict[str, Any]]]:
         """Where the views stand, and each visible pillar's brief workload. The workloads are the
         kept answers themselves (the same objects until the views move), not copies."""
         pillars, kecamatan = policy.visible_pillars(actor), policy.visible_kecamatan(actor)
         fresh = self.freshness(min_position)
-        return fresh, [self._workload(p, fresh.position, brief=True, kecamatan=kecamatan) for p in pillars]
+        return fresh, [self._workload(p, fresh, brief=True, kecamatan=kecamatan) for p in pillars]
 
     def detail(self, actor: Actor, pillar: str, min_position: int | None = None) -> tuple[Freshness, dict[str, Any]]:
         """Where the views stand, and the pillar's detailed workload (the kept answer itself)."""
@@ -104,18 +110,19 @@ class WorkloadService:
         policy.require(policy.read_pillar(actor, pillar))
         kecamatan = policy.visible_kecamatan(actor)
         fresh = self.freshness(min_position)
-        return fresh, self._workload(pillar, fresh.position, brief=False, kecamatan=kecamatan)
+        return fresh, self._workload(pillar, fresh, brief=False, kecamatan=kecamatan)
 
-    def combined(self, pillars: tuple[str, ...], kecamatan: tuple[str, ...] | None, position: int) -> dict[str, Any]:
+    def combined(self, pillars: tuple[str, ...], kecamatan: tuple[str, ...] | None, fresh: Freshness) -> dict[str, Any]:
         """Several pillars' detailed workload counted together (a dashboard's "every pillar"),
         for a caller that has asked the policy for each of them and for `kecamatan`."""
-        return self._workload(pillars[0] if len(pillars) == 1 else pillars, position, brief=False,
+        return self._workload(pillars[0] if len(pillars) == 1 else pillars, fresh, brief=False,
                               kecamatan=kecamatan)
 
-    def _workload(self, pillar: str | tuple[str, ...], position: int, *, brief: bool, kecamatan: tuple[str, ...] | None) -> dict[str, Any]:
+    def _workload(self, pillar: str | tuple[str, ...], fresh: Freshness, *, brief: bool,
+                  kecamatan: tuple[str, ...] | None) -> dict[str, Any]:
         """`kecamatan`: a kecamatan-scoped reader's, whose workload counts only theirs; None: all."""
-        today = today_in_jakarta()
-        key = (pillar, position, today, brief, kecamatan)
+        today = clock.today_in_jakarta()
+        key = (pillar, fresh.views_at, today, brief, kecamatan)
         answer = self._workloads.get(key)
         if answer is None:
             # Read at `position` or later: a newer answer under an older key is still correct to
@@ -127,7 +134,8 @@ class WorkloadService:
         return answer
 
     def cases(self, actor: Actor, where: CaseFilter, page: int, per_page: int,
-              min_position: int | None = None) -> dict[str, Any]:
+              min_position: int | None = None) -> tuple[Freshness, dict[str, Any]]:
+        """Where the views stand, and a page of the cases in the reader's scope that `where` picks."""
         visible = policy.visible_pillars(actor)
         for pillar in where.pillars or ():
             policy.require(policy.read_pillar(actor, pillar))
@@ -141,7 +149,7 @@ class WorkloadService:
         items, total = self.queries.cases(where, today, page, per_page)
         for item in items:
             item["desil_stale"] = is_stale(item["desil_period"], today, self.desil_max_age)
-        return {**fresh.as_dict(), "page": page, "per_page": per_page, "total": total, "items": items}
+        return fresh, {"page": page, "per_page": per_page, "total": total, "items": items}
 
     def follow_up_queue(self, actor: Actor, pillar: str | None, days_ahead: int, page: int, per_page: int,
                         min_position: int | None = None) -> dict[str, Any]:
@@ -151,7 +159,7 @@ class WorkloadService:
         pillars = (pillar,) if pillar else (None if len(visible) == len(vocab.PILLARS) else visible)
         kecamatan = policy.visible_kecamatan(actor)
         fresh = self.freshness(min_position)
-        today = today_in_jakarta()
+        today = clock.today_in_jakarta()
         items, total = self.queries.follow_up_queue(pillars, today, today + timedelta(days=days_ahead), page,
                                                     per_page, kecamatan)
         return {**fresh.as_dict(), "today": today.isoformat(), "page": page, "per_page": per_page,

@@ -40,7 +40,7 @@ def _case_list(*, mine: bool):
     where = CaseFilter(worker=actor.username if mine else None, status=filters["status"],
                        kecamatan=filters["kecamatan"], desa=filters["desa"], overdue=filters["overdue"],
                        desil_stale=filters["desil_stale"])
-    listed = services().views.cases(actor, where, filters["page"], PER_PAGE)
+    _, listed = services().views.cases(actor, where, filters["page"], PER_PAGE)
     rows = [_row(item) for item in listed["items"]]
     if rows and policy.names_in_lists(actor):
         names = services().cases.names_of(actor, [UUID(r["beneficiary_id"]) for r in rows], "list_cases")

@@ -58,7 +58,7 @@ def _cases(services: Services, actor: Actor, pillar: str, why: str) -> Iterator[
     in_clear = policy.case_in_clear(actor)
     page = 1
     while True:
-        listed = services.views.cases(actor, CaseFilter(pillars=(pillar,)), page, PAGE)
+        _, listed = services.views.cases(actor, CaseFilter(pillars=(pillar,)), page, PAGE)
         for item in listed["items"]:
             case = services.cases.readable_case(actor, UUID(str(item["id"])))
             person = services.cases.readable_beneficiary(actor, case.beneficiary_id)
