@@ -19,9 +19,10 @@ import psycopg
 import pytest
 
 from pilar.audit.export import entries, read_csv, write
-from pilar.audit.quarantine import damaged
+from pilar.audit.quarantine import damaged, record_found, repaired
 from pilar.audit.seals import verify
 from pilar.cases import event_mac
+from pilar.cases.errors import DamagedEvent
 from pilar.projections.damage import CannotRepair, NothingToQuarantine, quarantine_event, repair_event, status
 from pilar.projections.maintenance import NotQuarantined, check_with_damage, rebuild
 from pilar.projections import runner
@@ -358,6 +359,19 @@ def test_a_damaged_event_is_repaired_from_a_backup_and_the_projection_goes_on(
         (sealed, True), (bad, True)]
     position, differences, still = check_with_damage(settings)
     assert differences == [] and still == []
+
+
+def test_a_repair_made_after_the_event_was_read_stands_and_damage_found_after_it_counts(services, store):
+    # The projection process read the event damaged, the repair committed, then the process
+    # recorded what it had read: the repair must stand (it was lost: the row said damaged again).
+    read_before_the_repair = DamagedEvent(uuid4(), 3, 41, "the MAC does not hold")
+    time.sleep(0.01)
+    repaired(store, read_before_the_repair, by="os:test")
+    record_found(store, read_before_the_repair)
+    assert [(d.position, d.repaired) for d in damaged(store)] == [(41, True)]
+    time.sleep(0.01)
+    record_found(store, DamagedEvent(read_before_the_repair.stream_id, 3, 41, "damaged again"))
+    assert [(d.position, d.repaired, d.reason) for d in damaged(store)] == [(41, False, "damaged again")]
 
 
 def test_a_repair_needs_the_event_pilar_wrote(settings, services, two_cases, events, store, catch_up, backup):

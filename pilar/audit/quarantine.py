@@ -67,12 +67,13 @@ def _now() -> str:
 
 
 def record_found(conn: Connection, damage: DamagedEvent) -> None:
-    """Remember a damaged event (found again after a repair: damaged again)."""
+    """Remember a damaged event: found again after a repair, damaged again; but a repair made
+    after the event was read (the projection process read it, then the repair committed) stands."""
     with conn.transaction():
         conn.execute(f"INSERT INTO {TABLE} (position, stream_id, version, reason, found_at) VALUES (?, ?, ?, ?, ?) "
                      "ON CONFLICT (position) DO UPDATE SET reason = excluded.reason, repaired_at = NULL, "
-                     "repaired_by = NULL",
-                     (damage.position, damage.stream_id, damage.version, damage.reason, _now()))
+                     f"repaired_by = NULL WHERE {TABLE}.repaired_at IS NULL OR {TABLE}.repaired_at < excluded.found_at",
+                     (damage.position, damage.stream_id, damage.version, damage.reason, utc_text(damage.found_at)))
 
 
 def quarantine(conn: Connection, damage: DamagedEvent, *, by: str, reason: str) -> Damage:

@@ -1,6 +1,7 @@
 """Domain errors. Each maps to one HTTP status in pilar/api/errors.py and to one exit message in the CLI."""
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
@@ -92,6 +93,7 @@ class DamagedEvent(PilarError):
         self.version = version
         self.position = position
         self.reason = reason
+        self.found_at = datetime.now(timezone.utc)  # when it was read so: a repair after that stands
         where = f"position {position}, " if position is not None else ""
         super().__init__(f"the event at {where}stream {self.stream_id} version {version} is damaged: {reason}")
 
