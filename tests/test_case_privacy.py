@@ -14,7 +14,7 @@ from pilar.cases.domain import PILAR_NAMESPACE
 from pilar.cases.lookup import LookupKey
 from pilar.store.key_checks import KeyMismatch
 from testkit import factories
-from tests.test_erasure_files import _live_files
+from tests.test_erasure_files import live_files
 from tests.test_kek import _database_bytes
 
 API = "/api/v1"
@@ -66,12 +66,12 @@ def test_case_free_text_is_encrypted_and_erased_with_the_person(client, auth, se
     with service.personal_keys.readers.connection() as conn:
         wrapped = [row[0].encode() for row in conn.all("SELECT key FROM personal_keys")]
     assert len(wrapped) == 3  # the person's, the case's and the NIK holding's
-    assert all(key in _live_files(settings) for key in wrapped)
+    assert all(key in live_files(settings) for key in wrapped)
 
     assert client.post(f"{API}/beneficiaries/{person_id}/erasure", json={"reason": "she asked"},
                        headers=auth("sri")).status_code == 200
     catch_up()
-    live = _live_files(settings)
+    live = live_files(settings)
     assert [key for key in wrapped if key in live] == []
     assert not any(text.encode() in live for text in (*SECRETS.values(), person["nik"], person["name"]))
     case = client.get(f"{API}/cases/{case_id}", headers=auth("sri")).json

@@ -13,7 +13,7 @@ from pilar.projections.maintenance import check
 from testkit import factories
 from testkit.pages import Pages
 from testkit.fixtures import PASSWORD
-from tests.test_erasure_files import _live_files
+from tests.test_erasure_files import live_files
 from pilar.wsgi import create_app
 
 API = "/api/v1"
@@ -106,7 +106,7 @@ def test_the_kk_is_kept_only_as_its_keyed_hash(service, staff, settings, client,
     assert {(r[0], r[1]) for r in rows} >= {(str(family[k]), key) for k in ("ibu", "anak", "bapak")}
     assert [d for (d,) in logged if KK in d] == [] and key[:32] in logged[0][0]
     # A copy of the database files: the KK is nowhere in clear (the events hold it encrypted).
-    assert KK.encode() not in _live_files(settings) and OTHER_KK.encode() not in _live_files(settings)
+    assert KK.encode() not in live_files(settings) and OTHER_KK.encode() not in live_files(settings)
     # Without the lookup key the hash is not the KK's under any other key.
     assert key != service.lookup.household_key(OTHER_KK)
 

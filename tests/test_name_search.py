@@ -12,7 +12,7 @@ import pytest
 from pilar.cases.lookup import name_words
 from pilar.cases.name_search import NAME_RESULTS
 from testkit import factories
-from tests.test_erasure_files import _live_files
+from tests.test_erasure_files import live_files
 
 API = "/api/v1"
 
@@ -148,7 +148,7 @@ def test_a_copy_of_the_database_holds_no_name_word_nor_an_unkeyed_hash_of_one(se
     person = _person(service, staff["wati"], name)
     service.correct_beneficiary(staff["wati"], person, changes={"name": "Sukarti Wonodadi Ngadirejo"}, reason="KTP")
     catch_up()
-    files = _live_files(settings)
+    files = live_files(settings)
     with service.name_index.readers.connection() as conn:
         tokens = [row[0] for row in conn.all("SELECT token FROM name_tokens WHERE beneficiary_id = ?", (str(person),))]
     assert sorted(tokens) == sorted(service.name_tokens("Sukarti Wonodadi Ngadirejo"))
