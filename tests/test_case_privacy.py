@@ -1,3 +1,4 @@
+from pathlib import Path
 """Free text in case events, NIK claims and request fingerprints hold nothing a copy of the
 database can read or search (issue 12, item 2), and erasure reaches all of them."""
 
@@ -14,6 +15,7 @@ from pilar.cases.domain import PILAR_NAMESPACE
 from pilar.cases.lookup import LookupKey
 from pilar.store.key_checks import KeyMismatch
 from testkit import factories
+from testkit.fixtures import own_database_store_url
 from tests.test_erasure_files import live_files
 from tests.test_kek import _database_bytes
 
@@ -51,6 +53,14 @@ def _story(client, auth) -> tuple[dict, str, str]:
     assert client.post(f"{API}/cases/{case_id}/reopening", json={"reason": SECRETS["reopen"]},
                        headers=auth("sri")).status_code in (200, 201)
     return person, person_id, case_id
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request, tmp_path: Path):
+    # A database of its own: another session's open transaction would rightly keep an erasure's
+    # shred owed (VACUUM cannot drop a row it still sees), and these tests grep the files at once.
+    with own_database_store_url(request.param, tmp_path) as url:
+        yield url
 
 
 def test_case_free_text_is_encrypted_and_erased_with_the_person(client, auth, settings, service, catch_up):
