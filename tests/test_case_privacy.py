@@ -1,9 +1,9 @@
-from pathlib import Path
 """Free text in case events, NIK claims and request fingerprints hold nothing a copy of the
 database can read or search (issue 12, item 2), and erasure reaches all of them."""
 
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import pytest
