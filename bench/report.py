@@ -5,6 +5,8 @@ import re
 import time
 from pathlib import Path
 
+from pilar import gunicorn_conf
+
 
 def _ratio_rows(r: dict, size: str) -> list:
     """The issue-16 targets at one store size ("small" or "large"), each a row of its own."""
@@ -97,7 +99,8 @@ def report(results: list[dict]) -> str:
              "work shares (the load average at the start and end of each store's run is given: absolute figures are "
              "noisy, the ratios are what the targets ask). Load comes from `wrk` (threads × connections in each "
              f"section); wrk's own CPU use is shown beside each figure. Pilar runs as the "
-             "README deploys it: `gunicorn -c python:pilar.gunicorn_conf` (2 workers × 4 threads), access log on, projection "
+             "README deploys it: `gunicorn -c python:pilar.gunicorn_conf` "
+             f"({gunicorn_conf.workers} workers × {gunicorn_conf.threads} threads), access log on, projection "
              "process following the store. Each baseline runs under plain gunicorn in the worker setup that was "
              "fastest for it in the same run (each setup tried twice in turns). Every compared pair or triple takes "
              "turns (as many as each section says), alternately, on the same cases: every write adds a follow-up, so cases grow "

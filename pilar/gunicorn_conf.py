@@ -7,7 +7,10 @@ workers = int(os.environ.get("PILAR_WORKERS", "2"))
 # gthread, reading each request before a thread takes it, so slow clients cannot hold the threads
 # (gunicorn_worker.py; PILAR_HEADER_TIMEOUT, PILAR_BODY_TIMEOUT).
 worker_class = "pilar.gunicorn_worker.BufferingThreadWorker"
-threads = int(os.environ.get("PILAR_THREADS", "4"))
+# Two threads: slow clients hold none (above), and more threads only queue on the store's write lock
+# and the interpreter. On 2 cores 2 × 2 wrote 10–25% more than 2 × 4 on SQLite and on PostgreSQL,
+# and read as fast (docs/performance.md, "Threads per worker").
+threads = int(os.environ.get("PILAR_THREADS", "2"))
 # Each worker builds its own application after the fork (see pilar/wsgi.py).
 preload_app = False
 timeout = 30

@@ -166,7 +166,7 @@ def test_rate_limits_answer_below_500_under_bursts_and_without_their_table(setti
     from pilar.store.connection import ViewDB
 
     # More failures than the address limit (30) plus every request a server can hold at once (2
-    # workers x 4 threads): checked before and counted after, those in flight all pass.
+    # workers x at most 4 threads): checked before and counted after, those in flight all pass.
     # Each name fails at most 4 times, under its own limit: only the address limit can refuse.
     bodies = ([{"username": name, "password": "wrong"} for name in ODD_NAMES * 4 + [f"nobody{i}" for i in range(16)]]
               + [{"username": "wati"}, {"password": "x"}, {"username": 7, "password": []}, "not an object"])
