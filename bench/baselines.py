@@ -63,9 +63,28 @@ class PlainGunicorn:
         self.process = None
 
     def __enter__(self) -> "PlainGunicorn":
+        # A port free when chosen may be taken by the time gunicorn binds it (another process's
+        # outgoing connection): gunicorn then exits, and a new port is tried.
+        for attempt in range(3):
+            if self._start():
+                return self
+            if self.process.poll() is None or attempt == 2:
+                break
+            from testkit.servers import free_port
+
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+        said = self._log.read_text(errors="replace")[-1500:] if self._log.exists() else ""
+        self.__exit__()
+        raise RuntimeError(f"{self.app} under gunicorn {self.setup} did not become ready in {READY_SECONDS} s; "
+                           f"gunicorn said:\n{said}")
+
+    def _start(self) -> bool:
         import subprocess
         import sys
+        import tempfile
         import time
+        from pathlib import Path
 
         import requests
 
@@ -73,26 +92,31 @@ class PlainGunicorn:
         from testkit.servers import pilar_env
 
         kind, workers, threads = self.setup
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "bench/plain_gunicorn.conf.py", "-k", kind, "-w", str(workers), "--threads", str(threads),
-             "-b", f"127.0.0.1:{self.port}", self.app],
-            cwd=PROJECT_ROOT, env=pilar_env(self.settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if getattr(self, "_log", None) is not None:
+            self._log.unlink(missing_ok=True)
+        self._log = Path(tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")[1])
+        with self._log.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "bench/plain_gunicorn.conf.py", "-k", kind, "-w", str(workers),
+                 "--threads", str(threads), "-b", f"127.0.0.1:{self.port}", self.app],
+                cwd=PROJECT_ROOT, env=pilar_env(self.settings), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + READY_SECONDS
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 # Every worker builds its app on its first request: warm them all up.
                 if all(requests.get(f"{self.url}{self.ready_path}", timeout=10).status_code < 500
                        for _ in range(4 * workers)):
-                    return self
+                    return True
             except requests.RequestException:
                 time.sleep(0.2)
-        self.__exit__()
-        raise RuntimeError(f"{self.app} under gunicorn {self.setup} did not become ready in {READY_SECONDS} s")
+        return False
 
     def __exit__(self, *exc) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=30)
+        if getattr(self, "_log", None) is not None:
+            self._log.unlink(missing_ok=True)
 
 
 def describe(setup: tuple[str, int, int]) -> str:

@@ -190,7 +190,8 @@ def measure(settings, command: str, load: Load, sampler: WaitSampler | None, pau
     done = subprocess.run([PILAR, "projections", command, *(["--pause", str(pause)] if pause is not None else [])],
                           capture_output=True, text=True, env=pilar_env(settings) | {"PGAPPNAME": "pilar-maintenance"})
     ended = time.monotonic()
-    figures = {"seconds": round(ended - began, 1), "exit": done.returncode, "said": done.stdout.strip()[-200:]}
+    said = done.stdout if done.returncode == 0 else done.stdout + done.stderr  # a failure keeps its error
+    figures = {"seconds": round(ended - began, 1), "exit": done.returncode, "said": said.strip()[-400:]}
     figures.update(_figures(load, sampler, began, ended))
     held = re.search(r"held them for (\d+) ms", done.stdout)
     if held:

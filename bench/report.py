@@ -5,7 +5,8 @@ import re
 import time
 from pathlib import Path
 
-from pilar import gunicorn_conf
+# Not pilar.gunicorn_conf: importing it points this process at a metrics folder of its own.
+from pilar.gunicorn_worker import DEFAULT_THREADS, DEFAULT_WORKERS
 
 
 def _ratio_rows(r: dict, size: str) -> list:
@@ -100,7 +101,7 @@ def report(results: list[dict]) -> str:
              "noisy, the ratios are what the targets ask). Load comes from `wrk` (threads × connections in each "
              f"section); wrk's own CPU use is shown beside each figure. Pilar runs as the "
              "README deploys it: `gunicorn -c python:pilar.gunicorn_conf` "
-             f"({gunicorn_conf.workers} workers × {gunicorn_conf.threads} threads), access log on, projection "
+             f"({DEFAULT_WORKERS} workers × {DEFAULT_THREADS} threads), access log on, projection "
              "process following the store. Each baseline runs under plain gunicorn in the worker setup that was "
              "fastest for it in the same run (each setup tried twice in turns). Every compared pair or triple takes "
              "turns (as many as each section says), alternately, on the same cases: every write adds a follow-up, so cases grow "

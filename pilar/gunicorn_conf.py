@@ -2,15 +2,14 @@
 
 import os
 
+from pilar.gunicorn_worker import DEFAULT_THREADS, DEFAULT_WORKERS
+
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("PILAR_WORKERS", "2"))
+workers = int(os.environ.get("PILAR_WORKERS", str(DEFAULT_WORKERS)))
 # gthread, reading each request before a thread takes it, so slow clients cannot hold the threads
 # (gunicorn_worker.py; PILAR_HEADER_TIMEOUT, PILAR_BODY_TIMEOUT).
 worker_class = "pilar.gunicorn_worker.BufferingThreadWorker"
-# Two threads: slow clients hold none (above), and more threads only queue on the store's write lock
-# and the interpreter. On 2 cores 2 × 2 wrote 10–25% more than 2 × 4 on SQLite and on PostgreSQL,
-# and read as fast (docs/performance.md, "Threads per worker").
-threads = int(os.environ.get("PILAR_THREADS", "2"))
+threads = int(os.environ.get("PILAR_THREADS", str(DEFAULT_THREADS)))
 # Each worker builds its own application after the fork (see pilar/wsgi.py).
 preload_app = False
 timeout = 30

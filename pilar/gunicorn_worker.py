@@ -20,6 +20,11 @@ from functools import partial
 from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import ThreadWorker
 
+DEFAULT_WORKERS = 2
+# Two threads: slow clients hold none (above), and more threads only queue on the store's write lock
+# and the interpreter. On 2 cores 2 × 2 wrote 10–25% more than 2 × 4 on SQLite and on PostgreSQL,
+# and read as fast (docs/performance.md, "Threads per worker").
+DEFAULT_THREADS = 2
 HEAD_LIMIT = 64 * 1024  # a head this long is handed on as it is, for gunicorn's parser to refuse
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 

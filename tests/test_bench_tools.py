@@ -1,11 +1,15 @@
 """The profiling tool behind the store-size target runs, and measures what it says it does."""
 
 
+from datetime import date, timedelta
+from uuid import UUID
+
 import pytest
 from bench import projection_cost
 from bench.generate import generate_into
-from bench.measures import catch_up
-from bench.stores import open_cases
+from bench.measures import catch_up, verify_rate
+from bench.stores import cases_shaped_like, grow, open_case_shapes, open_cases
+from pilar.cases.access import Actor
 
 
 def test_projection_cost_projects_exactly_the_follow_ups_it_wrote(settings, service, monkeypatch):
@@ -54,3 +58,25 @@ def test_wrk_scripts_sign_in_write_json_and_spread_over_every_case():
     assert '"/api/v1/cases/" .. targets[math.random(#targets)] .. "/follow-ups"' in write
     hello = wrk.script("hello", "-", ["-"])
     assert "Authorization" not in hello and 'local path = "/hello"\n' in hello and "local body = nil" in hello
+
+
+def test_a_grown_store_holds_sealed_copies_of_the_case_streams_as_they_stood(settings, service):
+    """The benchmarks' large stores (bench/stores.py, testkit/bulk.py): copies under new ids whose
+    MACs verify, projected like the originals, each of the shape its original had at `until`."""
+    generate_into(settings, 300, 1, False)
+    small = catch_up(settings)
+    shapes = open_case_shapes(settings)
+    writer = Actor("bench.pkh", "worker", "pkh")
+    for case_id, _, _ in shapes[:3]:  # grown after `until`: their copies must not be
+        service.schedule_follow_up(writer, UUID(case_id), due_on=date.today() + timedelta(days=7), purpose="again")
+    head = grow(settings, 1500, until=small)
+    assert 1500 <= head < 1500 + 300
+    assert catch_up(settings) == head
+    verified = verify_rate(settings)
+    assert verified["ok"] and verified["events"] == head
+    copies = cases_shaped_like(settings, shapes[:3])
+    assert len(set(copies)) == 3 and not set(copies) & {case_id for case_id, _, _ in shapes[:3]}
+    versions = {case_id: version for case_id, version, _ in open_case_shapes(settings)}
+    assert [versions[c] for c in copies] == [version for _, version, _ in shapes[:3]]
+    assert len(versions) >= 3 * len(shapes)
+
