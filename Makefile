@@ -50,7 +50,7 @@ $(VENV)/.reliability-deps: $(BIN)/pilar pyproject.toml
 # stores stay in one process); then the reliability suite alone, as it restarts PostgreSQL. Both
 # always run; the target fails if either did.
 TEST_WORKERS ?= 2
-test: $(BIN)/pilar $(VENV)/.reliability-deps postgres /usr/bin/chromium
+test: $(BIN)/pilar $(VENV)/.reliability-deps postgres /usr/bin/chromium /usr/bin/wrk
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile tests; tests=$$?; \
 		$(BIN)/pytest reliability; reliability=$$?; exit $$(( tests || reliability ))
 

@@ -205,3 +205,4 @@ def chart(results: list[dict], path: Path) -> None:
     ax.set_title("Pilar: ratios to baselines measured in turns with it")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)  # drawn after every step of a run: an open figure each time adds up

@@ -17,6 +17,11 @@ from pathlib import Path
 THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
 CONNECTIONS = int(os.environ.get("BENCH_WRK_CONNECTIONS", "8"))
 MARKER = "BENCH_JSON "
+# A connection kept open for a whole load stays with the worker that accepted it: 8 connections
+# split 6–2 or worse between two workers leave one half idle for the whole turn. nginx in front of
+# Pilar (deploy/nginx/pilar.conf) closes an upstream connection after 1,000 requests
+# (`keepalive_requests`), so a skew lasts a moment there; wrk's connections do the same here.
+KEEPALIVE_REQUESTS = 1000
 
 # What each mode asks; {target} is one of the load's targets, chosen at random per request.
 MODES = {
@@ -42,8 +47,15 @@ def _lua_string(text: str) -> str:
     return json.dumps(text)  # a JSON string of printable ASCII is a valid Lua string literal
 
 
-def script(mode: str, bearer: str, targets: list[str]) -> str:
-    """The Lua script of one load: a random target per request, each wrk thread seeded apart."""
+def recycle_every(connections: int, threads: int) -> int:
+    """Every how many of a wrk thread's requests one asks the server to close its connection, so
+    that each connection serves KEEPALIVE_REQUESTS requests on average."""
+    return max(1, KEEPALIVE_REQUESTS // max(1, connections // threads))
+
+
+def script(mode: str, bearer: str, targets: list[str], connections: int = CONNECTIONS, threads: int = THREADS) -> str:
+    """The Lua script of one load: a random target per request, each wrk thread seeded apart, a
+    connection closed after KEEPALIVE_REQUESTS requests on average."""
     method, path, has_body = MODES[mode]
     body = json.dumps({"due_on": (date.today() + timedelta(days=30)).isoformat(), "purpose": "bench"})
     lines = [f"MARKER = {_lua_string(MARKER)}",
@@ -59,8 +71,13 @@ def script(mode: str, bearer: str, targets: list[str]) -> str:
         lines.append('wrk.headers["Content-Type"] = "application/json"')
     prefix, found, suffix = path.partition("{target}")
     chosen = f" .. targets[math.random(#targets)] .. {_lua_string(suffix)}" if found else ""
+    # wrk.format takes a request's headers instead of wrk.headers, so the closing ones are a copy.
+    lines += ["local closing = {}", "for name, value in pairs(wrk.headers) do closing[name] = value end",
+              'closing["Connection"] = "close"', "local sent = 0"]
     lines.append("request = function()\n"
+                 "  sent = sent + 1\n"
                  f"  local path = {_lua_string(prefix)}{chosen}\n"
+                 f"  if sent % {recycle_every(connections, threads)} == 0 then return wrk.format(nil, path, closing, body) end\n"
                  "  return wrk.format(nil, path, nil, body)\nend")
     return "\n".join(lines) + _DONE
 
@@ -112,12 +129,13 @@ def ensure_installed() -> str:
 def run(url: str, bearer: str, mode: str, targets: list[str], seconds: float,
         connections: int = CONNECTIONS, threads: int = THREADS) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-        lua.write(script(mode, bearer, targets))
+        lua.write(script(mode, bearer, targets, connections, threads))
     try:
         process = subprocess.Popen([ensure_installed(), f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s",
                                     "--timeout", "30s", "-s", lua.name, url],
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        out = process.stdout.read()
+        with process.stdout:
+            out = process.stdout.read()
         # The rusage of exactly this child, whatever else the benchmark has running.
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)

@@ -60,6 +60,49 @@ def test_wrk_scripts_sign_in_write_json_and_spread_over_every_case():
     assert "Authorization" not in hello and 'local path = "/hello"\n' in hello and "local body = nil" in hello
 
 
+def test_wrk_connections_are_given_up_as_nginx_gives_up_its_upstream_ones(monkeypatch):
+    """A load's connections do not stay with the worker that accepted them for the whole load:
+    each serves about KEEPALIVE_REQUESTS requests, then asks for `Connection: close`."""
+    import http.server
+    import threading
+
+    from bench import wrk
+
+    monkeypatch.setattr(wrk, "KEEPALIVE_REQUESTS", 40)
+    seen = {"requests": 0, "closing": 0, "connections": set()}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else each answer's body waits on a delayed acknowledgement
+
+        def do_GET(self):
+            seen["requests"] += 1
+            seen["connections"].add(self.client_address)
+            closing = self.headers.get("Connection", "").lower() == "close"
+            seen["closing"] += closing
+            self.send_response(200)
+            if closing:  # as gunicorn says it
+                self.send_header("Connection", "close")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        figures = wrk.run(f"http://127.0.0.1:{server.server_address[1]}", "-", "hello", ["-"], 2,
+                          connections=4, threads=2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert figures["failed"] == 0 and seen["requests"] >= 200
+    every = wrk.recycle_every(4, 2)  # 20: each thread's 20th request, over its 2 connections
+    assert every == 20 and abs(seen["closing"] - seen["requests"] / every) <= 4
+    assert len(seen["connections"]) >= 4 + seen["closing"] - 4
+
 def test_a_grown_store_holds_sealed_copies_of_the_case_streams_as_they_stood(settings, service):
     """The benchmarks' large stores (bench/stores.py, testkit/bulk.py): copies under new ids whose
     MACs verify, projected like the originals, each of the shape its original had at `until`."""
