@@ -30,7 +30,11 @@ Progress = Callable[[int, int], None]  # (position reached, head)
 NEAR = 50  # events left before the swap: what its transaction still has to project
 SWAP_LOCK_TIMEOUT = "100ms"  # PostgreSQL: how long readers may queue behind the swap's locks per try
 SWAP_TRIES = 50
-GIVE_WAY = 0.02  # seconds, at least, between two pages' transactions on SQLite (up to 0.1 s: as long as it held the lock)
+# Seconds, at least, between two of these write transactions on SQLite. A writer waiting for the
+# lock sleeps in SQLite's busy handler, up to 100 ms between tries once it has waited a while: a
+# shorter gap is missed by every sleeper, and transactions back to back kept writers waiting for
+# 1–3.5 s at 1,000,000 events (docs/performance.md). A gap this long lets each of them try.
+GIVE_WAY = 0.1
 DROP_ROWS = 2000  # rows deleted per transaction when a retired table is emptied (SQLite)
 
 
@@ -100,9 +104,8 @@ class ScratchViews:
             with self.conn.transaction():
                 self.projector.write(batch)
             ended = time.monotonic()
-            # A writer waiting for SQLite's lock polls, sleeping longer each time (up to 100 ms):
-            # pages back to back could keep it waiting for many. Give way as long as it was held.
-            held = min(max(ended - began, GIVE_WAY), 0.1) if self.conn.kind == "sqlite" else 0.0
+            # Give way as long as the lock was held, and at least as long as a waiting writer sleeps.
+            held = max(ended - began, GIVE_WAY) if self.conn.kind == "sqlite" else 0.0
             self.pace.after(ended - started, at_least=held)
         self.position = notifications[-1].id
         return len(notifications)
@@ -226,12 +229,13 @@ def drop_tables(conn: Connection, prefix: str = SCRATCH) -> None:
     for table in sorted(t for t in _tables(conn) if t.startswith(prefix)):
         if conn.kind == "sqlite":
             while True:
+                began = time.monotonic()
                 with conn.transaction():
                     gone = conn.execute(f"DELETE FROM {table} WHERE rowid IN "
                                         f"(SELECT rowid FROM {table} LIMIT {DROP_ROWS})").rowcount
                 if gone < DROP_ROWS:
                     break
-                time.sleep(GIVE_WAY)  # let waiting writers in between
+                time.sleep(max(time.monotonic() - began, GIVE_WAY))  # let waiting writers in between
         _drop(conn, table)
 
 
