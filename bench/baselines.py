@@ -61,6 +61,7 @@ class PlainGunicorn:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
+        self._log: "Path | None" = None  # gunicorn's output, for the error should it not start
 
     def __enter__(self) -> "PlainGunicorn":
         # A port free when chosen may be taken by the time gunicorn binds it (another process's
@@ -74,7 +75,7 @@ class PlainGunicorn:
 
             self.port = free_port()
             self.url = f"http://127.0.0.1:{self.port}"
-        said = self._log.read_text(errors="replace")[-1500:] if self._log.exists() else ""
+        said = self._log.read_text(errors="replace")[-1500:]
         self.__exit__()
         raise RuntimeError(f"{self.app} under gunicorn {self.setup} did not become ready in {READY_SECONDS} s; "
                            f"gunicorn said:\n{said}")
@@ -92,7 +93,7 @@ class PlainGunicorn:
         from testkit.servers import pilar_env
 
         kind, workers, threads = self.setup
-        if getattr(self, "_log", None) is not None:
+        if self._log is not None:
             self._log.unlink(missing_ok=True)
         self._log = Path(tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")[1])
         with self._log.open("w") as log:
@@ -115,7 +116,7 @@ class PlainGunicorn:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=30)
-        if getattr(self, "_log", None) is not None:
+        if self._log is not None:
             self._log.unlink(missing_ok=True)
 
 

@@ -2,7 +2,7 @@
 
 gthread hands a connection to one of its threads as soon as its first byte arrives; the thread then
 blocks until the whole head (and later the body) has come. Eight clients sending one byte every half
-second hold all of its threads (2×4 then), and nobody else is answered for as long as they keep it up. Here a
+second held all 2×4 threads, and nobody else was answered for as long as they kept it up. Here a
 thread that takes a connection reads only what has arrived, without waiting: the whole request (as
 nearly always) is answered at once, anything less goes back to the worker's own event loop, which
 reads the rest of the head, and a body of known length up to PILAR_MAX_BODY_BYTES, without blocking;

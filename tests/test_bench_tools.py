@@ -101,7 +101,9 @@ def test_wrk_connections_are_given_up_as_nginx_gives_up_its_upstream_ones(monkey
     assert figures["failed"] == 0 and seen["requests"] >= 200
     every = wrk.recycle_every(4, 2)  # 20: each thread's 20th request, over its 2 connections
     assert every == 20 and abs(seen["closing"] - seen["requests"] / every) <= 4
+    # Every close but those of the last requests (one per connection at most) opened a new one.
     assert len(seen["connections"]) >= 4 + seen["closing"] - 4
+
 
 def test_a_grown_store_holds_sealed_copies_of_the_case_streams_as_they_stood(settings, service):
     """The benchmarks' large stores (bench/stores.py, testkit/bulk.py): copies under new ids whose
@@ -122,4 +124,3 @@ def test_a_grown_store_holds_sealed_copies_of_the_case_streams_as_they_stood(set
     versions = {case_id: version for case_id, version, _ in open_case_shapes(settings)}
     assert [versions[c] for c in copies] == [version for _, version, _ in shapes[:3]]
     assert len(versions) >= 3 * len(shapes)
-

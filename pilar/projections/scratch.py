@@ -38,6 +38,12 @@ GIVE_WAY = 0.1
 DROP_ROWS = 2000  # rows deleted per transaction when a retired table is emptied (SQLite)
 
 
+def _give_way(held: float) -> float:
+    """The gap after a write transaction on SQLite that held the lock `held` seconds: as long as
+    that, and at least as long as a waiting writer sleeps."""
+    return max(held, GIVE_WAY)
+
+
 class NotQuarantined(RuntimeError):
     def __init__(self, damaged: list[DamagedEvent]):
         self.damaged = damaged
@@ -104,8 +110,7 @@ class ScratchViews:
             with self.conn.transaction():
                 self.projector.write(batch)
             ended = time.monotonic()
-            # Give way as long as the lock was held, and at least as long as a waiting writer sleeps.
-            held = max(ended - began, GIVE_WAY) if self.conn.kind == "sqlite" else 0.0
+            held = _give_way(ended - began) if self.conn.kind == "sqlite" else 0.0
             self.pace.after(ended - started, at_least=held)
         self.position = notifications[-1].id
         return len(notifications)
@@ -235,7 +240,7 @@ def drop_tables(conn: Connection, prefix: str = SCRATCH) -> None:
                                         f"(SELECT rowid FROM {table} LIMIT {DROP_ROWS})").rowcount
                 if gone < DROP_ROWS:
                     break
-                time.sleep(max(time.monotonic() - began, GIVE_WAY))  # let waiting writers in between
+                time.sleep(_give_way(time.monotonic() - began))
         _drop(conn, table)
 
 
