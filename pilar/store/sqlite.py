@@ -7,7 +7,13 @@ events dirties are scattered over the file (case ids are random), so a checkpoin
 the longer the log between checkpoints, the more often one page was written several times and
 is copied once. The projection process checkpoints every PROJECTION_CHECKPOINT_PAGES; every
 other connection only at STORE_CHECKPOINT_PAGES, a backstop for when no projection process
-runs, so that a request is not the one that pays."""
+runs, so that a request is not the one that pays.
+
+SQLite's write lock has no queue: a writer that finds it taken sleeps in the busy handler, up to
+100 ms a try, so under a long job of short transactions (a rebuild) one writer can lose many
+rounds in a row. Every writer of a file store therefore first takes its *write turn*, a file
+lock beside the database that is tried every few milliseconds, and only then begins; the
+busy handler stays behind it for writers outside Pilar (the sqlite3 shell)."""
 
 import fcntl
 import os
@@ -20,13 +26,37 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification
 from eventsourcing.sqlite import SQLiteConnection as EventsourcingConnection
-from eventsourcing.sqlite import SQLiteConnectionPool, SQLiteFactory
+from eventsourcing.sqlite import SQLiteConnectionPool, SQLiteDatastore, SQLiteFactory
 
 from pilar.store.connection import Connection
 from pilar.store.streams import StreamQueries
 
 PROJECTION_CHECKPOINT_PAGES = 10_000  # 4 KiB pages: about 40 MB of log
 STORE_CHECKPOINT_PAGES = 4 * PROJECTION_CHECKPOINT_PAGES
+LOCK_TIMEOUT = 30.0  # seconds a writer waits for its turn, as SQLite's own busy timeout
+TURN_POLL = (0.0005, 0.004)  # first and longest sleep between tries for the write turn
+
+
+@contextmanager
+def write_turn(db_path: str | Path, timeout: float | None = None) -> Iterator[None]:
+    """Hold the store's write turn: one writer at a time across every process and thread."""
+    fd = os.open(f"{db_path}.write.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + (LOCK_TIMEOUT if timeout is None else timeout)
+        pause = TURN_POLL[0]
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError(f"database is locked: no write turn on {db_path} "
+                                                   "within the lock timeout") from None
+                time.sleep(pause)
+                pause = min(pause * 2, TURN_POLL[1])
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor gives the turn up, also when the process dies
 
 
 def checkpoint_pragma(pages: int) -> str:
@@ -40,13 +70,35 @@ class _Pool(SQLiteConnectionPool):
         return connection
 
 
+class _Datastore(SQLiteDatastore):
+    def __init__(self, made: SQLiteDatastore):
+        pool = made.pool
+        super().__init__(pool.db_name, lock_timeout=pool.lock_timeout, pool_size=pool.pool_size,
+                         max_overflow=pool.max_overflow, pool_timeout=pool.pool_timeout, max_age=pool.max_age,
+                         pre_ping=pool.pre_ping, single_row_tracking=made.single_row_tracking,
+                         originator_id_type=made.originator_id_type)
+        self.pool.close()
+        self.pool = _Pool(db_name=pool.db_name, lock_timeout=pool.lock_timeout, pool_size=pool.pool_size,
+                          max_overflow=pool.max_overflow, pool_timeout=pool.pool_timeout, max_age=pool.max_age,
+                          pre_ping=pool.pre_ping)
+
+    @contextmanager
+    def get_connection(self, *, commit: bool) -> Iterator[EventsourcingConnection]:
+        # The pool's writer lock queues this process's threads fairly; the write turn then
+        # queues it with the other processes.
+        with super().get_connection(commit=commit) as conn:
+            if not commit or self.pool.is_sqlite_memory_mode:
+                yield conn
+                return
+            with write_turn(self.pool.db_name, self.pool.lock_timeout):
+                yield conn
+
+
 class PilarSQLiteFactory(SQLiteFactory):
     def __init__(self, env):
         super().__init__(env)
-        made = self.datastore.pool
-        self.datastore.pool = _Pool(db_name=made.db_name, lock_timeout=made.lock_timeout, pool_size=made.pool_size,
-                                    max_overflow=made.max_overflow, pool_timeout=made.pool_timeout,
-                                    max_age=made.max_age, pre_ping=made.pre_ping)
+        made = self.datastore
+        self.datastore = _Datastore(made)
         made.close()
 
 
@@ -72,11 +124,20 @@ class SQLiteConnection(Connection):
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
+        if self.path is None:
+            with self._immediate():
+                yield self
+            return
+        with write_turn(self.path), self._immediate():
+            yield self
+
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
         # BEGIN IMMEDIATE takes the write lock at once, so a transaction never fails half-way
         # to upgrade its lock.
         self.raw.execute("BEGIN IMMEDIATE")
         try:
-            yield self
+            yield
         except BaseException:
             self.raw.execute("ROLLBACK")
             raise
