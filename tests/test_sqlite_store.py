@@ -125,7 +125,7 @@ def test_every_writer_waits_for_the_write_turn_and_takes_it_once_given_up(servic
 
 
 def test_a_writer_that_gets_no_turn_in_time_fails_as_a_locked_store_and_writes_nothing(service, settings, staff,
-                                                                                      monkeypatch):
+                                                                                      client, auth, monkeypatch):
     monkeypatch.setattr(sqlite_store, "LOCK_TIMEOUT", 0.3)
     service.recorder.datastore.pool.lock_timeout = None  # the module's timeout, not the 30 s configured
     before = service.recorder.max_notification_id()
@@ -134,4 +134,7 @@ def test_a_writer_that_gets_no_turn_in_time_fails_as_a_locked_store_and_writes_n
             _event_write(service, staff)
         with pytest.raises(sqlite3.OperationalError, match="database is locked: no write turn"):
             _view_write(settings)
+        response = client.post("/api/v1/beneficiaries", json=factories.person(), headers=auth("wati"))
+        assert response.status_code == 503, response.json
+        assert "Retry-After" in response.headers
     assert service.recorder.max_notification_id() == before
