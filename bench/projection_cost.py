@@ -25,7 +25,6 @@ from bench.stores import cases_shaped_like, drop, fill, fresh_settings, grow, op
 from pilar.cases.access import Actor
 from pilar.bootstrap import bootstrap
 from pilar.store.connection import ViewDB
-from pilar.store.sqlite import PROJECTION_CHECKPOINT_PAGES
 from pilar.projections.runner import Follower
 
 WRITES = int(os.environ.get("BENCH_PROJECTION_WRITES", "3000"))
@@ -55,7 +54,7 @@ def _timed(conn):
 def measure(settings, targets: list[str]) -> dict:
     services = bootstrap(settings)
     app = services.cases
-    conn = _timed(ViewDB(settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES))
+    conn = _timed(ViewDB(settings.store).connect(checkpoints=True))
     worker, rng, due = Actor("bench.pkh", "worker", "pkh"), random.Random(5), date.today() + timedelta(days=30)
     try:
         for _ in range(WRITES):

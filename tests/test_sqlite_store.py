@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from pilar.store import sqlite as sqlite_store
-from pilar.store.sqlite import PROJECTION_CHECKPOINT_PAGES, STORE_CHECKPOINT_PAGES
+from pilar.store.sqlite import STORE_CHECKPOINT_PAGES
 from pilar.projections import runner, waiting
 from pilar.store.connection import ViewDB
 from testkit import factories
@@ -24,7 +24,6 @@ def _checkpoint_pages(cursor) -> int:
 
 
 def test_request_connections_leave_checkpoints_to_the_projection_process(service, settings):
-    assert STORE_CHECKPOINT_PAGES > PROJECTION_CHECKPOINT_PAGES
     for commit in (False, True):
         with service.recorder.datastore.transaction(commit=commit) as cursor:
             assert _checkpoint_pages(cursor) == STORE_CHECKPOINT_PAGES
@@ -35,17 +34,43 @@ def test_request_connections_leave_checkpoints_to_the_projection_process(service
         views.close()
 
 
-def test_the_projection_process_checkpoints_first(service, settings, monkeypatch):
+def test_the_projection_process_checkpoints_and_never_inside_a_commit(service, settings, monkeypatch):
     seen = []
 
     def step(self):
-        seen.append(self.conn.one("PRAGMA wal_autocheckpoint")[0])
+        seen.append((self.conn.checkpoints, self.conn.one("PRAGMA wal_autocheckpoint")[0]))
         return 0
 
     monkeypatch.setattr(runner.Follower, "step", step)
     monkeypatch.setattr(waiting.Waiter, "wait", lambda self, stop, busy=False: stop.set())
     runner.ProjectionProcess(settings, poll_interval=30, stop=threading.Event()).run()
-    assert seen == [PROJECTION_CHECKPOINT_PAGES]
+    assert seen == [(True, 0)]
+
+
+def test_a_checkpointing_connection_checkpoints_after_its_turn_is_given_up(settings, service, monkeypatch):
+    conn = ViewDB(settings.store).connect(checkpoints=True)
+    turn_free_at_checkpoint = []
+    real = sqlite_store.SQLiteConnection.checkpoint
+
+    def checkpoint(self):
+        with sqlite_store.write_turn(settings.store.sqlite_path, timeout=0):  # raises if still held
+            turn_free_at_checkpoint.append(True)
+        real(self)
+
+    monkeypatch.setattr(sqlite_store.SQLiteConnection, "checkpoint", checkpoint)
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS checkpoint_probe (n INTEGER)")
+        conn.checkpoint()
+        with conn.transaction():  # not due yet: the log keeps what it wrote
+            conn.execute("INSERT INTO checkpoint_probe VALUES (1)")
+        assert turn_free_at_checkpoint == [True]
+        monkeypatch.setattr(sqlite_store, "CHECKPOINT_SECONDS", 0.0)
+        conn.checkpoint()  # due at once from here
+        with conn.transaction():
+            conn.execute("INSERT INTO checkpoint_probe VALUES (2)")
+        assert turn_free_at_checkpoint == [True, True, True]
+    finally:
+        conn.close()
 
 
 def test_the_application_stores_through_pilars_sqlite_persistence(service):

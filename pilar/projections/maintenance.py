@@ -15,7 +15,6 @@ from pilar.projections.scratch import NEAR, NotQuarantined, Progress, ScratchVie
 from pilar.projections.workload import TRACKING_NAME, WorkloadProjector
 from pilar.settings import Settings
 from pilar.store.connection import Connection, ViewDB
-from pilar.store.sqlite import PROJECTION_CHECKPOINT_PAGES
 
 COMPARED = {
     "cases": "case_id",
@@ -73,7 +72,7 @@ def rebuild(settings: Settings, *, wait_seconds: float = 10.0, progress: Progres
     `swap_seconds`, how long the swap held the views. LockBusy if another rebuild or check runs;
     NotQuarantined (views unchanged) on a damaged event. `pause_ratio`: pilar/projections/pace.py."""
     services = bootstrap(settings)
-    conn = ViewDB(settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES)
+    conn = ViewDB(settings.store).connect(checkpoints=True)
     try:
         with conn.exclusive(MAINTENANCE_LOCK, wait_seconds, BUSY):
             drop_tables(conn)  # what a rebuild or check that was killed left
@@ -117,7 +116,7 @@ def check_with_damage(settings: Settings, *, wait_seconds: float = 10.0, progres
     just behind them: no writer or reader waits for the replay."""
     services = bootstrap(settings)
     live = ViewDB(settings.store).connect()
-    conn = ViewDB(settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES)
+    conn = ViewDB(settings.store).connect(checkpoints=True)
     try:
         with conn.exclusive(MAINTENANCE_LOCK, wait_seconds, BUSY):
             drop_tables(conn)

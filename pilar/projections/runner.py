@@ -35,7 +35,6 @@ from pilar.store.key_checks import KeyMismatch
 from pilar.store.name_index import FORGET_SQL as FORGET_NAME_SQL, TABLE as NAME_TOKENS
 from pilar.store.personal_keys import DESTROY_KEY_SQL, TABLE as PERSONAL_KEYS
 from pilar.store.shredding import retry_owed, shred
-from pilar.store.sqlite import PROJECTION_CHECKPOINT_PAGES
 
 log = logging.getLogger("pilar.projection")
 DAMAGE_RETRY = 2.0  # seconds between looks at a damaged event: has it been repaired or quarantined?
@@ -114,7 +113,7 @@ class ProjectionProcess:
         return None
 
     def _lead_and_follow(self, app: PilarApplication, retry: "Retry") -> None:
-        conn = ViewDB(self.settings.store).connect(checkpoint_pages=PROJECTION_CHECKPOINT_PAGES)
+        conn = ViewDB(self.settings.store).connect(checkpoints=True)
         retry.reached()
         leadership = Leadership(conn)
         try:

@@ -120,12 +120,13 @@ class ViewDB:
         self.store = store
         self.kind = store.kind
 
-    def connect(self, *, checkpoint_pages: int | None = None) -> Connection:
-        """`checkpoint_pages` (SQLite): see pilar/store/sqlite.py; only the projection process asks for fewer."""
+    def connect(self, *, checkpoints: bool = False) -> Connection:
+        """`checkpoints` (SQLite): this connection checkpoints the log (pilar/store/sqlite.py); the
+        projection process's and the maintenance commands' do."""
         if self.kind == "sqlite":
             from pilar.store.sqlite import SQLiteConnection
 
-            return SQLiteConnection.open(self.store.sqlite_path, checkpoint_pages)
+            return SQLiteConnection.open(self.store.sqlite_path, checkpoints=checkpoints)
         from pilar.store.postgres import PostgresConnection
 
         return PostgresConnection.open(self.store)

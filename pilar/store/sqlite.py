@@ -1,12 +1,16 @@
 """The embedded store: eventsourcing's SQLite persistence with the write-ahead log checkpointed
-where requests do not pay for it, the read side's connections, and the stream queries.
+where requests do not pay for it, writers taking turns, the read side's connections, and the
+stream queries.
 
 A commit that leaves the log longer than a connection's `wal_autocheckpoint` pages copies the
-log back into the database file, then and there. With a million events the pages a batch of
-events dirties are scattered over the file (case ids are random), so a checkpoint is costly;
-the longer the log between checkpoints, the more often one page was written several times and
-is copied once. The projection process checkpoints every PROJECTION_CHECKPOINT_PAGES; every
-other connection only at STORE_CHECKPOINT_PAGES, a backstop for when no projection process
+log back into the database file, then and there, before its COMMIT returns. With a million
+events the pages a batch of events dirties are scattered over the file (case ids are random),
+so a checkpoint is costly (up to ~0.75 s for 40 MB of log); the longer the log between
+checkpoints, the more often one page was written several times and is copied once. So the
+*checkpointing* connections (the projection process's, the rebuild's and check's) never
+checkpoint in a commit: after a transaction, with the write turn given up, they run a PASSIVE
+checkpoint (which blocks no writer) at most every CHECKPOINT_SECONDS. Every other connection
+checkpoints by itself only at STORE_CHECKPOINT_PAGES, a backstop for when no projection process
 runs, so that a request is not the one that pays.
 
 SQLite's write lock has no queue: a writer that finds it taken sleeps in the busy handler, up to
@@ -31,8 +35,8 @@ from eventsourcing.sqlite import SQLiteConnectionPool, SQLiteDatastore, SQLiteFa
 from pilar.store.connection import Connection
 from pilar.store.streams import StreamQueries
 
-PROJECTION_CHECKPOINT_PAGES = 10_000  # 4 KiB pages: about 40 MB of log
-STORE_CHECKPOINT_PAGES = 4 * PROJECTION_CHECKPOINT_PAGES
+CHECKPOINT_SECONDS = 4.0  # ~40 MB of log under a full write load, a few pages when quiet
+STORE_CHECKPOINT_PAGES = 40_000  # 4 KiB pages: about 160 MB of log
 LOCK_TIMEOUT = 30.0  # seconds a writer waits for its turn, as SQLite's own busy timeout
 TURN_POLL = (0.0005, 0.004)  # first and longest sleep between tries for the write turn
 
@@ -105,18 +109,21 @@ class PilarSQLiteFactory(SQLiteFactory):
 class SQLiteConnection(Connection):
     kind = "sqlite"
 
-    def __init__(self, raw: sqlite3.Connection, path: Path | None = None):
+    def __init__(self, raw: sqlite3.Connection, path: Path | None = None, *, checkpoints: bool = False):
         super().__init__(raw)
         self.path = path
+        self.checkpoints = checkpoints
+        self._checkpoint_at = time.monotonic() + CHECKPOINT_SECONDS
         self._locks: dict[str, int] = {}
 
     @classmethod
-    def open(cls, path: Path, checkpoint_pages: int | None = None) -> "SQLiteConnection":
+    def open(cls, path: Path, *, checkpoints: bool = False) -> "SQLiteConnection":
+        """`checkpoints`: this connection checkpoints the log, outside its write turn (see above)."""
         raw = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         raw.execute("PRAGMA journal_mode=WAL")
-        raw.execute(checkpoint_pragma(checkpoint_pages or STORE_CHECKPOINT_PAGES))
+        raw.execute(checkpoint_pragma(0 if checkpoints else STORE_CHECKPOINT_PAGES))
         raw.execute("PRAGMA secure_delete = ON")  # a deleted row's bytes are overwritten, not left in free space
-        return cls(raw, path)
+        return cls(raw, path, checkpoints=checkpoints)
 
     @classmethod
     def in_memory(cls) -> "SQLiteConnection":
@@ -130,6 +137,13 @@ class SQLiteConnection(Connection):
             return
         with write_turn(self.path), self._immediate():
             yield self
+        if self.checkpoints and time.monotonic() >= self._checkpoint_at:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Copy the log into the database file as far as no reader holds it back; waits for no one."""
+        self.raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        self._checkpoint_at = time.monotonic() + CHECKPOINT_SECONDS
 
     @contextmanager
     def _immediate(self) -> Iterator[None]:
