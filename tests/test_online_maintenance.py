@@ -15,7 +15,8 @@ from pilar.projections import pace
 from pilar.projections.maintenance import check, check_with_damage, rebuild
 from pilar.projections.queries import CaseFilter
 from pilar.projections.runner import ProjectionProcess
-from pilar.projections.scratch import GIVE_WAY
+from pilar.projections.scratch import GIVE_WAY, HOLD, Sizer
+from pilar.store import sqlite as sqlite_store
 from pilar.store.connection import ViewDB
 from testkit import factories
 from testkit.bulk import copy_case_streams
@@ -227,8 +228,8 @@ def test_the_commands_pause_after_each_page_as_long_as_it_took_times_the_ratio(s
 
 def test_on_sqlite_every_gap_between_maintenance_transactions_outlasts_a_waiting_writers_sleep(
         settings, service, staff, catch_up, monkeypatch):
-    """SQLite's busy handler sleeps up to 100 ms between a waiting writer's tries: rebuild's pages
-    and the emptying of the tables it retires leave the lock free at least that long each time.
+    """A writer waiting for SQLite's write turn tries again within 4 ms: rebuild's pages and the
+    emptying of the tables it retires leave the turn free several times that long each time.
     PostgreSQL's writers queue on its locks instead: flat out (pause 0), nothing is waited there."""
     from pilar.projections import scratch
 
@@ -240,9 +241,28 @@ def test_on_sqlite_every_gap_between_maintenance_transactions_outlasts_a_waiting
     rebuild(settings, page=200, pause_ratio=0)
     assert len(gaps) >= 1500 // 200
     if settings.store.kind == "sqlite":
-        assert len(gaps) >= 1500 // 200 + 10 and min(gaps) >= 0.1 == GIVE_WAY
+        assert len(gaps) >= 1500 // 200 + 10 and min(gaps) >= GIVE_WAY >= 5 * sqlite_store.TURN_POLL[1]
     else:
         assert set(gaps) == {0}
+
+
+def test_on_sqlite_pages_and_deletes_are_sized_to_hold_the_write_turn_briefly():
+    sized = Sizer("sqlite", 1000)
+    assert sized.size == 100  # small first: nothing is known of this store's speed yet
+    sized.held(HOLD / 4, 100)  # quick: grows, at most twofold a step, up to the most
+    assert sized.size == 200
+    for _ in range(5):
+        sized.held(HOLD / 4, sized.size)
+    assert sized.size == 1000
+    sized.held(HOLD * 5, 1000)  # a slow page: the next holds the turn about HOLD
+    assert sized.size == 200
+    sized.held(60.0, 200)  # however slow, a transaction still carries something
+    assert sized.size == 20
+    sized.held(0.0, 20)
+    assert sized.size == 40
+    postgres = Sizer("postgres", 1000)
+    postgres.held(60.0, 1000)
+    assert postgres.size == 1000
 
 
 def test_progress_rewrites_one_line_on_a_terminal_and_estimates_what_is_left():

@@ -30,18 +30,36 @@ Progress = Callable[[int, int], None]  # (position reached, head)
 NEAR = 50  # events left before the swap: what its transaction still has to project
 SWAP_LOCK_TIMEOUT = "100ms"  # PostgreSQL: how long readers may queue behind the swap's locks per try
 SWAP_TRIES = 50
-# Seconds, at least, between two of these write transactions on SQLite. A writer waiting for the
-# lock sleeps in SQLite's busy handler, up to 100 ms between tries once it has waited a while: a
-# shorter gap is missed by every sleeper, and transactions back to back kept writers waiting for
-# 1–3.5 s at 1,000,000 events (docs/performance.md). A gap this long lets each of them try.
-GIVE_WAY = 0.1
-DROP_ROWS = 2000  # rows deleted per transaction when a retired table is emptied (SQLite)
+# Seconds, at least, between two of these write transactions on SQLite: every writer waiting for
+# its write turn (pilar/store/sqlite.py) tries again within 4 ms, so each of them gets in.
+GIVE_WAY = 0.02
+# Seconds one of these transactions should hold SQLite's write turn, which every writer of events
+# waits for: pages of 1,000 events held it 100-600 ms at 1,000,000 events (docs/performance.md).
+HOLD = 0.03
+DROP_ROWS = 2000  # rows deleted per transaction when a retired table is emptied (SQLite), at most
 
 
 def _give_way(held: float) -> float:
     """The gap after a write transaction on SQLite that held the lock `held` seconds: as long as
-    that, and at least as long as a waiting writer sleeps."""
+    that, and at least long enough for every waiting writer to try."""
     return max(held, GIVE_WAY)
+
+
+class Sizer:
+    """How many events (or rows) the next SQLite transaction carries, so that it holds the write
+    turn about HOLD seconds: sized by the time per item of the last one, growing at most twofold
+    a step, between `least` and `most`. On PostgreSQL, where writers do not wait for these, `most`."""
+
+    def __init__(self, kind: str, most: int, least: int = 20):
+        self.adapts = kind == "sqlite"
+        self.most, self.least = most, min(least, most)
+        self.size = min(most, 5 * least) if self.adapts else most
+
+    def held(self, seconds: float, items: int) -> None:
+        if not self.adapts or items <= 0:
+            return
+        fits = int(HOLD * items / seconds) if seconds > 0 else self.most
+        self.size = max(self.least, min(self.most, 2 * self.size, fits))
 
 
 class NotQuarantined(RuntimeError):
@@ -59,7 +77,7 @@ class ScratchViews:
         self.conn = conn
         self.pace = pace or Pace()
         self.prefix = f"{SCRATCH}{what}"
-        self.page = page
+        self.page = Sizer(conn.kind, page)
         self.found = found
         self.progress = progress
         self.projector = WorkloadProjector(conn, app.view_mapper, self.prefix, household_key=app.household_key_of)
@@ -95,7 +113,7 @@ class ScratchViews:
 
     def _page(self, stop: int | None, *, within: bool = False) -> int:
         notifications = self.app.recorder.select_notifications(
-            start=self.position, limit=self.page, stop=stop, inclusive_of_start=False)
+            start=self.position, limit=self.page.size, stop=stop, inclusive_of_start=False)
         if not notifications:
             return 0
         self.projector.skip = quarantined_between(self.conn, self.position, notifications[-1].id)
@@ -110,6 +128,7 @@ class ScratchViews:
             with self.conn.transaction():
                 self.projector.write(batch)
             ended = time.monotonic()
+            self.page.held(ended - began, len(notifications))
             held = _give_way(ended - began) if self.conn.kind == "sqlite" else 0.0
             self.pace.after(ended - started, at_least=held)
         self.position = notifications[-1].id
@@ -233,14 +252,17 @@ def drop_tables(conn: Connection, prefix: str = SCRATCH) -> None:
     the rows' bytes (secure_delete) and one DROP of a large table would hold the write lock for it."""
     for table in sorted(t for t in _tables(conn) if t.startswith(prefix)):
         if conn.kind == "sqlite":
+            rows = Sizer(conn.kind, DROP_ROWS)
             while True:
-                began = time.monotonic()
+                began, size = time.monotonic(), rows.size
                 with conn.transaction():
                     gone = conn.execute(f"DELETE FROM {table} WHERE rowid IN "
-                                        f"(SELECT rowid FROM {table} LIMIT {DROP_ROWS})").rowcount
-                if gone < DROP_ROWS:
+                                        f"(SELECT rowid FROM {table} LIMIT {size})").rowcount
+                if gone < size:
                     break
-                time.sleep(_give_way(time.monotonic() - began))
+                held = time.monotonic() - began
+                rows.held(held, gone)
+                time.sleep(_give_way(held))
         _drop(conn, table)
 
 
