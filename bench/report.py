@@ -101,7 +101,8 @@ def report(results: list[dict]) -> str:
              "noisy, the ratios are what the targets ask). Load comes from `wrk` (threads × connections in each "
              f"section); wrk's own CPU use is shown beside each figure. Pilar runs as the "
              "README deploys it: `gunicorn -c python:pilar.gunicorn_conf` "
-             f"({DEFAULT_WORKERS} workers × {DEFAULT_THREADS} threads), access log on, projection "
+             f"({DEFAULT_WORKERS} workers × {DEFAULT_THREADS['sqlite']} threads on SQLite, "
+             f"{DEFAULT_THREADS['postgres']} on PostgreSQL; each section says), access log on, projection "
              "process following the store. Each baseline runs under plain gunicorn in the worker setup that was "
              "fastest for it in the same run (each setup tried twice in turns). Every compared pair or triple takes "
              "turns (as many as each section says), alternately, on the same cases: every write adds a follow-up, so cases grow "
@@ -126,6 +127,8 @@ def _section(r: dict) -> list[str]:
         lines += [f"**Incomplete**: the run stopped at \"{r.get('step', '?')}\""
                   + (f" ({r['failed']})" if r.get("failed") else " (still running, or killed)")
                   + "; what it measured before is below.", ""]
+    if r.get("pilar_threads"):
+        lines += [f"Pilar: {DEFAULT_WORKERS} workers × {r['pilar_threads']} threads.", ""]
     lines += [f"wrk -t{r['wrk']['threads']} -c{r['wrk']['connections']}, {r['seconds']:g} s per load, {r['rounds']} "
               f"turns each ({r['size_rounds']} for store size); load average "
               f"{' / '.join(f'{x:.1f}' for x in r['load_average_start'])} at the start"

@@ -21,11 +21,16 @@ from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import ThreadWorker
 
 DEFAULT_WORKERS = 2
-# Four threads: slow clients hold none (above). Side by side on 2 cores (docs/performance.md,
-# "Threads per worker"), 2 × 4 read 17–20% more than 2 × 2 and wrote within 3% of it on both
-# stores once SQLite's writers took turns; an earlier 2 × 2 (10–25% more writes, then) is why
-# this was 2 for a while.
-DEFAULT_THREADS = 4
+# Threads per worker by store (PILAR_THREADS overrides): slow clients hold none (above), so threads
+# only serve concurrency. Measured in full runs at 10,000 and 1,000,000 events (docs/performance.md,
+# "Threads per worker"): on SQLite 2 × 4 wrote 20% less than 2 × 2 (its one writer), on PostgreSQL
+# 2 × 4 read 20% more and wrote as fast.
+DEFAULT_THREADS = {"sqlite": 2, "postgres": 4}
+
+
+def default_threads(database_url: str) -> int:
+    """The threads per worker for the store PILAR_DATABASE_URL names (unset: the embedded SQLite)."""
+    return DEFAULT_THREADS["postgres" if database_url.startswith("postgres") else "sqlite"]
 HEAD_LIMIT = 64 * 1024  # a head this long is handed on as it is, for gunicorn's parser to refuse
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 

@@ -2,6 +2,7 @@
 processes, and a server restart between a write and its retry."""
 
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -159,3 +160,21 @@ def test_rate_limits_are_shared_by_every_worker(settings, service, staff, tmp_pa
         assert len(workers) == 2 and all(served().values()), served()
     assert statuses[200] == 40 and set(statuses) == {200, 429}  # one count across both workers: not 40 each
     assert failures == [401] * 5 + [429] * 2
+
+
+def test_threads_per_worker_default_to_the_stores_best_and_pilar_threads_overrides():
+    from pilar.gunicorn_worker import default_threads
+
+    assert default_threads("") == default_threads("sqlite:////var/lib/pilar/pilar.db") == 2
+    assert default_threads("postgresql://pilar@db/pilar") == default_threads("postgres://db/pilar") == 4
+
+
+    def configured(**env) -> int:  # gunicorn's configuration as read in a fresh process
+        base = {k: v for k, v in os.environ.items() if k not in ("PILAR_THREADS", "PILAR_DATABASE_URL")}
+        out = subprocess.run([sys.executable, "-c", "import pilar.gunicorn_conf as c; print(c.threads)"],
+                             env=base | env, capture_output=True, text=True, timeout=60, check=True)
+        return int(out.stdout)
+
+    assert configured() == 2
+    assert configured(PILAR_DATABASE_URL="postgresql://127.0.0.1/pilar") == 4
+    assert configured(PILAR_DATABASE_URL="postgresql://127.0.0.1/pilar", PILAR_THREADS="3") == 3
