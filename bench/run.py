@@ -113,7 +113,7 @@ class Steps:
 def bench_store(kind: str, result: dict, save) -> None:
     """One store's run, into `result`; `save()` after every step."""
     result.update(store=kind, small=SMALL, large=LARGE, load_average_start=os.getloadavg(),
-                  pilar_threads=int(os.environ.get("PILAR_THREADS") or DEFAULT_THREADS[kind]),
+                  pilar_threads=int(os.environ.get("PILAR_THREADS") or DEFAULT_THREADS),
                   wrk={"threads": wrk.THREADS, "connections": wrk.CONNECTIONS}, seconds=SECONDS, rounds=ROUNDS,
                   size_rounds=SIZE_ROUNDS, target_cases=TARGET_CASES)
     step = Steps(kind, result, save)

@@ -21,16 +21,13 @@ from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import ThreadWorker
 
 DEFAULT_WORKERS = 2
-# Threads per worker by store (PILAR_THREADS overrides): slow clients hold none (above), so threads
-# only serve concurrency. Measured in full runs at 10,000 and 1,000,000 events (docs/performance.md,
-# "Threads per worker"): on SQLite 2 × 4 wrote 20% less than 2 × 2 (its one writer), on PostgreSQL
-# 2 × 4 read 20% more and wrote as fast.
-DEFAULT_THREADS = {"sqlite": 2, "postgres": 4}
-
-
-def default_threads(database_url: str) -> int:
-    """The threads per worker for the store PILAR_DATABASE_URL names (unset: the embedded SQLite)."""
-    return DEFAULT_THREADS["postgres" if database_url.startswith("postgres") else "sqlite"]
+# Threads per worker (PILAR_THREADS overrides): slow clients hold none (above), so threads only
+# serve concurrency. 2 × 4 read ~20% faster than 2 × 2 on both stores; on SQLite, whose one writer
+# extra threads only queue for while taking the interpreter, writes go one at a time per worker
+# (PILAR_WRITES_PER_WORKER; pilar/wsgi.py `_WritesInTurn`): side by side, 2 × 4 with one write at a
+# time wrote 470 writes/s against 414 (2 × 2) and 345 (2 × 4 ungated) (docs/performance.md,
+# "Threads per worker").
+DEFAULT_THREADS = 4
 HEAD_LIMIT = 64 * 1024  # a head this long is handed on as it is, for gunicorn's parser to refuse
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 

@@ -86,8 +86,10 @@ def create_app(services: Services | None = None) -> Flask:
     app.before_request(_note_route)
     if settings.cors_origins:
         _open_cors(app, frozenset(settings.cors_origins))
-    app.wsgi_app = _RequestIds(_SizedBodies(KeptAnswers(app.wsgi_app, services), settings.max_body_bytes,
-                                            {UPLOAD_PATH: settings.import_max_bytes}))
+    app.wsgi_app = _RequestIds(_WritesInTurn(
+        _SizedBodies(KeptAnswers(app.wsgi_app, services), settings.max_body_bytes,
+                     {UPLOAD_PATH: settings.import_max_bytes}),
+        writes_per_worker(os.environ, settings.store.kind)))
     if settings.trusted_proxies:
         # Only then is X-Forwarded-Proto (and -For, -Host, -Port) believed, and only as many
         # hops as there are proxies; gunicorn itself trusts no forwarded header (pilar/gunicorn_conf.py).
@@ -190,6 +192,35 @@ class _RequestIds:
             return self.app(environ, with_id)
         finally:
             log_context.current.reset(token)
+
+
+DEFAULT_WRITES_PER_WORKER = {"sqlite": 1, "postgres": 0}  # 0: as many as there are threads
+
+
+def writes_per_worker(environ, store_kind: str) -> int:
+    """How many write requests one worker serves at once (PILAR_WRITES_PER_WORKER; pilar/gunicorn_worker.py
+    says why SQLite's default is 1); 0: no limit."""
+    text = environ.get("PILAR_WRITES_PER_WORKER") or str(DEFAULT_WRITES_PER_WORKER[store_kind])
+    if not text.isdigit():
+        raise ValueError(f"PILAR_WRITES_PER_WORKER must be a whole number of requests (0: no limit), not {text!r}")
+    return int(text)
+
+
+class _WritesInTurn:
+    """At most `most` write requests (any method but GET and HEAD) at once in this process, the rest
+    waiting their turn before any of their work; reads pass freely. 0: no limit."""
+
+    SAFE = frozenset({"GET", "HEAD"})
+
+    def __init__(self, app: Callable, most: int):
+        self.app = app
+        self.turns = threading.BoundedSemaphore(most) if most else None
+
+    def __call__(self, environ, start_response):
+        if self.turns is None or environ.get("REQUEST_METHOD") in self.SAFE:
+            return self.app(environ, start_response)
+        with self.turns:
+            return self.app(environ, start_response)
 
 
 class _SizedBodies:

@@ -162,19 +162,45 @@ def test_rate_limits_are_shared_by_every_worker(settings, service, staff, tmp_pa
     assert failures == [401] * 5 + [429] * 2
 
 
-def test_threads_per_worker_default_to_the_stores_best_and_pilar_threads_overrides():
-    from pilar.gunicorn_worker import default_threads
-
-    assert default_threads("") == default_threads("sqlite:////var/lib/pilar/pilar.db") == 2
-    assert default_threads("postgresql://pilar@db/pilar") == default_threads("postgres://db/pilar") == 4
-
-
+def test_four_threads_per_worker_unless_pilar_threads_says_otherwise():
     def configured(**env) -> int:  # gunicorn's configuration as read in a fresh process
-        base = {k: v for k, v in os.environ.items() if k not in ("PILAR_THREADS", "PILAR_DATABASE_URL")}
+        base = {k: v for k, v in os.environ.items() if k != "PILAR_THREADS"}
         out = subprocess.run([sys.executable, "-c", "import pilar.gunicorn_conf as c; print(c.threads)"],
                              env=base | env, capture_output=True, text=True, timeout=60, check=True)
         return int(out.stdout)
 
-    assert configured() == 2
-    assert configured(PILAR_DATABASE_URL="postgresql://127.0.0.1/pilar") == 4
-    assert configured(PILAR_DATABASE_URL="postgresql://127.0.0.1/pilar", PILAR_THREADS="3") == 3
+    assert configured() == 4
+    assert configured(PILAR_THREADS="3") == 3
+
+
+def test_a_sqlite_worker_serves_one_write_at_a_time_and_reads_freely():
+    import threading
+    import time
+
+    from pilar.wsgi import _WritesInTurn, writes_per_worker
+
+    assert writes_per_worker({}, "sqlite") == 1 and writes_per_worker({}, "postgres") == 0
+    assert writes_per_worker({"PILAR_WRITES_PER_WORKER": "3"}, "sqlite") == 3
+    with pytest.raises(ValueError, match="PILAR_WRITES_PER_WORKER must be a whole number"):
+        writes_per_worker({"PILAR_WRITES_PER_WORKER": "-1"}, "sqlite")
+    inside, most, lock = [0], {}, threading.Lock()
+
+    def app(environ, start_response):
+        method = environ["REQUEST_METHOD"]
+        with lock:
+            inside[0] += 1
+            most[method] = max(most.get(method, 0), inside[0])
+        time.sleep(0.2)
+        with lock:
+            inside[0] -= 1
+        return [b""]
+
+    for gate, method, expected in ((1, "POST", 1), (1, "GET", 4), (0, "POST", 4)):
+        most.clear()
+        gated = _WritesInTurn(app, gate)
+        calls = [threading.Thread(target=gated, args=({"REQUEST_METHOD": method}, None)) for _ in range(4)]
+        for call in calls:
+            call.start()
+        for call in calls:
+            call.join()
+        assert most[method] == expected, (gate, method, most)
