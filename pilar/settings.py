@@ -50,6 +50,8 @@ class Settings:
     # PILAR_DESIL_MAX_AGE_PERIODS: quarters a person's DTSEN desil may trail today's before their cases are flagged
     desil_max_age_periods: int = 4
     ready_projector_timeout: float = 10.0  # PILAR_READY_PROJECTOR_TIMEOUT: how long without a leading, moving projection process
+    # PILAR_WRITES_PER_WORKER: write requests one worker serves at once (0: no limit); unset: the store's default
+    writes_per_worker: int | None = None
 
     def __post_init__(self) -> None:
         for name, value in RATE_LIMITS.items():
@@ -83,9 +85,20 @@ class Settings:
             lawful_bases=tuple(parse_defaults(env.get("PILAR_LAWFUL_BASIS")).items()),
             idle_timeout=_seconds("PILAR_IDLE_TIMEOUT", env.get("PILAR_IDLE_TIMEOUT")),
             log_format=(env.get("PILAR_LOG_FORMAT") or "json").strip().lower(),
-            desil_max_age_periods=_periods(env.get("PILAR_DESIL_MAX_AGE_PERIODS")),
+            desil_max_age_periods=_whole("PILAR_DESIL_MAX_AGE_PERIODS", env.get("PILAR_DESIL_MAX_AGE_PERIODS"), 4,
+                                         "quarters (e.g. 4)"),
+            writes_per_worker=_whole("PILAR_WRITES_PER_WORKER", env.get("PILAR_WRITES_PER_WORKER"), None,
+                                     "requests (0: no limit)"),
             **{field: _threshold(name, env[name]) for name, field in READINESS.items() if env.get(name)},
         )
+
+    @property
+    def writes_at_once(self) -> int:
+        """Write requests (not GET or HEAD) one worker serves at once; 0: no limit. SQLite has one
+        writer, which more only queue for (pilar/gunicorn_worker.py): 1 there by default."""
+        if self.writes_per_worker is not None:
+            return self.writes_per_worker
+        return 1 if self.store.kind == "sqlite" else 0
 
     @property
     def heads_path(self) -> Path:
@@ -220,11 +233,11 @@ def _threshold(name: str, text: str) -> float:
     return value
 
 
-def _periods(text: str | None) -> int:
+def _whole(name: str, text: str | None, default: int | None, unit: str) -> int | None:
     if not (text or "").strip():
-        return 4
+        return default
     if not text.strip().isdigit():
-        raise ValueError(f"PILAR_DESIL_MAX_AGE_PERIODS must be a whole number of quarters (e.g. 4), not {text!r}")
+        raise ValueError(f"{name} must be a whole number of {unit}, not {text!r}")
     return int(text)
 
 

@@ -89,7 +89,7 @@ def create_app(services: Services | None = None) -> Flask:
     app.wsgi_app = _RequestIds(_WritesInTurn(
         _SizedBodies(KeptAnswers(app.wsgi_app, services), settings.max_body_bytes,
                      {UPLOAD_PATH: settings.import_max_bytes}),
-        writes_per_worker(os.environ, settings.store.kind)))
+        settings.writes_at_once))
     if settings.trusted_proxies:
         # Only then is X-Forwarded-Proto (and -For, -Host, -Port) believed, and only as many
         # hops as there are proxies; gunicorn itself trusts no forwarded header (pilar/gunicorn_conf.py).
@@ -192,18 +192,6 @@ class _RequestIds:
             return self.app(environ, with_id)
         finally:
             log_context.current.reset(token)
-
-
-DEFAULT_WRITES_PER_WORKER = {"sqlite": 1, "postgres": 0}  # 0: as many as there are threads
-
-
-def writes_per_worker(environ, store_kind: str) -> int:
-    """How many write requests one worker serves at once (PILAR_WRITES_PER_WORKER; pilar/gunicorn_worker.py
-    says why SQLite's default is 1); 0: no limit."""
-    text = environ.get("PILAR_WRITES_PER_WORKER") or str(DEFAULT_WRITES_PER_WORKER[store_kind])
-    if not text.isdigit():
-        raise ValueError(f"PILAR_WRITES_PER_WORKER must be a whole number of requests (0: no limit), not {text!r}")
-    return int(text)
 
 
 class _WritesInTurn:

@@ -173,16 +173,20 @@ def test_four_threads_per_worker_unless_pilar_threads_says_otherwise():
     assert configured(PILAR_THREADS="3") == 3
 
 
-def test_a_sqlite_worker_serves_one_write_at_a_time_and_reads_freely():
+def test_a_sqlite_worker_serves_one_write_at_a_time_and_reads_freely(tmp_path):
     import threading
     import time
 
-    from pilar.wsgi import _WritesInTurn, writes_per_worker
+    from pilar.settings import Settings
+    from pilar.wsgi import _WritesInTurn
 
-    assert writes_per_worker({}, "sqlite") == 1 and writes_per_worker({}, "postgres") == 0
-    assert writes_per_worker({"PILAR_WRITES_PER_WORKER": "3"}, "sqlite") == 3
+    def writes_at_once(**env) -> int:
+        return Settings.from_env({"PILAR_INSTANCE_PATH": str(tmp_path), **env}).writes_at_once
+
+    assert writes_at_once() == 1 and writes_at_once(PILAR_DATABASE_URL="postgresql://127.0.0.1/pilar") == 0
+    assert writes_at_once(PILAR_WRITES_PER_WORKER="3") == 3
     with pytest.raises(ValueError, match="PILAR_WRITES_PER_WORKER must be a whole number"):
-        writes_per_worker({"PILAR_WRITES_PER_WORKER": "-1"}, "sqlite")
+        writes_at_once(PILAR_WRITES_PER_WORKER="-1")
     inside, most, lock = [0], {}, threading.Lock()
 
     def app(environ, start_response):

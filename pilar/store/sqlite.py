@@ -24,7 +24,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from uuid import UUID
 
@@ -131,11 +131,7 @@ class SQLiteConnection(Connection):
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        if self.path is None:
-            with self._immediate():
-                yield self
-            return
-        with write_turn(self.path), self._immediate():
+        with write_turn(self.path) if self.path is not None else nullcontext(), self._immediate():
             yield self
         if self.checkpoints and time.monotonic() >= self._checkpoint_at:
             self.checkpoint()
