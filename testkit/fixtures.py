@@ -5,6 +5,7 @@ its own schema, so tests cannot see each other's events. The reliability suite s
 """
 
 import os
+import time
 import uuid
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -23,6 +24,7 @@ from pilar.projections.runner import Follower
 from pilar.settings import Settings
 from pilar.store.config import StoreConfig
 from pilar.store.connection import ViewDB
+from pilar.store.shredding import owed
 from pilar.wsgi import create_app
 
 POSTGRES_URL = os.environ.get("PILAR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -138,6 +140,27 @@ def catch_up(settings, service):
         while follower.step():
             pass
         return follower.position
+
+    yield run
+    conn.close()
+
+
+@pytest.fixture
+def shreds_settled(settings, catch_up):
+    """shreds_settled(within=20) -> the erasure shreds still owed after the projection process's
+    retries have had `within` seconds. A shred waits for every older transaction of its database,
+    an autovacuum ANALYZE's too (pilar/store/shredding.py), so a test that reads the files after
+    an erasure waits as an operator would, and names what held it back if it never settles."""
+    conn = ViewDB(settings.store).connect()
+
+    def run(within: float = 20.0) -> list[str]:
+        deadline = time.monotonic() + within
+        while True:
+            catch_up()  # a new Follower retries every owed shred at its first step
+            left = owed(conn)
+            if not left or time.monotonic() >= deadline:
+                return [shred.describe(time.time()) for shred in left]
+            time.sleep(0.25)
 
     yield run
     conn.close()

@@ -63,7 +63,8 @@ def store_url(request, tmp_path: Path):
         yield url
 
 
-def test_case_free_text_is_encrypted_and_erased_with_the_person(client, auth, settings, service, catch_up):
+def test_case_free_text_is_encrypted_and_erased_with_the_person(client, auth, settings, service, catch_up,
+                                                                 shreds_settled):
     person, person_id, case_id = _story(client, auth)
     catch_up()
     stolen = _database_bytes(settings)
@@ -80,7 +81,7 @@ def test_case_free_text_is_encrypted_and_erased_with_the_person(client, auth, se
 
     assert client.post(f"{API}/beneficiaries/{person_id}/erasure", json={"reason": "she asked"},
                        headers=auth("sri")).status_code == 200
-    catch_up()
+    assert shreds_settled() == []
     live = live_files(settings)
     assert [key for key in wrapped if key in live] == []
     assert not any(text.encode() in live for text in (*SECRETS.values(), person["nik"], person["name"]))

@@ -38,7 +38,7 @@ def live_files(settings, table: str | None = None) -> bytes:
     return b"".join(p.read_bytes() for p in files if p.is_file())
 
 
-def test_erasure_leaves_no_trace_of_the_key_in_the_live_files(service, staff, settings):
+def test_erasure_leaves_no_trace_of_the_key_in_the_live_files(service, staff, settings, shreds_settled):
     body = factories.person(name="Mbah Sainem Shredded")
     body["birth_date"] = date.fromisoformat(body["birth_date"])
     person_id = service.register_beneficiary(staff["wati"], **body).id
@@ -51,6 +51,7 @@ def test_erasure_leaves_no_trace_of_the_key_in_the_live_files(service, staff, se
 
     service.erase_personal_data(staff["sri"], person_id, reason="she asked")
 
+    assert shreds_settled() == []
     after = live_files(settings)
     assert [t for t in traces if t in after] == []
     for plain in (b"Mbah Sainem Shredded", body["nik"].encode(), body["phone"].encode()):
@@ -58,7 +59,8 @@ def test_erasure_leaves_no_trace_of_the_key_in_the_live_files(service, staff, se
     assert service.repository.get(person_id).nik is None
 
 
-def test_the_projection_process_clears_an_interrupted_erasure_from_the_files(service, staff, settings, catch_up):
+def test_the_projection_process_clears_an_interrupted_erasure_from_the_files(service, staff, settings,
+                                                                              shreds_settled):
     body = factories.person()
     body["birth_date"] = date.fromisoformat(body["birth_date"])
     person_id = service.register_beneficiary(staff["wati"], **body).id
@@ -68,5 +70,5 @@ def test_the_projection_process_clears_an_interrupted_erasure_from_the_files(ser
     person.erase_personal_data(actor="sri", reason="asked", keys=[person_id])
     service.save(person)  # as if the server died before destroying the key
     assert stored.encode() in live_files(settings)
-    catch_up()
+    assert shreds_settled() == []  # the projection process passes the erasure and shreds
     assert stored.encode() not in live_files(settings)
