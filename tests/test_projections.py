@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 from uuid import UUID
 
+import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from pilar.api.workloads import PillarDetail, PillarSummary, WorkloadSummary
@@ -383,3 +384,77 @@ def test_the_waiter_after_a_busy_step_sleeps_the_gather_not_the_poll_interval(se
         assert time.monotonic() - started < 10
     finally:
         waiter.close()
+
+
+class _StallingPositions:
+    """WorkloadQueries.positions of a database that answers only while `answering` is set."""
+
+    def __init__(self):
+        import threading
+
+        self.position, self.asked = 1, 0
+        self.answering = threading.Event()
+        self.answering.set()
+
+    def positions(self):
+        self.asked += 1
+        assert self.answering.wait(10), "the test never let the database answer"
+        return self.position, self.position, "written"
+
+
+def test_reads_go_on_with_the_last_reading_while_the_next_is_asked_for_behind_them():
+    import threading
+    import time
+
+    queries = _StallingPositions()
+    views = read_service.WorkloadService(queries, positions_ttl=0.05)
+    assert views.freshness().position == 1 and queries.asked == 1
+    queries.position = 2
+    queries.answering.clear()  # the database stalls (a PostgreSQL backend waiting for a core)
+    time.sleep(0.06)
+    started = time.monotonic()
+    assert [views.freshness().position for _ in range(20)] == [1] * 20  # none of them waits for it
+    assert time.monotonic() - started < 0.05
+    assert queries.asked == 2  # one reading behind them, not one per read
+    queries.answering.set()
+    deadline = time.monotonic() + 2
+    while views.freshness().position != 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert views.freshness().position == 2
+
+    # Past POSITIONS_BEHIND_FOR the last reading is too old to serve: reads wait for a new one.
+    queries.position = 3
+    queries.answering.clear()
+    time.sleep(0.05 + read_service.POSITIONS_BEHIND_FOR + 0.05)
+    seen: list[int] = []
+    waiting = threading.Thread(target=lambda: seen.append(views.freshness().position))
+    waiting.start()
+    waiting.join(0.3)
+    assert waiting.is_alive() and seen == []
+    queries.answering.set()
+    waiting.join(5)
+    assert seen == [3]
+
+    # A reader who must see its own write always asks: a reading behind the position it wants is not served.
+    queries.position = 4
+    assert views.freshness(min_position=4).position == 4
+
+
+def test_a_reading_behind_the_reads_that_fails_leaves_them_to_ask_themselves():
+    import time
+
+    class Failing(_StallingPositions):
+        def positions(self):
+            if self.position == 2:
+                raise OSError("connection refused")
+            return super().positions()
+
+    queries = Failing()
+    views = read_service.WorkloadService(queries, positions_ttl=0.02)
+    views.freshness()
+    queries.position = 2
+    time.sleep(0.03)
+    assert views.freshness().position == 1  # served while the reading behind fails, quietly
+    time.sleep(0.02 + read_service.POSITIONS_BEHIND_FOR + 0.03)
+    with pytest.raises(OSError, match="refused"):  # the read itself now asks (the API answers 503 as before)
+        views.freshness()

@@ -33,7 +33,7 @@ class StoreCollector:
         self.app = app
 
     def collect(self):
-        fresh = self.app.extensions["pilar"].views.freshness()
+        fresh = self.app.extensions["pilar"].views.freshness_now()
         yield GaugeMetricFamily("pilar_store_position", "Global position of the newest stored event",
                                 value=fresh.head)
         yield GaugeMetricFamily("pilar_views_position", "Position the workload views have reached",

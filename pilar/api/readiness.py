@@ -41,7 +41,7 @@ class Readiness:
         checks["disk"] = Check(not failures, "; ".join(failures) or "the disks take writes", {})
         body: dict[str, Any] = {}
         try:
-            fresh = self.services.views.freshness()
+            fresh = self.services.views.freshness_now()  # a probe asks the store itself, not the shared reading
             beat, missing = self._beat()
         except UNREACHABLE as error:
             checks["store"] = Check(False, f"the event store is not reachable ({type(error).__name__})", {})

@@ -1,6 +1,8 @@
 """The read service behind /workloads, /cases (list), /follow-ups and /audit/views: scope (asked of
 pilar/cases/policy.py), freshness, paging."""
 
+import logging
+import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -22,6 +24,14 @@ MAX_WAIT_SECONDS = 2.0
 # trip was a third of a workload GET. Reads within this many seconds share one answer; a
 # reader who needs its own write passes min_position, which always asks afresh.
 POSITIONS_TTL = 0.025
+# Past that, the next reading is asked for behind the reads, which go on with the last one for at
+# most this much longer (then they wait for a reading again). A PostgreSQL round trip on a busy
+# machine now and then waited 20-90 ms for a core (a bare SELECT 1 from another process too), and
+# each worker's first read after the 25 ms waited with it: a read's p99 was 15x hello-world's
+# (docs/performance.md).
+POSITIONS_BEHIND_FOR = 0.5
+
+log = logging.getLogger(__name__)
 
 
 class ViewBehind(Exception):
@@ -69,32 +79,57 @@ class WorkloadService:
         self.desil_max_age = desil_max_age  # PILAR_DESIL_MAX_AGE_PERIODS
         self.history = history  # the events, replayed for the views at a past moment
         self.positions_ttl = positions_ttl
+        self.positions_behind_for = POSITIONS_BEHIND_FOR
         self._positions = (float("-inf"), Freshness(0, 0))  # (read at, what was read)
+        self._positions_lock = threading.Lock()
+        self._reading_behind: threading.Thread | None = None
         # A pillar's workload changes only when the views move or the day turns, so answers are
         # kept per (pillar, views_at, day); an idle store serves repeated reads without queries.
         self._workloads: dict[tuple[Any, tuple, date, bool, tuple[str, ...] | None], dict[str, Any]] = {}
 
     def freshness(self, min_position: int | None = None) -> Freshness:
         read_at, fresh = self._positions
-        if time.monotonic() - read_at >= self.positions_ttl or (min_position is not None and fresh.position < min_position):
-            fresh = self._read_positions()
+        age = time.monotonic() - read_at
+        behind_for = self.positions_behind_for if self.positions_ttl else 0.0
+        if age >= self.positions_ttl + behind_for or (min_position is not None and fresh.position < min_position):
+            fresh = self.freshness_now()
+        elif age >= self.positions_ttl:
+            self._read_positions_behind()
         if min_position is not None and min_position > fresh.head:  # the head just read from the store
             raise BeyondHead(min_position, fresh.head)
         if min_position is not None and fresh.position < min_position:
             deadline = time.monotonic() + MAX_WAIT_SECONDS
             while fresh.position < min_position and time.monotonic() < deadline:
                 time.sleep(0.05)
-                fresh = self._read_positions()
+                fresh = self.freshness_now()
             if fresh.position < min_position:
                 raise ViewBehind(min_position, fresh.position)
         return fresh
 
-    def _read_positions(self) -> Freshness:
-        """Ask the database, and share the answer with the reads of the next moment."""
+    def freshness_now(self) -> Freshness:
+        """Where the views stand, asked of the database now (readiness and metrics ask so); shared
+        with the reads of the next moment, unless a reading begun later has already landed."""
         read_at = time.monotonic()
         fresh = Freshness(*self.queries.positions())
-        self._positions = (read_at, fresh)
+        with self._positions_lock:
+            if read_at > self._positions[0]:
+                self._positions = (read_at, fresh)
         return fresh
+
+    def _read_positions_behind(self) -> None:
+        """One reading at a time, in a thread of its own: the read that asked does not wait for it."""
+        with self._positions_lock:
+            if self._reading_behind is not None and self._reading_behind.is_alive():
+                return
+            self._reading_behind = threading.Thread(target=self._read_positions_quietly, daemon=True,
+                                                    name="pilar-views-position")
+            self._reading_behind.start()
+
+    def _read_positions_quietly(self) -> None:
+        try:
+            self.freshness_now()
+        except Exception:  # noqa: BLE001 - the reads go on with the last reading, then ask themselves (and answer 503)
+            log.debug("could not read where the views stand; the next reads will ask again", exc_info=True)
 
     def summary(self, actor: Actor, min_position: int | None = None) -> tuple[Freshness, list[dict[str, Any]]]:
         """Where the views stand, and each visible pillar's brief workload. The workloads are the
