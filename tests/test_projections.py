@@ -415,6 +415,10 @@ def test_reads_go_on_with_the_last_reading_while_the_next_is_asked_for_behind_th
     started = time.monotonic()
     assert [views.freshness().position for _ in range(20)] == [1] * 20  # none of them waits for it
     assert time.monotonic() - started < 0.05
+    deadline = time.monotonic() + 2
+    while queries.asked < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [views.freshness().position for _ in range(20)] == [1] * 20
     assert queries.asked == 2  # one reading behind them, not one per read
     queries.answering.set()
     deadline = time.monotonic() + 2

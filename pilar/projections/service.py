@@ -2,6 +2,7 @@
 pilar/cases/policy.py), freshness, paging."""
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ POSITIONS_TTL = 0.025
 # each worker's first read after the 25 ms waited with it: a read's p99 was 15x hello-world's
 # (docs/performance.md).
 POSITIONS_BEHIND_FOR = 0.5
+READER_IDLE_SECONDS = 60.0
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,8 @@ class WorkloadService:
         self.positions_behind_for = POSITIONS_BEHIND_FOR
         self._positions = (float("-inf"), Freshness(0, 0))  # (read at, what was read)
         self._positions_lock = threading.Lock()
-        self._reading_behind: threading.Thread | None = None
+        self._reading_wanted = threading.Event()
+        self._reader_pid: int | None = None  # the process whose reader thread runs (none survives a fork)
         # A pillar's workload changes only when the views move or the day turns, so answers are
         # kept per (pillar, views_at, day); an idle store serves repeated reads without queries.
         self._workloads: dict[tuple[Any, tuple, date, bool, tuple[str, ...] | None], dict[str, Any]] = {}
@@ -117,19 +120,28 @@ class WorkloadService:
         return fresh
 
     def _read_positions_behind(self) -> None:
-        """One reading at a time, in a thread of its own: the read that asked does not wait for it."""
-        with self._positions_lock:
-            if self._reading_behind is not None and self._reading_behind.is_alive():
-                return
-            self._reading_behind = threading.Thread(target=self._read_positions_quietly, daemon=True,
-                                                    name="pilar-views-position")
-            self._reading_behind.start()
+        """Wakes this process's reader thread: one reading at a time, and the read that asked does
+        not wait for it (nor for a thread to start: starting one per reading cost reads ~5%)."""
+        if self._reader_pid != os.getpid():
+            with self._positions_lock:
+                if self._reader_pid != os.getpid():
+                    threading.Thread(target=self._keep_reading, daemon=True, name="pilar-views-position").start()
+                    self._reader_pid = os.getpid()
+        if not self._reading_wanted.is_set():
+            self._reading_wanted.set()
 
-    def _read_positions_quietly(self) -> None:
-        try:
-            self.freshness_now()
-        except Exception:  # noqa: BLE001 - the reads go on with the last reading, then ask themselves (and answer 503)
-            log.debug("could not read where the views stand; the next reads will ask again", exc_info=True)
+    def _keep_reading(self) -> None:
+        while True:
+            if not self._reading_wanted.wait(READER_IDLE_SECONDS):
+                with self._positions_lock:  # idle: the thread ends (the next read behind starts one)
+                    if not self._reading_wanted.is_set():
+                        self._reader_pid = None
+                        return
+            try:
+                self.freshness_now()
+            except Exception:  # noqa: BLE001 - the reads go on with the last reading, then ask themselves (503)
+                log.debug("could not read where the views stand; the next reads will ask again", exc_info=True)
+            self._reading_wanted.clear()
 
     def summary(self, actor: Actor, min_position: int | None = None) -> tuple[Freshness, list[dict[str, Any]]]:
         """Where the views stand, and each visible pillar's brief workload. The workloads are the
