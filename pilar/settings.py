@@ -94,7 +94,7 @@ class Settings:
 
     @property
     def writes_at_once(self) -> int:
-        """Write requests (not GET or HEAD) one worker serves at once; 0: no limit. SQLite has one
+        """Write requests (not GET, HEAD or OPTIONS) one worker serves at once; 0: no limit. SQLite has one
         writer, which more only queue for (pilar/gunicorn_worker.py): 1 there by default."""
         if self.writes_per_worker is not None:
             return self.writes_per_worker

@@ -195,10 +195,11 @@ class _RequestIds:
 
 
 class _WritesInTurn:
-    """At most `most` write requests (any method but GET and HEAD) at once in this process, the rest
-    waiting their turn before any of their work; reads pass freely. 0: no limit."""
+    """At most `most` write requests (any method but GET, HEAD and OPTIONS) at once in this process,
+    the rest waiting their turn before any of their work; reads and CORS preflights pass freely.
+    0: no limit."""
 
-    SAFE = frozenset({"GET", "HEAD"})
+    SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
     def __init__(self, app: Callable, most: int):
         self.app = app

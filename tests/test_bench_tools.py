@@ -124,3 +124,24 @@ def test_a_grown_store_holds_sealed_copies_of_the_case_streams_as_they_stood(set
     versions = {case_id: version for case_id, version, _ in open_case_shapes(settings)}
     assert [versions[c] for c in copies] == [version for _, version, _ in shapes[:3]]
     assert len(versions) >= 3 * len(shapes)
+
+
+def test_compared_loads_take_turns_in_an_order_reversed_every_round(monkeypatch):
+    from bench import run
+
+    order: list[str] = []
+
+    def fake_load(url, bearer, mode, targets, seconds):
+        order.append(mode)
+        return {"ok_per_s": 1.0, "p99_ms": 1.0, "ok": 1, "seconds": seconds, "failed": 0, "wrk_cpu_s": 0.0,
+                "p50_ms": 1.0, "latency_ms": {}}
+
+    monkeypatch.setattr(run, "load", fake_load)
+    monkeypatch.setattr(run.wrk, "merge", lambda runs: {"ok_per_s": sum(r["ok_per_s"] for r in runs)})
+    compared = run.alternate({"thin": ("u", "-", "thin", []), "write": ("u", "t", "write", [])}, rounds=4)
+    assert order == ["thin", "write", "write", "thin", "thin", "write", "write", "thin"]
+    assert compared["thin"]["rounds"] == [1.0] * 4
+    order.clear()
+    run.alternate({"hello": ("u", "-", "hello", []), "workload": ("u", "t", "workload", []),
+                   "list": ("u", "t", "list", [])}, rounds=2)
+    assert order == ["hello", "workload", "list", "list", "workload", "hello"]

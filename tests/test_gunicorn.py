@@ -199,7 +199,7 @@ def test_a_sqlite_worker_serves_one_write_at_a_time_and_reads_freely(tmp_path):
             inside[0] -= 1
         return [b""]
 
-    for gate, method, expected in ((1, "POST", 1), (1, "GET", 4), (0, "POST", 4)):
+    for gate, method, expected in ((1, "POST", 1), (1, "PATCH", 1), (1, "GET", 4), (1, "OPTIONS", 4), (0, "POST", 4)):
         most.clear()
         gated = _WritesInTurn(app, gate)
         calls = [threading.Thread(target=gated, args=({"REQUEST_METHOD": method}, None)) for _ in range(4)]
