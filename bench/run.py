@@ -32,7 +32,7 @@ from bench.stores import cases_shaped_like, drop, fill, fresh_settings, grow, op
 from pilar.bootstrap import bootstrap
 from pilar.cases.access import SYSTEM
 from pilar.cases.errors import RuleBroken
-from pilar.gunicorn_worker import DEFAULT_THREADS
+from pilar.gunicorn_worker import threads_per_worker
 from pilar.settings import PROJECT_ROOT, Settings
 from testkit.servers import Gunicorn, token
 
@@ -115,7 +115,7 @@ class Steps:
 def bench_store(kind: str, result: dict, save) -> None:
     """One store's run, into `result`; `save()` after every step."""
     result.update(store=kind, small=SMALL, large=LARGE, load_average_start=os.getloadavg(),
-                  pilar_threads=int(os.environ.get("PILAR_THREADS") or DEFAULT_THREADS),
+                  pilar_threads=threads_per_worker(),
                   wrk={"threads": wrk.THREADS, "connections": wrk.CONNECTIONS}, seconds=SECONDS, rounds=ROUNDS,
                   size_rounds=SIZE_ROUNDS, target_cases=TARGET_CASES)
     step = Steps(kind, result, save)

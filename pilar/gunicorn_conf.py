@@ -2,14 +2,14 @@
 
 import os
 
-from pilar.gunicorn_worker import DEFAULT_THREADS, DEFAULT_WORKERS
+from pilar.gunicorn_worker import DEFAULT_WORKERS, threads_per_worker
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("PILAR_WORKERS", str(DEFAULT_WORKERS)))
 # gthread, reading each request before a thread takes it, so slow clients cannot hold the threads
 # (gunicorn_worker.py; PILAR_HEADER_TIMEOUT, PILAR_BODY_TIMEOUT).
 worker_class = "pilar.gunicorn_worker.BufferingThreadWorker"
-threads = int(os.environ.get("PILAR_THREADS") or DEFAULT_THREADS)
+threads = threads_per_worker()
 # Each worker builds its own application after the fork (see pilar/wsgi.py).
 preload_app = False
 timeout = 30

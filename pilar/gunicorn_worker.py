@@ -28,6 +28,11 @@ DEFAULT_WORKERS = 2
 # time wrote 470 writes/s against 414 (2 × 2) and 345 (2 × 4 ungated) (docs/performance.md,
 # "Threads per worker").
 DEFAULT_THREADS = 4
+
+
+def threads_per_worker() -> int:
+    return int(os.environ.get("PILAR_THREADS") or DEFAULT_THREADS)
+
 HEAD_LIMIT = 64 * 1024  # a head this long is handed on as it is, for gunicorn's parser to refuse
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 

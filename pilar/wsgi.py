@@ -89,7 +89,7 @@ def create_app(services: Services | None = None) -> Flask:
     app.wsgi_app = _RequestIds(_WritesInTurn(
         _SizedBodies(KeptAnswers(app.wsgi_app, services), settings.max_body_bytes,
                      {UPLOAD_PATH: settings.import_max_bytes}),
-        settings.writes_at_once))
+        settings.writes_at_once, _outside_write_turn(app)))
     if settings.trusted_proxies:
         # Only then is X-Forwarded-Proto (and -For, -Host, -Port) believed, and only as many
         # hops as there are proxies; gunicorn itself trusts no forwarded header (pilar/gunicorn_conf.py).
@@ -194,19 +194,35 @@ class _RequestIds:
             log_context.current.reset(token)
 
 
+def _outside_write_turn(app: Flask) -> frozenset[str]:
+    """The paths of views marked `outside_write_turn` (the sign-ins, pilar/api/limits.py): a
+    password's hash takes ~0.1 s of a core and no store lock, and in the write turn it held every
+    write of its worker back that long."""
+    paths = set()
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        handlers = [getattr(view.view_class, method.lower(), None) for method in rule.methods or ()] \
+            if hasattr(view, "view_class") else [view]
+        if any(getattr(handler, "outside_write_turn", False) for handler in handlers):
+            paths.add(rule.rule)
+    return frozenset(paths)
+
+
 class _WritesInTurn:
     """At most `most` write requests (any method but GET, HEAD and OPTIONS) at once in this process,
-    the rest waiting their turn before any of their work; reads and CORS preflights pass freely.
-    0: no limit."""
+    the rest waiting their turn before any of their work; reads, CORS preflights and sign-ins (to
+    `free_paths`) pass freely. 0: no limit."""
 
     SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    def __init__(self, app: Callable, most: int):
+    def __init__(self, app: Callable, most: int, free_paths: frozenset[str] = frozenset()):
         self.app = app
         self.turns = threading.BoundedSemaphore(most) if most else None
+        self.free_paths = free_paths
 
     def __call__(self, environ, start_response):
-        if self.turns is None or environ.get("REQUEST_METHOD") in self.SAFE:
+        if (self.turns is None or environ.get("REQUEST_METHOD") in self.SAFE
+                or environ.get("PATH_INFO") in self.free_paths):
             return self.app(environ, start_response)
         with self.turns:
             return self.app(environ, start_response)
