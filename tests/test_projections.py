@@ -414,7 +414,7 @@ def test_reads_go_on_with_the_last_reading_while_the_next_is_asked_for_behind_th
     time.sleep(0.06)
     started = time.monotonic()
     assert [views.freshness().position for _ in range(20)] == [1] * 20  # none of them waits for it
-    assert time.monotonic() - started < 0.05
+    assert time.monotonic() - started < 1  # the database answers only when the test lets it (10 s)
     deadline = time.monotonic() + 2
     while queries.asked < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
