@@ -77,6 +77,7 @@ class Services:
         return Importer(self.cases, ImportTable(self.readers))
 
     def close(self) -> None:
+        self.views.close()
         self.cases.close()
         self.readers.close()
 

@@ -194,35 +194,35 @@ class _RequestIds:
             log_context.current.reset(token)
 
 
-def _outside_write_turn(app: Flask) -> frozenset[str]:
-    """The paths of views marked `outside_write_turn` (the sign-ins, pilar/api/limits.py): a
-    password's hash takes ~0.1 s of a core and no store lock, and in the write turn it held every
-    write of its worker back that long."""
-    paths = set()
+def _outside_write_turn(app: Flask) -> frozenset[tuple[str, str]]:
+    """(method, path) of each view marked `outside_write_turn` (the sign-ins, pilar/api/limits.py):
+    checking a password takes ~0.1 s of a core, in the write turn it held every write of its worker
+    back that long, and the few rows a sign-in writes take the store's own write turn anyway."""
+    free = set()
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
-        handlers = [getattr(view.view_class, method.lower(), None) for method in rule.methods or ()] \
-            if hasattr(view, "view_class") else [view]
-        if any(getattr(handler, "outside_write_turn", False) for handler in handlers):
-            paths.add(rule.rule)
-    return frozenset(paths)
+        for method in (rule.methods or set()) - _WritesInTurn.SAFE:
+            handler = getattr(view.view_class, method.lower(), None) if hasattr(view, "view_class") else view
+            if getattr(handler, "outside_write_turn", False):
+                free.add((method, rule.rule))
+    return frozenset(free)
 
 
 class _WritesInTurn:
     """At most `most` write requests (any method but GET, HEAD and OPTIONS) at once in this process,
-    the rest waiting their turn before any of their work; reads, CORS preflights and sign-ins (to
-    `free_paths`) pass freely. 0: no limit."""
+    the rest waiting their turn before any of their work; reads, CORS preflights and sign-ins (each
+    (method, path) of `free`) pass freely. 0: no limit."""
 
     SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    def __init__(self, app: Callable, most: int, free_paths: frozenset[str] = frozenset()):
+    def __init__(self, app: Callable, most: int, free: frozenset[tuple[str, str]] = frozenset()):
         self.app = app
         self.turns = threading.BoundedSemaphore(most) if most else None
-        self.free_paths = free_paths
+        self.free = free
 
     def __call__(self, environ, start_response):
         if (self.turns is None or environ.get("REQUEST_METHOD") in self.SAFE
-                or environ.get("PATH_INFO") in self.free_paths):
+                or (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")) in self.free):
             return self.app(environ, start_response)
         with self.turns:
             return self.app(environ, start_response)

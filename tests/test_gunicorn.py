@@ -200,9 +200,10 @@ def test_a_sqlite_worker_serves_one_write_at_a_time_and_reads_freely(tmp_path):
         return [b""]
 
     for gate, method, path, expected in ((1, "POST", "/api/v1/cases", 1), (1, "PATCH", "/x", 1), (1, "GET", "/x", 4),
-                                         (1, "OPTIONS", "/x", 4), (0, "POST", "/x", 4), (1, "POST", "/sign-in", 4)):
+                                         (1, "OPTIONS", "/x", 4), (0, "POST", "/x", 4), (1, "POST", "/sign-in", 4),
+                                         (1, "DELETE", "/sign-in", 1)):
         most.clear()
-        gated = _WritesInTurn(app, gate, frozenset({"/sign-in"}))
+        gated = _WritesInTurn(app, gate, frozenset({("POST", "/sign-in")}))
         calls = [threading.Thread(target=gated, args=({"REQUEST_METHOD": method, "PATH_INFO": path}, None))
                  for _ in range(4)]
         for call in calls:
@@ -220,4 +221,4 @@ def test_sign_ins_pass_the_write_turn_as_the_app_is_built(app):
     layer = app.wsgi_app
     while not isinstance(layer, _WritesInTurn):
         layer = layer.app
-    assert layer.free_paths == {"/api/v1/auth/token", "/sign-in"}
+    assert layer.free == {("POST", "/api/v1/auth/token"), ("POST", "/sign-in")}  # sign-out (DELETE) waits its turn

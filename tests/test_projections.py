@@ -450,6 +450,7 @@ def test_a_reading_behind_the_reads_that_fails_leaves_them_to_ask_themselves():
     class Failing(_StallingPositions):
         def positions(self):
             if self.position == 2:
+                self.asked += 1
                 raise OSError("connection refused")
             return super().positions()
 
@@ -459,6 +460,10 @@ def test_a_reading_behind_the_reads_that_fails_leaves_them_to_ask_themselves():
     queries.position = 2
     time.sleep(0.03)
     assert views.freshness().position == 1  # served while the reading behind fails, quietly
+    deadline = time.monotonic() + 0.3
+    while queries.asked < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert queries.asked == 2 and views.freshness().position == 1  # it was tried, and failed
     time.sleep(0.02 + read_service.POSITIONS_BEHIND_FOR + 0.03)
     with pytest.raises(OSError, match="refused"):  # the read itself now asks (the API answers 503 as before)
         views.freshness()

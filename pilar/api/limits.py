@@ -193,7 +193,7 @@ def signin_limits(view: Callable, refusal: Refusal = json_refusal) -> Callable:
     view = _limit("signin_address", lambda: address_key(request.remote_addr), refusal, deduct_when=_failed)(
         _closed_when_down(view, refusal))
     limited = _limit("signin_user", _signin_user, refusal, deduct_when=_failed)(view)
-    limited.outside_write_turn = True  # its password check takes ~0.1 s and no store lock (pilar/wsgi.py)
+    limited.outside_write_turn = True  # its password check takes ~0.1 s of a core and no store lock (pilar/wsgi.py)
     return limited
 
 

@@ -86,6 +86,7 @@ class WorkloadService:
         self._positions_lock = threading.Lock()
         self._reading_wanted = threading.Event()
         self._reader_pid: int | None = None  # the process whose reader thread runs (none survives a fork)
+        self._closed = False
         # A pillar's workload changes only when the views move or the day turns, so answers are
         # kept per (pillar, views_at, day); an idle store serves repeated reads without queries.
         self._workloads: dict[tuple[Any, tuple, date, bool, tuple[str, ...] | None], dict[str, Any]] = {}
@@ -122,19 +123,28 @@ class WorkloadService:
     def _read_positions_behind(self) -> None:
         """Wakes this process's reader thread: one reading at a time, and the read that asked does
         not wait for it (nor for a thread to start: starting one per reading cost reads ~5%)."""
-        if self._reader_pid != os.getpid():
+        if self._reader_pid != os.getpid() and not self._closed:
             with self._positions_lock:
                 if self._reader_pid != os.getpid():
-                    threading.Thread(target=self._keep_reading, daemon=True, name="pilar-views-position").start()
+                    try:
+                        threading.Thread(target=self._keep_reading, daemon=True, name="pilar-views-position").start()
+                    except RuntimeError:  # no thread to be had: the reads ask themselves once the reading is too old
+                        log.warning("could not start the views' position reader", exc_info=True)
+                        return
                     self._reader_pid = os.getpid()
         if not self._reading_wanted.is_set():
             self._reading_wanted.set()
 
+    def close(self) -> None:
+        """Ends the reader thread (with the services: it holds their connections)."""
+        self._closed = True
+        self._reading_wanted.set()
+
     def _keep_reading(self) -> None:
         while True:
-            if not self._reading_wanted.wait(READER_IDLE_SECONDS):
-                with self._positions_lock:  # idle: the thread ends (the next read behind starts one)
-                    if not self._reading_wanted.is_set():
+            if not self._reading_wanted.wait(READER_IDLE_SECONDS) or self._closed:
+                with self._positions_lock:  # idle or closed: the thread ends (a later read behind starts one)
+                    if self._closed or not self._reading_wanted.is_set():
                         self._reader_pid = None
                         return
             try:
