@@ -57,8 +57,8 @@ def alternate(loads: dict[str, tuple], rounds: int = ROUNDS, seconds: float = SE
     """Loads that are compared with each other, run in turns on the same cases, the order reversed
     every round (a, b, b, a, a, b, ...). Every write adds a follow-up to its case, so cases grow as
     a benchmark runs, and a load that always went first would always meet the smaller cases (the
-    thin write, first in every round, ran 5-10% faster than the write after it for that alone);
-    in turns a passing disturbance hits both."""
+    thin write went first in every round, each target case ~20 follow-ups smaller than for the
+    write after it); in turns a passing disturbance hits both."""
     runs: dict[str, list[dict]] = {name: [] for name in loads}
     for turn in range(rounds):
         for name in list(loads)[::-1 if turn % 2 else 1]:

@@ -221,8 +221,8 @@ class _WritesInTurn:
         self.free = free
 
     def __call__(self, environ, start_response):
-        if (self.turns is None or environ.get("REQUEST_METHOD") in self.SAFE
-                or (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")) in self.free):
+        method = environ.get("REQUEST_METHOD")
+        if self.turns is None or method in self.SAFE or (method, environ.get("PATH_INFO")) in self.free:
             return self.app(environ, start_response)
         with self.turns:
             return self.app(environ, start_response)

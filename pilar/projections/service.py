@@ -81,7 +81,6 @@ class WorkloadService:
         self.desil_max_age = desil_max_age  # PILAR_DESIL_MAX_AGE_PERIODS
         self.history = history  # the events, replayed for the views at a past moment
         self.positions_ttl = positions_ttl
-        self.positions_behind_for = POSITIONS_BEHIND_FOR
         self._positions = (float("-inf"), Freshness(0, 0))  # (read at, what was read)
         self._positions_lock = threading.Lock()
         self._reading_wanted = threading.Event()
@@ -94,7 +93,7 @@ class WorkloadService:
     def freshness(self, min_position: int | None = None) -> Freshness:
         read_at, fresh = self._positions
         age = time.monotonic() - read_at
-        behind_for = self.positions_behind_for if self.positions_ttl else 0.0
+        behind_for = POSITIONS_BEHIND_FOR if self.positions_ttl else 0.0
         if age >= self.positions_ttl + behind_for or (min_position is not None and fresh.position < min_position):
             fresh = self.freshness_now()
         elif age >= self.positions_ttl:
